@@ -1,0 +1,31 @@
+# Both targets set themselves up: a fresh clone needs only Python 3.11+.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check streamal connectors tests benchmarks
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/streamal demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check streamal connectors tests benchmarks
+	$(BIN)/ruff format --check streamal connectors tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/decider_throughput.py
+	$(BIN)/python benchmarks/replay_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

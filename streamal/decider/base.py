@@ -1,0 +1,56 @@
+"""The contract every query strategy follows.
+
+A strategy names a compiled query rule and how it is set up: the measure and
+budget manager it uses unless told otherwise, and its parameters with the
+defaults of its paper. The rule itself is a numba function with the signature
+``rule(row, uncertainty, params, state, rng) -> bool`` in the strategy's
+module, dispatched by :func:`streamal.decider.kernel.decide_batch`; it is
+only called for events the budget manager lets through.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from streamal.decider.budget import ESTIMATED
+from streamal.decider.measures import LEAST_CONFIDENCE
+
+__all__ = ["Strategy"]
+
+
+class Strategy:
+    """A query rule with its defaults.
+
+    Subclasses set the class attributes; they hold no state of their own (all
+    state lives in the decider's arrays).
+    """
+
+    #: the CLI name
+    name: ClassVar[str]
+    #: the kernel's rule code
+    rule: ClassVar[int]
+    #: measure used unless the caller picks one
+    measure: ClassVar[int] = LEAST_CONFIDENCE
+    #: budget manager used unless the caller picks one
+    budget_manager: ClassVar[int] = ESTIMATED
+    #: parameter name → (params slot, default); ``None`` defaults are filled by ``resolve``
+    parameters: ClassVar[dict[str, tuple[int, float]]] = {}
+
+    @classmethod
+    def resolve(cls, budget: float, given: dict[str, float]) -> dict[int, float]:
+        """Params slots for this strategy, from the defaults overridden by ``given``."""
+        unknown = sorted(set(given) - set(cls.parameters))
+        if unknown:
+            known = ", ".join(sorted(cls.parameters)) or "none"
+            raise ValueError(
+                f"strategy {cls.name!r} has no parameter {unknown[0]!r} (it takes: {known})"
+            )
+        slots = {}
+        for name, (slot, default) in cls.parameters.items():
+            value = float(given.get(name, default))
+            # nan is allowed only where it is the default, meaning "derive it from the budget".
+            if math.isinf(value) or (math.isnan(value) and not math.isnan(default)):
+                raise ValueError(f"parameter {name!r} of {cls.name!r} must be finite")
+            slots[slot] = value
+        return slots

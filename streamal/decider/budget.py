@@ -1,0 +1,147 @@
+"""Budget managers: whether the budget lets the decider query this event.
+
+``estimated``
+    Žliobaitė et al. (2014): the spending over roughly the last ``w`` events is
+    estimated as ``u_t / w`` with ``u_t = u_{t-1} (w - 1) / w + 1[queried]``;
+    a query is allowed while ``u_t / w < b``.
+``biqf``
+    Kottke, Krempl & Spiliopoulou (2015), balanced incremental quantile filter:
+    the utility must reach the ``1 - b`` quantile of the last ``w`` utilities,
+    lowered (raised) by the range of the window times the labels still owed
+    (overspent) over ``w_tol``.
+
+The hard cap is a switch on top of either: at every prefix of ``n`` events at
+most ``floor(b n) + 1`` labels are spent, checked in exact arithmetic.
+
+>>> import numpy as np
+>>> from streamal.decider import layout as L
+>>> params = np.zeros(L.N_PARAMS); params[L.BUDGET] = 0.1; params[L.WINDOW] = 100
+>>> state = np.zeros(L.N_SCALARS)
+>>> allows_estimated(params, state)
+True
+>>> record(params, state, True)  # one label: u = 1, spent estimate 1/100
+>>> float(state[L.ESTIMATE]), allows_estimated(params, state)
+(1.0, True)
+>>> state[L.ESTIMATE] = 10.0  # ten labels in the last hundred events: 10 % spent
+>>> allows_estimated(params, state)
+False
+
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from streamal.decider import layout as L
+
+__all__ = ["BIQF", "BUDGET_MANAGERS", "ESTIMATED", "allows", "record", "within_cap"]
+
+ESTIMATED = 0
+BIQF = 1
+
+#: CLI name → budget-manager code.
+BUDGET_MANAGERS = {"estimated": ESTIMATED, "biqf": BIQF}
+
+_SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp's constant for doubles
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _split(a: float) -> tuple[float, float]:
+    c = _SPLITTER * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+@numba.njit(cache=True, nogil=True)
+def at_most_product(q: float, b: float, n: float) -> bool:
+    """Whether ``q <= b * n`` holds for the exact real product of the two doubles.
+
+    Dekker's error-free product gives ``b * n = p + err`` exactly; when ``q``
+    is within a factor two of ``p`` the difference ``q - p`` is exact
+    (Sterbenz), otherwise it is far larger than ``err`` and rounding cannot
+    flip the comparison.
+
+    >>> at_most_product(3.0, 0.1, 30.0), at_most_product(4.0, 0.1, 30.0)
+    (True, False)
+    """
+    p = b * n
+    bh, bl = _split(b)
+    nh, nl = _split(n)
+    err = ((bh * nh - p) + bh * nl + bl * nh) + bl * nl
+    return q - p <= err
+
+
+@numba.njit(cache=True, nogil=True)
+def within_cap(params: np.ndarray, state: np.ndarray) -> bool:
+    """One more label keeps the prefix at most ``floor(b n) + 1`` (``n`` counts this event)."""
+    # q + 1 <= floor(b n) + 1  <=>  q <= b n, since q is a whole number.
+    return at_most_product(state[L.QUERIED], params[L.BUDGET], state[L.SEEN])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def allows_estimated(params: np.ndarray, state: np.ndarray) -> bool:
+    return state[L.ESTIMATE] / params[L.WINDOW] < params[L.BUDGET]
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_insert(state: np.ndarray, w: int, utility: float) -> None:
+    """Push ``utility`` into the ring and keep the sorted copy sorted (O(w) shifts)."""
+    ring = L.N_SCALARS
+    sorted_ = L.N_SCALARS + w
+    count = int(state[L.WINDOW_COUNT])
+    head = int(state[L.WINDOW_HEAD])
+    if count == w:
+        old = state[ring + head]
+        i = 0
+        while state[sorted_ + i] != old:
+            i += 1
+        for j in range(i, count - 1):
+            state[sorted_ + j] = state[sorted_ + j + 1]
+        count -= 1
+    state[ring + head] = utility
+    state[L.WINDOW_HEAD] = (head + 1) % w
+    i = count
+    while i > 0 and state[sorted_ + i - 1] > utility:
+        state[sorted_ + i] = state[sorted_ + i - 1]
+        i -= 1
+    state[sorted_ + i] = utility
+    state[L.WINDOW_COUNT] = count + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def allows_biqf(params: np.ndarray, state: np.ndarray, utility: float) -> bool:
+    w = int(params[L.BIQF_WINDOW])
+    _window_insert(state, w, utility)
+    sorted_ = L.N_SCALARS + w
+    count = int(state[L.WINDOW_COUNT])
+    budget = params[L.BUDGET]
+    # numpy's default ("linear") quantile of the window at level 1 - b.
+    position = (1.0 - budget) * (count - 1)
+    lo = math.floor(position)
+    hi = min(lo + 1, count - 1)
+    low_value = state[sorted_ + lo]
+    theta = low_value + (position - lo) * (state[sorted_ + hi] - low_value)
+    spread = state[sorted_ + count - 1] - state[sorted_]
+    labels_owed = budget * state[L.SEEN] - state[L.QUERIED]
+    return utility >= theta - spread * labels_owed / params[L.BIQF_TOLERANCE]
+
+
+@numba.njit(cache=True, nogil=True)
+def allows(code: int, params: np.ndarray, state: np.ndarray, utility: float) -> bool:
+    """Whether budget manager ``code`` lets this event (already counted in SEEN) be queried."""
+    ok = allows_biqf(params, state, utility) if code == BIQF else allows_estimated(params, state)
+    if ok and params[L.HARD_CAP] > 0.0:
+        ok = within_cap(params, state)
+    return ok
+
+
+@numba.njit(cache=True, nogil=True)
+def record(params: np.ndarray, state: np.ndarray, queried: bool) -> None:
+    """Book the decision for this event into the spending counters."""
+    w = params[L.WINDOW]
+    state[L.ESTIMATE] = state[L.ESTIMATE] * (w - 1.0) / w + (1.0 if queried else 0.0)
+    if queried:
+        state[L.QUERIED] += 1.0

@@ -1,0 +1,42 @@
+"""Slot numbers of the arrays a decider is made of.
+
+A decider is three plain numpy arrays, so that a checkpoint is just those
+arrays and restoring them gives the exact same future decisions:
+
+* ``codes`` (int64): which measure, query rule and budget manager;
+* ``params`` (float64): the fixed parameters;
+* ``state`` (float64): counters, thresholds and the quantile-filter window,
+  whose ring buffer and sorted copy sit after the scalar slots;
+
+plus a one-word ``uint64`` generator state (see :mod:`streamal.decider.rng`).
+"""
+
+# codes
+MEASURE = 0
+RULE = 1
+BUDGET_MANAGER = 2
+N_CODES = 3
+
+# params
+BUDGET = 0
+WINDOW = 1  # w of the estimated budget
+THETA0 = 2  # initial threshold of the variable-uncertainty family
+STEP = 3  # s: relative threshold step
+DELTA = 4  # standard deviation of the threshold randomisation
+SPLIT_V = 5  # share of random queries in the split strategy
+SELECTIVE_B = 6  # b of selective sampling, b / (b + |p|)
+DISCOUNT = 7  # exponent of the entropy sampler
+BIQF_WINDOW = 8
+BIQF_TOLERANCE = 9  # w_tol of the balanced quantile filter
+HARD_CAP = 10  # 1.0: never more than floor(b * n) + 1 labels at any prefix
+FIXED_THETA = 11  # fixed uncertainty threshold; NaN: derived from budget and classes
+N_PARAMS = 12
+
+# state
+SEEN = 0  # events decided
+QUERIED = 1  # events queried
+ESTIMATE = 2  # u_t = u_{t-1} (w - 1) / w + 1[queried]
+THETA = 3
+WINDOW_COUNT = 4  # utilities held in the quantile-filter window
+WINDOW_HEAD = 5  # next ring position to overwrite
+N_SCALARS = 6

@@ -1,0 +1,45 @@
+"""The query strategies, one module each; the registry is :data:`STRATEGIES`."""
+
+from __future__ import annotations
+
+from streamal.decider.base import Strategy
+from streamal.decider.strategies.entropy import EntropySampling
+from streamal.decider.strategies.fixed_uncertainty import FixedUncertainty
+from streamal.decider.strategies.periodic import Periodic
+from streamal.decider.strategies.quantile_uncertainty import QuantileUncertainty
+from streamal.decider.strategies.random import RandomSampling
+from streamal.decider.strategies.randomized_variable_uncertainty import (
+    RandomizedVariableUncertainty,
+)
+from streamal.decider.strategies.selective_sampling import SelectiveSampling
+from streamal.decider.strategies.split import Split
+from streamal.decider.strategies.variable_uncertainty import VariableUncertainty
+
+__all__ = [
+    "STRATEGIES",
+    "EntropySampling",
+    "FixedUncertainty",
+    "Periodic",
+    "QuantileUncertainty",
+    "RandomSampling",
+    "RandomizedVariableUncertainty",
+    "SelectiveSampling",
+    "Split",
+    "VariableUncertainty",
+]
+
+#: CLI name → strategy.
+STRATEGIES: dict[str, type[Strategy]] = {
+    s.name: s
+    for s in (
+        RandomSampling,
+        Periodic,
+        FixedUncertainty,
+        VariableUncertainty,
+        RandomizedVariableUncertainty,
+        Split,
+        SelectiveSampling,
+        EntropySampling,
+        QuantileUncertainty,
+    )
+}

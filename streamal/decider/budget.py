@@ -37,7 +37,15 @@ import numpy as np
 
 from streamal.decider import layout as L
 
-__all__ = ["BIQF", "BUDGET_MANAGERS", "ESTIMATED", "allows", "record", "within_cap"]
+__all__ = [
+    "BIQF",
+    "BUDGET_MANAGERS",
+    "ESTIMATED",
+    "allows_biqf",
+    "allows_estimated",
+    "record",
+    "within_cap",
+]
 
 ESTIMATED = 0
 BIQF = 1
@@ -127,15 +135,6 @@ def allows_biqf(params: np.ndarray, state: np.ndarray, utility: float) -> bool:
     spread = state[sorted_ + count - 1] - state[sorted_]
     labels_owed = budget * state[L.SEEN] - state[L.QUERIED]
     return utility >= theta - spread * labels_owed / params[L.BIQF_TOLERANCE]
-
-
-@numba.njit(cache=True, nogil=True)
-def allows(code: int, params: np.ndarray, state: np.ndarray, utility: float) -> bool:
-    """Whether budget manager ``code`` lets this event (already counted in SEEN) be queried."""
-    ok = allows_biqf(params, state, utility) if code == BIQF else allows_estimated(params, state)
-    if ok and params[L.HARD_CAP] > 0.0:
-        ok = within_cap(params, state)
-    return ok
 
 
 @numba.njit(cache=True, nogil=True)

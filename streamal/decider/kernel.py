@@ -24,27 +24,6 @@ __all__ = ["decide_batch"]
 
 
 @numba.njit(cache=True, nogil=True)
-def _apply_rule(code, row, u, params, state, rng) -> bool:
-    if code == variable_uncertainty.RULE:
-        return variable_uncertainty.rule(row, u, params, state, rng)
-    if code == randomized_variable_uncertainty.RULE:
-        return randomized_variable_uncertainty.rule(row, u, params, state, rng)
-    if code == split.RULE:
-        return split.rule(row, u, params, state, rng)
-    if code == fixed_uncertainty.RULE:
-        return fixed_uncertainty.rule(row, u, params, state, rng)
-    if code == selective_sampling.RULE:
-        return selective_sampling.rule(row, u, params, state, rng)
-    if code == entropy.RULE:
-        return entropy.rule(row, u, params, state, rng)
-    if code == quantile_uncertainty.RULE:
-        return quantile_uncertainty.rule(row, u, params, state, rng)
-    if code == periodic.RULE:
-        return periodic.rule(row, u, params, state, rng)
-    return random.rule(row, u, params, state, rng)
-
-
-@numba.njit(cache=True, nogil=True)
 def decide_batch(
     proba: np.ndarray,
     codes: np.ndarray,
@@ -59,16 +38,42 @@ def decide_batch(
     ``state`` and ``rng`` are updated in place element by element, so deciding
     a stream in batches of any size gives the same decisions.
     """
+    # The dispatch is spelled out in the loop rather than behind helper
+    # functions: a call that LLVM does not inline costs more than a whole
+    # threshold decision, and constant codes let it unswitch the loop.
     measure = codes[L.MEASURE]
     rule = codes[L.RULE]
     manager = codes[L.BUDGET_MANAGER]
+    capped = params[L.HARD_CAP] > 0.0
     for i in range(proba.shape[0]):
         row = proba[i]
         u = uncertainty(measure, row)
         scores[i] = u
         state[L.SEEN] += 1.0
-        ask = False
-        if budget.allows(manager, params, state, u):
-            ask = _apply_rule(rule, row, u, params, state, rng)
+        if manager == budget.BIQF:
+            ask = budget.allows_biqf(params, state, u)
+        else:
+            ask = budget.allows_estimated(params, state)
+        if ask and capped:
+            ask = budget.within_cap(params, state)
+        if ask:
+            if rule == variable_uncertainty.RULE:
+                ask = variable_uncertainty.rule(row, u, params, state, rng)
+            elif rule == randomized_variable_uncertainty.RULE:
+                ask = randomized_variable_uncertainty.rule(row, u, params, state, rng)
+            elif rule == split.RULE:
+                ask = split.rule(row, u, params, state, rng)
+            elif rule == fixed_uncertainty.RULE:
+                ask = fixed_uncertainty.rule(row, u, params, state, rng)
+            elif rule == selective_sampling.RULE:
+                ask = selective_sampling.rule(row, u, params, state, rng)
+            elif rule == entropy.RULE:
+                ask = entropy.rule(row, u, params, state, rng)
+            elif rule == quantile_uncertainty.RULE:
+                ask = quantile_uncertainty.rule(row, u, params, state, rng)
+            elif rule == periodic.RULE:
+                ask = periodic.rule(row, u, params, state, rng)
+            else:
+                ask = random.rule(row, u, params, state, rng)
         budget.record(params, state, ask)
         queried[i] = ask

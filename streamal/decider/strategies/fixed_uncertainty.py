@@ -13,7 +13,7 @@ from streamal.decider.base import Strategy
 RULE = 2
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def threshold(row: np.ndarray, params: np.ndarray) -> float:
     """The fixed threshold, or ``1/C + b (1 - 1/C)`` when none was given."""
     theta = params[L.FIXED_THETA]

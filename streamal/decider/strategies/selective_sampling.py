@@ -15,7 +15,7 @@ from streamal.decider.rng import next_uniform
 RULE = 6
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def query_probability(row: np.ndarray, params: np.ndarray) -> float:
     """``b / (b + |p|)`` with the multi-class margin ``p = max_y P(y|x) - 1/C``."""
     b = params[L.SELECTIVE_B]

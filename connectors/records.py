@@ -1,0 +1,174 @@
+"""Readers of recorded, labeled streams: CSV or JSON Lines, optionally gzipped."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import io
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from streamal.replay import Row
+
+__all__ = ["RecordingError", "read_recording"]
+
+
+class RecordingError(ValueError):
+    """A recorded stream that cannot be replayed; the message names the file and line."""
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _format_of(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    last = suffixes[-1] if suffixes else ""
+    if last in (".csv", ".tsv"):
+        return last[1:]
+    if last in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise RecordingError(f"{path}: unknown format; use .csv, .tsv or .jsonl (optionally .gz)")
+
+
+def _time_value(raw: object, where: str) -> float:
+    if isinstance(raw, bool):
+        raise RecordingError(f"{where}: time {raw!r} is not a number or an ISO 8601 date")
+    if isinstance(raw, int | float):
+        value = float(raw)
+    else:
+        try:
+            value = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            try:
+                value = dt.datetime.fromisoformat(str(raw)).timestamp()
+            except ValueError:
+                raise RecordingError(
+                    f"{where}: time {raw!r} is not a number or an ISO 8601 date"
+                ) from None
+    if not math.isfinite(value):
+        raise RecordingError(f"{where}: time {raw!r} is not finite")
+    return value
+
+
+def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
+    with _open_text(path) as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        if not reader.fieldnames:
+            raise RecordingError(f"{path}: empty file (no header row)")
+        numeric: dict[str, bool] = {}
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                raise RecordingError(f"{path}:{line}: more values than header columns")
+            parsed = {}
+            for name, raw in row.items():
+                if raw is None or raw == "":
+                    continue
+                if name not in numeric:
+                    try:
+                        float(raw)
+                        numeric[name] = True
+                    except ValueError:
+                        numeric[name] = False
+                if numeric[name]:
+                    try:
+                        parsed[name] = float(raw)
+                    except ValueError:
+                        raise RecordingError(
+                            f"{path}:{line}: column {name!r}: {raw!r} is not a number"
+                        ) from None
+                else:
+                    parsed[name] = raw
+            yield line, parsed
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    with _open_text(path) as f:
+        for line, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = orjson.loads(text)
+            except orjson.JSONDecodeError as e:
+                raise RecordingError(f"{path}:{line}: not valid JSON ({e})") from None
+            if not isinstance(row, dict):
+                raise RecordingError(f"{path}:{line}: expected a JSON object")
+            # The daemon's message shape, {"id":…, "x": {…}}, is accepted as well as flat rows.
+            features = row.pop("x", None)
+            if isinstance(features, dict):
+                row = {**features, **row}
+            yield line, row
+
+
+def read_recording(
+    path: str | Path,
+    *,
+    target: str = "y",
+    id_column: str | None = None,
+    time_column: str | None = None,
+) -> list[Row]:
+    """Read every row of a recorded stream, checking it as it goes.
+
+    Features must be finite numbers or strings; CSV columns whose first value
+    is a number must hold numbers throughout. Without an id column the row
+    number is the id; without a time column it is the time.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecordingError(f"{path}: no such file")
+    kind = _format_of(path)
+    rows = _jsonl_rows(path) if kind == "jsonl" else _csv_rows(path, "," if kind == "csv" else "\t")
+    records = []
+    ids: set[str] = set()
+    try:
+        for line, row in rows:
+            where = f"{path}:{line}"
+            if target not in row:
+                raise RecordingError(f"{where}: no target column {target!r} (use --target)")
+            y = row.pop(target)
+            if not isinstance(y, str | int | float | bool) or (
+                isinstance(y, float) and not math.isfinite(y)
+            ):
+                raise RecordingError(f"{where}: label {y!r} is not a string, number or boolean")
+            if isinstance(y, float) and y.is_integer():
+                y = int(y)  # a CSV "1" and a JSON 1 are the same class
+            if id_column is not None:
+                if id_column not in row:
+                    raise RecordingError(f"{where}: no id column {id_column!r}")
+                rid = str(row.pop(id_column))
+            else:
+                rid = str(len(records))
+            if rid in ids:
+                raise RecordingError(f"{where}: id {rid!r} appears twice")
+            ids.add(rid)
+            if time_column is not None:
+                if time_column not in row:
+                    raise RecordingError(f"{where}: no time column {time_column!r}")
+                ts = _time_value(row.pop(time_column), where)
+            else:
+                ts = float(len(records))
+            for name, value in row.items():
+                if isinstance(value, bool):
+                    row[name] = float(value)
+                elif isinstance(value, int | float):
+                    if not math.isfinite(value):
+                        raise RecordingError(f"{where}: feature {name!r} is {value!r}")
+                elif not isinstance(value, str):
+                    raise RecordingError(
+                        f"{where}: feature {name!r} must be a number or a string, got {value!r}"
+                    )
+            records.append(Row(rid, row, y, ts))
+    except UnicodeDecodeError:
+        raise RecordingError(f"{path}: not UTF-8 text") from None
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise RecordingError(f"{path}: cannot read ({e})") from None
+    if not records:
+        raise RecordingError(f"{path}: no records")
+    return records

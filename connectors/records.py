@@ -172,3 +172,43 @@ def read_recording(
     if not records:
         raise RecordingError(f"{path}: no records")
     return records
+
+
+def _bundled_classification_datasets() -> dict[str, type]:
+    from river import datasets
+    from river.datasets import base
+
+    found = {}
+    for name in datasets.__all__:
+        cls = getattr(datasets, name)
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, base.FileDataset)
+            and not issubclass(cls, base.RemoteDataset)  # those download at first use
+        ):
+            found[name] = cls
+    return found
+
+
+def read_river_dataset(name: str) -> list[Row]:
+    """The rows of a classification dataset that ships inside river (no download).
+
+    >>> rows = read_river_dataset("Phishing")
+    >>> len(rows), rows[0].y
+    (1250, True)
+    """
+    from river.datasets import base
+
+    cls = _bundled_classification_datasets().get(name)
+    dataset = cls() if cls is not None else None
+    if dataset is None or dataset.task not in (base.BINARY_CLF, base.MULTI_CLF):
+        choices = [
+            n
+            for n, c in _bundled_classification_datasets().items()
+            if c().task in (base.BINARY_CLF, base.MULTI_CLF)
+        ]
+        raise RecordingError(
+            f"river:{name} is not a classification dataset bundled with river "
+            f"(try: {', '.join(sorted(choices))})"
+        )
+    return [Row(str(i), dict(x), y, float(i)) for i, (x, y) in enumerate(dataset)]

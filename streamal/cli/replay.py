@@ -1,0 +1,242 @@
+"""``streamal replay``: evaluate strategies × budgets on a recorded stream."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import multiprocessing
+import os
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import orjson
+
+from streamal.cli.base import UsageError
+from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
+from streamal.model import DEFAULT_MODEL, Model, ModelSpecError
+from streamal.replay import LabelDelay, ReplayResult, ReplaySetup, Row, replay
+from streamal.report import render_table, save_plot
+
+__all__ = ["register"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "replay",
+        help="replay a recorded stream and score strategies prequentially",
+        description="Replay a recorded, labeled stream (CSV, TSV or JSON Lines, optionally "
+        "gzipped, or river:NAME for a dataset bundled with river) through the engine with a "
+        "simulated oracle that reveals only queried labels, after a delay.",
+    )
+    p.add_argument("input", help="recorded stream: FILE.csv[.gz], FILE.jsonl[.gz] or river:NAME")
+    p.add_argument("--target", default="y", help="label column (default: y)")
+    p.add_argument("--id", dest="id_column", metavar="COL", help="event id column")
+    p.add_argument("--time", dest="time_column", metavar="COL", help="event time column")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"river model spec ({DEFAULT_MODEL})")
+    p.add_argument(
+        "--strategy",
+        default=DEFAULT_STRATEGY,
+        help=f"NAME[,NAME…] or 'all' (default: {DEFAULT_STRATEGY}); one of {', '.join(STRATEGIES)}",
+    )
+    p.add_argument("--budget", default="0.1", help="B[,B…], each in (0, 1] (default: 0.1)")
+    p.add_argument(
+        "--budget-manager",
+        choices=list(BUDGET_MANAGERS),
+        help="override the strategy's budget manager",
+    )
+    p.add_argument(
+        "--hard-cap",
+        action="store_true",
+        help="never spend more than floor(b·n)+1 labels in the first n events",
+    )
+    p.add_argument(
+        "--label-delay",
+        default="0",
+        help="events before a queried label arrives (N), or with --time a duration (30s, 5m)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the decider (default: 0)")
+    p.add_argument("--batch-size", type=int, default=16, help="events per decision batch")
+    p.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report")
+    p.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG of the learning curves")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--jobs", type=int, default=0, help="parallel runs (default: one per core, at most 2)"
+    )
+    p.set_defaults(func=run)
+
+
+def _strategies(text: str) -> list[str]:
+    if text.strip() == "all":
+        return list(STRATEGIES)
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    for name in names:
+        if name not in STRATEGIES:
+            raise UsageError(f"unknown strategy {name!r} (choose from: {', '.join(STRATEGIES)})")
+    if not names:
+        raise UsageError("--strategy needs at least one name")
+    return list(dict.fromkeys(names))
+
+
+def _budgets(text: str) -> list[float]:
+    budgets = []
+    for part in text.split(","):
+        try:
+            b = float(part)
+        except ValueError:
+            raise UsageError(f"--budget: {part.strip()!r} is not a number") from None
+        if not 0.0 < b <= 1.0:
+            raise UsageError(f"--budget: {b:g} is outside (0, 1]")
+        budgets.append(b)
+    return list(dict.fromkeys(budgets))
+
+
+def parse_delay(text: str, in_time: bool) -> LabelDelay:
+    """``--label-delay``: a whole number of events, or with ``--time`` a duration in seconds.
+
+    >>> parse_delay("250", in_time=False), parse_delay("1.5m", in_time=True).amount
+    (LabelDelay(amount=250.0, in_time=False), 90.0)
+    """
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"--label-delay: {text!r} is not a delay (e.g. 100, or 30s with --time)")
+    amount, unit = float(match.group(1)), match.group(2)
+    if in_time:
+        return LabelDelay(amount * _UNIT_SECONDS[unit or "s"], in_time=True)
+    if unit is not None:
+        raise UsageError("--label-delay: a duration needs --time COL (the events' time column)")
+    if not amount.is_integer():
+        raise UsageError(f"--label-delay: {text!r} events is not a whole number")
+    return LabelDelay(amount)
+
+
+def _read(args: argparse.Namespace) -> list[Row]:
+    from connectors.records import RecordingError, read_recording, read_river_dataset
+
+    try:
+        if args.input.startswith("river:"):
+            return read_river_dataset(args.input.removeprefix("river:"))
+        return read_recording(
+            args.input,
+            target=args.target,
+            id_column=args.id_column,
+            time_column=args.time_column,
+        )
+    except RecordingError as e:
+        raise UsageError(str(e)) from None
+
+
+# Set before the worker processes fork, so the rows are shared, not pickled per run.
+_ROWS: list[Row] = []
+_PROGRESS = None
+
+
+def _report_progress(n: int) -> None:
+    with _PROGRESS.get_lock():
+        _PROGRESS.value += n
+
+
+def _run_one(setup: ReplaySetup) -> ReplayResult:
+    return replay(_ROWS, setup, _report_progress if _PROGRESS is not None else None)
+
+
+def run(args: argparse.Namespace) -> int:
+    global _ROWS, _PROGRESS
+    strategies = _strategies(args.strategy)
+    budgets = _budgets(args.budget)
+    delay = parse_delay(args.label_delay, in_time=args.time_column is not None)
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    try:
+        Model(args.model)
+    except ModelSpecError as e:
+        raise UsageError(f"--model: {e}") from None
+    for name in strategies:
+        Decider(name, budgets[0], budget_manager=args.budget_manager)
+
+    rows = _read(args)
+    setups = [
+        ReplaySetup(
+            strategy=s,
+            budget=b,
+            model=args.model,
+            seed=args.seed,
+            delay=delay,
+            batch_size=args.batch_size,
+            budget_manager=args.budget_manager,
+            hard_cap=args.hard_cap,
+        )
+        for s, b in itertools.product(strategies, budgets)
+    ]
+    jobs = args.jobs or min(2, os.cpu_count() or 1)
+    jobs = max(1, min(jobs, len(setups)))
+    show_progress = not args.no_progress and sys.stderr.isatty()
+
+    _ROWS = rows
+    _PROGRESS = multiprocessing.get_context("fork").Value("q", 0) if show_progress else None
+    started = time.perf_counter()
+    if jobs == 1:
+        results_iter = map(_run_one, setups)
+        results = _drive(results_iter, len(rows) * len(setups), show_progress)
+    else:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = _drive(pool.map(_run_one, setups), len(rows) * len(setups), show_progress)
+    elapsed = time.perf_counter() - started
+
+    print(render_table(results))
+    print(f"{len(rows)} events × {len(setups)} runs in {elapsed:.1f} s", file=sys.stderr)
+    if args.report:
+        report = {
+            "input": args.input,
+            "model": args.model,
+            "seed": args.seed,
+            "label_delay": {"amount": delay.amount, "in_time": delay.in_time},
+            "runs": [r.to_dict() for r in results],
+        }
+        _write(args.report, orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if args.plot:
+        try:
+            args.plot.parent.mkdir(parents=True, exist_ok=True)
+            save_plot(results, args.plot, title=args.input)
+        except OSError as e:
+            raise UsageError(f"--plot: cannot write {args.plot}: {e.strerror}") from None
+    return 0
+
+
+def _drive(results_iter, total: int, show_progress: bool) -> list[ReplayResult]:
+    """Collect the results, drawing a progress bar from the shared counter meanwhile."""
+    if not show_progress:
+        return list(results_iter)
+    import threading
+
+    from tqdm import tqdm
+
+    done = threading.Event()
+    bar = tqdm(total=total, unit="ev", unit_scale=True, file=sys.stderr, leave=False)
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            bar.n = _PROGRESS.value
+            bar.refresh()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        return list(results_iter)
+    finally:
+        done.set()
+        watcher.join()
+        bar.close()
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lint bench clean clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,5 +27,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/decider_throughput.py
 	$(BIN)/python benchmarks/replay_throughput.py
 
-clean:
+clean-cache:  # numba keys its cache on the jitted function's own file only: clear it after editing a callee
+	find streamal -name "*.nbi" -o -name "*.nbc" | xargs rm -f
+
+clean: clean-cache
 	rm -rf $(VENV) .pytest_cache build *.egg-info

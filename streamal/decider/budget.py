@@ -31,6 +31,7 @@ False
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numba
 import numpy as np
@@ -43,6 +44,8 @@ __all__ = [
     "ESTIMATED",
     "allows_biqf",
     "allows_estimated",
+    "at_most_budget",
+    "budget_fraction",
     "record",
     "within_cap",
 ]
@@ -53,40 +56,47 @@ BIQF = 1
 #: CLI name → budget-manager code.
 BUDGET_MANAGERS = {"estimated": ESTIMATED, "biqf": BIQF}
 
-_SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp's constant for doubles
-
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _split(a: float) -> tuple[float, float]:
-    c = _SPLITTER * a
-    hi = c - (c - a)
-    return hi, a - hi
+def at_most_budget(labels: float, params: np.ndarray, events: float) -> bool:
+    """Whether ``labels <= b * events``, exactly, with ``b`` as the fraction the user wrote.
 
+    Counting in whole numbers (``labels · den <= num · events``, see
+    :func:`budget_fraction`) avoids the float product landing a hair under a
+    whole number, which would make a budget of 0.3 skip the 10th event.
 
-@numba.njit(cache=True, nogil=True)
-def at_most_product(q: float, b: float, n: float) -> bool:
-    """Whether ``q <= b * n`` holds for the exact real product of the two doubles.
-
-    Dekker's error-free product gives ``b * n = p + err`` exactly; when ``q``
-    is within a factor two of ``p`` the difference ``q - p`` is exact
-    (Sterbenz), otherwise it is far larger than ``err`` and rounding cannot
-    flip the comparison.
-
-    >>> at_most_product(3.0, 0.1, 30.0), at_most_product(4.0, 0.1, 30.0)
+    >>> import numpy as np
+    >>> from streamal.decider import layout as L
+    >>> params = np.zeros(L.N_PARAMS)
+    >>> params[L.BUDGET_NUMERATOR], params[L.BUDGET_DENOMINATOR] = budget_fraction(0.3)
+    >>> at_most_budget(3.0, params, 10.0), at_most_budget(4.0, params, 10.0)
     (True, False)
     """
-    p = b * n
-    bh, bl = _split(b)
-    nh, nl = _split(n)
-    err = ((bh * nh - p) + bh * nl + bl * nh) + bl * nl
-    return q - p <= err
+    numerator = np.int64(params[L.BUDGET_NUMERATOR])
+    denominator = np.int64(params[L.BUDGET_DENOMINATOR])
+    return np.int64(labels) * denominator <= numerator * np.int64(events)
+
+
+def budget_fraction(budget: float) -> tuple[int, int]:
+    """The budget as ``(numerator, denominator)``, never above the decimal the user wrote.
+
+    Denominators stay at most 10⁶, so whole-number counting is exact for 9·10¹²
+    events.
+
+    >>> budget_fraction(0.1), budget_fraction(0.3), budget_fraction(0.123456789)
+    ((1, 10), (3, 10), (123456, 1000000))
+    """
+    written = Fraction(repr(float(budget)))
+    if written.denominator <= 10**6:
+        return written.numerator, written.denominator
+    return math.floor(written * 10**6), 10**6
 
 
 @numba.njit(cache=True, nogil=True)
 def within_cap(params: np.ndarray, state: np.ndarray) -> bool:
     """One more label keeps the prefix at most ``floor(b n) + 1`` (``n`` counts this event)."""
     # q + 1 <= floor(b n) + 1  <=>  q <= b n, since q is a whole number.
-    return at_most_product(state[L.QUERIED], params[L.BUDGET], state[L.SEEN])
+    return at_most_budget(state[L.QUERIED], params, state[L.SEEN])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

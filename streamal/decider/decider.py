@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from streamal.decider import layout as L
-from streamal.decider.budget import BUDGET_MANAGERS
+from streamal.decider.budget import BUDGET_MANAGERS, budget_fraction
 from streamal.decider.kernel import decide_batch
 from streamal.decider.measures import MEASURES
 from streamal.decider.rng import seed_state
@@ -115,6 +115,9 @@ class Decider:
         self.params[L.FIXED_THETA] = math.nan
         self.params[L.SELECTIVE_B] = math.nan
         self.params[L.BUDGET] = self.budget
+        numerator, denominator = budget_fraction(self.budget)
+        self.params[L.BUDGET_NUMERATOR] = numerator
+        self.params[L.BUDGET_DENOMINATOR] = denominator
         self.params[L.WINDOW] = int(window)
         self.params[L.BIQF_WINDOW] = int(biqf_window)
         self.params[L.BIQF_TOLERANCE] = float(tolerance)

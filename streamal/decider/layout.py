@@ -30,7 +30,9 @@ BIQF_WINDOW = 8
 BIQF_TOLERANCE = 9  # w_tol of the balanced quantile filter
 HARD_CAP = 10  # 1.0: never more than floor(b * n) + 1 labels at any prefix
 FIXED_THETA = 11  # fixed uncertainty threshold; NaN: derived from budget and classes
-N_PARAMS = 12
+BUDGET_NUMERATOR = 12  # the budget as a fraction, for exact label counting
+BUDGET_DENOMINATOR = 13
+N_PARAMS = 14
 
 # state
 SEEN = 0  # events decided

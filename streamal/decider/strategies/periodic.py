@@ -7,14 +7,14 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.base import Strategy
-from streamal.decider.budget import at_most_product
+from streamal.decider.budget import at_most_budget
 
 RULE = 1
 
 
 @numba.njit(cache=True, nogil=True)
 def rule(row: np.ndarray, uncertainty: float, params: np.ndarray, state, rng) -> bool:
-    return at_most_product(state[L.QUERIED] + 1.0, params[L.BUDGET], state[L.SEEN])
+    return at_most_budget(state[L.QUERIED] + 1.0, params, state[L.SEEN])
 
 
 class Periodic(Strategy):
@@ -33,6 +33,9 @@ class Periodic(Strategy):
     >>> queried, _ = Decider("periodic", budget=0.25).decide(np.full((12, 2), 0.5))
     >>> (np.flatnonzero(queried) + 1).tolist()
     [4, 8, 12]
+    >>> queried, _ = Decider("periodic", budget=0.3, window=1_000_000).decide(np.ones((10, 1)))
+    >>> (np.flatnonzero(queried) + 1).tolist()
+    [4, 7, 10]
 
     """
 

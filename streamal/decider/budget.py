@@ -8,7 +8,8 @@
     Kottke, Krempl & Spiliopoulou (2015), balanced incremental quantile filter:
     the utility must reach the ``1 - b`` quantile of the last ``w`` utilities,
     lowered (raised) by the range of the window times the labels still owed
-    (overspent) over ``w_tol``.
+    (overspent) over ``w_tol``. A utility equal to that threshold is queried only
+    while labels are owed, so a window of equal utilities cannot overspend.
 
 The hard cap is a switch on top of either: at every prefix of ``n`` events at
 most ``floor(b n) + 1`` labels are spent, checked in exact arithmetic.
@@ -144,7 +145,10 @@ def allows_biqf(params: np.ndarray, state: np.ndarray, utility: float) -> bool:
     theta = low_value + (position - lo) * (state[sorted_ + hi] - low_value)
     spread = state[sorted_ + count - 1] - state[sorted_]
     labels_owed = budget * state[L.SEEN] - state[L.QUERIED]
-    return utility >= theta - spread * labels_owed / params[L.BIQF_TOLERANCE]
+    balanced = theta - spread * labels_owed / params[L.BIQF_TOLERANCE]
+    # Kottke's rule is u >= θ_bal; on a tie only the count can decide, or a window of equal
+    # utilities (an untrained model, a constant stream) would query every event.
+    return utility > balanced or (utility == balanced and labels_owed > 0.0)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,0 +1,138 @@
+"""The contract every strategy × budget manager keeps (river's estimator-checks idea).
+
+A new strategy gets all of these for free by being in ``STRATEGIES``.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from streamal.decider import BUDGET_MANAGERS, STRATEGIES, Decider
+
+COMBINATIONS = [
+    (strategy, manager, cap)
+    for strategy in STRATEGIES
+    for manager in BUDGET_MANAGERS
+    for cap in (False, True)
+]
+IDS = [f"{s}-{m}{'-cap' if c else ''}" for s, m, c in COMBINATIONS]
+
+
+def stream(n: int = 6000, classes: int = 3, seed: int = 0) -> np.ndarray:
+    # Confidence drifts over the stream, as a learning model's does.
+    rng = np.random.default_rng(seed)
+    concentration = np.linspace(0.3, 3.0, n)[:, None]
+    return rng.gamma(concentration * np.ones((n, classes))) + 1e-12
+
+
+def normalised(proba: np.ndarray) -> np.ndarray:
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def proba() -> np.ndarray:
+    return normalised(stream())
+
+
+def make(strategy: str, manager: str, cap: bool, budget: float = 0.1, seed: int = 1) -> Decider:
+    return Decider(strategy, budget, budget_manager=manager, hard_cap=cap, seed=seed)
+
+
+@pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)
+def test_holds_the_budget(strategy, manager, cap, proba):
+    decider = make(strategy, manager, cap)
+    queried, _ = decider.decide(proba)
+    # Žliobaitė's estimate admits a query while u/w < b, so u hovers between bw and bw + 1:
+    # a rule that always wants labels spends about b + 1/(2w), plus a start-up burst.
+    assert queried.sum() <= (0.1 + 1 / 200) * len(proba) + 15
+    assert decider.labels_spent == queried.sum()
+    assert decider.events_seen == len(proba)
+    if cap:
+        assert (np.cumsum(queried) <= np.floor(0.1 * np.arange(1, len(proba) + 1)) + 1).all()
+
+
+@pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)
+def test_deterministic_for_a_seed(strategy, manager, cap, proba):
+    a = make(strategy, manager, cap, seed=42).decide(proba)
+    b = make(strategy, manager, cap, seed=42).decide(proba)
+    assert (a[0] == b[0]).all()
+    assert np.array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)
+def test_batch_of_one_equals_batch_of_1024(strategy, manager, cap, proba):
+    batched = make(strategy, manager, cap)
+    whole = np.concatenate(
+        [batched.decide(proba[i : min(i + 1024, 3000)])[0] for i in range(0, 3000, 1024)]
+    )
+    single = make(strategy, manager, cap)
+    one_by_one = np.concatenate([single.decide(proba[i : i + 1])[0] for i in range(3000)])
+    assert (whole == one_by_one).all()
+
+
+@pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)
+def test_state_round_trips_mid_stream(strategy, manager, cap, proba):
+    reference = make(strategy, manager, cap).decide(proba)[0]
+    first = make(strategy, manager, cap)
+    head = first.decide(proba[:2500])[0]
+    saved = first.state_dict()
+    first.decide(proba[2500:2600])  # decisions after the checkpoint are thrown away
+    restored = make(strategy, manager, cap)
+    restored.load_state_dict(saved)
+    tail = restored.decide(proba[2500:])[0]
+    assert (np.concatenate([head, tail]) == reference).all()
+    # A pickled decider (the daemon's snapshot) continues identically too.
+    again = pickle.loads(pickle.dumps(first))
+    fresh = make(strategy, manager, cap)
+    fresh.decide(proba[:2600])
+    assert (again.decide(proba[2600:])[0] == fresh.decide(proba[2600:])[0]).all()
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_spends_budget_when_the_model_is_unsure(strategy):
+    # A model at chance everywhere: every rule (but the fixed threshold) finds reasons to ask.
+    proba = np.full((5000, 2), 0.5)
+    decider = Decider(strategy, 0.1, seed=3)
+    queried, _ = decider.decide(proba)
+    assert 0.07 <= queried.mean() <= 0.12
+
+
+def test_uncertain_events_are_preferred():
+    proba = normalised(stream(seed=5))
+    for strategy in ("variable_uncertainty", "quantile_uncertainty", "entropy"):
+        queried, scores = Decider(strategy, 0.1).decide(proba)
+        assert scores[queried].mean() > scores[~queried].mean() + 0.05, strategy
+
+
+def test_empty_batch_and_no_classes():
+    decider = Decider("variable_uncertainty", 0.1)
+    queried, scores = decider.decide(np.empty((0, 2)))
+    assert queried.shape == (0,) and decider.events_seen == 0
+    queried, scores = decider.decide(np.empty((3, 0)))  # an untrained model: no classes yet
+    assert scores.tolist() == [1.0, 1.0, 1.0] and queried[0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"strategy": "nope"}, "unknown strategy 'nope'"),
+        ({"budget": 0.0}, "budget must be in (0, 1]"),
+        ({"budget": 1.5}, "budget must be in (0, 1]"),
+        ({"budget_manager": "x"}, "unknown budget manager 'x'"),
+        ({"measure": "x"}, "unknown measure 'x'"),
+        ({"step": 0.1, "strategy": "random"}, "has no parameter 'step'"),
+        ({"delta": float("inf"), "strategy": "randomized_variable_uncertainty"}, "finite"),
+    ],
+)
+def test_bad_configuration_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("]", r"\]")):
+        Decider(**{"strategy": "variable_uncertainty", **kwargs})
+
+
+def test_restoring_into_a_different_configuration_is_refused():
+    saved = Decider("split", 0.1, biqf_window=10).state_dict()
+    with pytest.raises(ValueError, match="does not fit"):
+        Decider("split", 0.1, biqf_window=20).load_state_dict(saved)

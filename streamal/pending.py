@@ -26,8 +26,9 @@ class PendingQueries:
     A label is joined with its query by id. The store holds at most
     ``max_size`` queries and none older than ``ttl`` (in the events' time
     unit); the oldest are dropped first. It remembers the last ``memory`` ids
-    that were answered or dropped, so that a late or repeated label can be
-    told apart from one nobody asked for.
+    that were answered or dropped (by default the larger of ``4 · max_size``
+    and 100 000), so that a late or repeated label can be told apart from one
+    nobody asked for.
 
     Examples
     --------
@@ -44,14 +45,16 @@ class PendingQueries:
 
     """
 
-    def __init__(self, max_size: int = 100_000, ttl: float = float("inf"), memory: int = 0):
+    def __init__(
+        self, max_size: int = 100_000, ttl: float = float("inf"), memory: int | None = None
+    ):
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
         if not ttl > 0:
             raise ValueError("ttl must be positive")
         self.max_size = max_size
         self.ttl = ttl
-        self.memory = memory or 4 * max_size
+        self.memory = memory if memory is not None else max(4 * max_size, 100_000)
         self._queries: OrderedDict[str, PendingQuery] = OrderedDict()
         self._closed: OrderedDict[str, str] = OrderedDict()
 

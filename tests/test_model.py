@@ -1,0 +1,89 @@
+"""The model-spec parser builds river estimators and refuses everything else."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from river import compose, linear_model, naive_bayes, tree
+
+from streamal.model import DEFAULT_MODEL, Model, ModelSpecError, parse_model_spec
+
+
+def test_pipeline_with_literal_arguments():
+    model = parse_model_spec(
+        "preprocessing.StandardScaler() | linear_model.LogisticRegression(l2=0.001)"
+    )
+    assert isinstance(model, compose.Pipeline)
+    assert isinstance(model["LogisticRegression"], linear_model.LogisticRegression)
+    assert model["LogisticRegression"].l2 == 0.001
+
+
+def test_nested_estimators_unions_and_type_names():
+    model = parse_model_spec(
+        "(compose.SelectType(int, float) | preprocessing.StandardScaler())"
+        " + (compose.SelectType(str) | preprocessing.OneHotEncoder())"
+        " | multiclass.OneVsRestClassifier(linear_model.LogisticRegression())"
+    )
+    model.learn_one({"a": 1.0, "c": "red"}, "x")
+    model.learn_one({"a": 3.0, "c": "blue"}, "y")
+    assert set(model.predict_proba_one({"a": 1.0, "c": "red"})) == {"x", "y"}
+
+
+def test_bare_class_and_river_prefix():
+    assert isinstance(parse_model_spec("river.naive_bayes.GaussianNB"), naive_bayes.GaussianNB)
+    assert isinstance(parse_model_spec(DEFAULT_MODEL), tree.HoeffdingAdaptiveTreeClassifier)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("__import__('os').system('echo pwned')", "river name"),
+        ("os.system('true')", "river has no module 'os'"),
+        ("linear_model.LogisticRegression(l2=__import__('os'))", "not a public river name"),
+        ("linear_model.LogisticRegression(l2=x)", "not a literal"),
+        ("linear_model.LogisticRegression(l2=open('/etc/passwd'))", "river name"),
+        ("linear_model.LogisticRegression(l2=(lambda: 1)())", "river name"),
+        ("linear_model._base.GLM()", "not a public river name"),
+        ("linear_model.LogisticRegression.__init__.__globals__", "not a public river name"),
+        ("tree.NoSuchTree()", "has no estimator 'NoSuchTree'"),
+        ("linear_model.LogisticRegression(nonsense=1)", "LogisticRegression"),
+        ("linear_model.LogisticRegression(**{'l2': 1})", "**kwargs"),
+        ("linear_model.LogisticRegression(", "not valid syntax"),
+        ("[linear_model.LogisticRegression()]", "unsupported syntax"),
+        ("preprocessing.StandardScaler()", "does not end in a river classifier"),
+        ("linear_model.LinearRegression()", "does not end in a river classifier"),
+        ("datasets.Phishing()", "does not end in a river classifier"),
+    ],
+)
+def test_refuses_anything_but_river_names_and_literals(spec, message):
+    with pytest.raises(ModelSpecError, match=re.escape(message)):
+        parse_model_spec(spec)
+
+
+def test_model_columns_keep_first_seen_order():
+    model = Model("naive_bayes.GaussianNB()")
+    assert model.predict_proba([{"a": 1.0}]).shape == (1, 0)
+    assert model.predict(np.zeros((1, 0))) == [None]
+    model.learn(
+        [{"a": v} for v in (0.0, 10.0, 5.0, 0.5, 10.5, 5.5)], ["b", "a", "c", "b", "a", "c"]
+    )
+    proba = model.predict_proba([{"a": 0.1}, {"a": 9.9}])
+    assert model.classes == ["b", "a", "c"]
+    assert model.predict(proba) == ["b", "a"]
+    assert proba.sum(axis=1) == pytest.approx([1.0, 1.0])
+
+
+def test_mini_batch_models_predict_many_like_one():
+    model = Model("preprocessing.StandardScaler() | linear_model.LogisticRegression()")
+    assert model.mini_batch
+    rng = np.random.default_rng(0)
+    xs = [{"a": float(v), "b": float(w)} for v, w in rng.normal(size=(50, 2))]
+    model.learn(xs, [x["a"] > 0 for x in xs])
+    many = model.predict_proba(xs[:5])
+    one = np.array(
+        [[model.estimator.predict_proba_one(x)[c] for c in model.classes] for x in xs[:5]]
+    )
+    assert many == pytest.approx(one)
+    assert not Model("tree.HoeffdingTreeClassifier()").mini_batch

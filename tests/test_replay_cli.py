@@ -1,0 +1,158 @@
+"""`streamal replay` run as a user runs it: a subprocess on real files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from river.datasets import synth
+
+STREAMAL = [sys.executable, "-m", "streamal"]
+
+
+def streamal(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*STREAMAL, *args], capture_output=True, text=True, timeout=300)
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return streamal("replay", *args)
+
+
+@pytest.fixture(scope="module")
+def drifting_csv(tmp_path_factory) -> Path:
+    """3 000 events of SEA with an abrupt concept change in the middle, with ids and times."""
+    path = tmp_path_factory.mktemp("data") / "sea.csv.gz"
+    stream = synth.ConceptDriftStream(
+        synth.SEA(variant=0, seed=1), synth.SEA(variant=3, seed=2), position=1500, width=50, seed=3
+    )
+    with gzip.open(path, "wt") as f:
+        f.write("event,when,a,b,c,colour,label\n")
+        for i, (x, y) in enumerate(stream.take(3000)):
+            colour = "red" if x[0] > 5 else "blue"
+            f.write(f"e{i},{i * 0.5},{x[0]:.4f},{x[1]:.4f},{x[2]:.4f},{colour},{int(y)}\n")
+    return path
+
+
+def test_replay_end_to_end_with_report_and_plot(drifting_csv, tmp_path):
+    report, plot = tmp_path / "r.json", tmp_path / "p.png"
+    result = run(
+        str(drifting_csv),
+        "--target", "label", "--id", "event", "--time", "when",
+        "--strategy", "variable_uncertainty,random",
+        "--budget", "0.05,0.2",
+        "--label-delay", "10s",
+        "--seed", "7",
+        "--report", str(report),
+        "--plot", str(plot),
+        "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split() == ["strategy", "budget", "accuracy", "labels", "spent", "events/s"]
+    assert len(lines) == 5
+    data = json.loads(report.read_text())
+    assert data["input"] == str(drifting_csv) and data["seed"] == 7
+    runs = {(r["strategy"], r["budget"]): r for r in data["runs"]}
+    assert set(runs) == {
+        ("variable_uncertainty", 0.05),
+        ("variable_uncertainty", 0.2),
+        ("random", 0.05),
+        ("random", 0.2),
+    }
+    for (strategy, budget), r in runs.items():
+        assert r["events"] == 3000
+        assert r["labels"] == round(r["label_fraction"] * 3000)
+        assert r["label_fraction"] <= budget + 0.02
+        assert 0.5 < r["accuracy"] <= 1.0
+        assert r["events_per_second"] > 0
+        assert r["curve"][-1][0] == 3000 and r["curve"][-1][1] == pytest.approx(r["accuracy"])
+        assert r["curve"][-1][2] == r["labels"]
+    # More labels buy accuracy; the uncertainty rule beats random at the same small budget.
+    assert runs[("variable_uncertainty", 0.2)]["accuracy"] > runs[("random", 0.05)]["accuracy"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_replay_is_deterministic_and_parallel_equals_serial(drifting_csv, tmp_path):
+    def runs(jobs: str) -> list:
+        report = tmp_path / f"r{jobs}.json"
+        common = ["--target", "label", "--strategy", "split,entropy", "--budget", "0.1"]
+        result = run(str(drifting_csv), *common, "--jobs", jobs, "--report", str(report))
+        assert result.returncode == 0, result.stderr
+        return [
+            (r["strategy"], r["accuracy"], r["labels"], r["curve"])
+            for r in json.loads(report.read_text())["runs"]
+        ]
+
+    assert runs("1") == runs("2")
+
+
+def test_label_delay_costs_accuracy(drifting_csv, tmp_path):
+    accuracy = {}
+    for delay in ("0", "1000"):
+        report = tmp_path / f"d{delay}.json"
+        result = run(
+            str(drifting_csv), "--target", "label", "--budget", "0.2",
+            "--label-delay", delay, "--report", str(report),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        accuracy[delay] = json.loads(report.read_text())["runs"][0]["accuracy"]
+    assert accuracy["1000"] < accuracy["0"]
+
+
+def test_jsonl_and_river_inputs(tmp_path):
+    path = tmp_path / "s.jsonl"
+    rows = [
+        {"id": f"r{i}", "x": {"v": i % 7, "k": "ab"[i % 2]}, "y": i % 7 > 3} for i in range(400)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    result = run(str(path), "--id", "id", "--strategy", "all", "--budget", "0.3", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1 + 9
+    result = run("river:Phishing", "--strategy", "periodic", "--budget", "0.1")
+    assert result.returncode == 0, result.stderr
+    assert " 125 " in result.stdout  # periodic: exactly floor(0.1 · 1250) labels
+
+
+@pytest.mark.parametrize(
+    ("make_input", "args", "message"),
+    [
+        (None, [], "no such file"),
+        (lambda p: p.write_text(""), [], "empty file"),
+        (lambda p: p.write_text("a,b\n"), [], "no records"),
+        (lambda p: p.write_text("a,b\n1,2\n"), [], "no target column 'y'"),
+        (lambda p: p.write_text("a,y\n1,0\nx1,1\n"), [], "column 'a': 'x1' is not a number"),
+        (lambda p: p.write_text("a,y\nnan,0\n"), [], "feature 'a' is nan"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--strategy", "best"], "unknown strategy 'best'"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--budget", "0"], "0 is outside (0, 1]"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--budget", "1.5"], "1.5 is outside (0, 1]"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--budget", "ten"], "'ten' is not a number"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--model", "os.system('x')"], "--model:"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "soon"], "is not a delay"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "30s"], "needs --time"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "-3"], "is not a delay"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--seed", "x"], "invalid int value"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--id", "key"], "no id column 'key'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, make_input, args, message):
+    path = tmp_path / "in.csv"
+    if make_input is not None:
+        make_input(path)
+    result = run(str(path), *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: ") and message in err
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_subcommand_and_missing_input():
+    for args in ([], ["replay"], ["frobnicate"]):
+        result = streamal(*args)
+        assert result.returncode == 2
+        assert len(result.stderr.strip().splitlines()) == 1

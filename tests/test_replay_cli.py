@@ -63,7 +63,7 @@ def test_replay_end_to_end_with_report_and_plot(drifting_csv, tmp_path):
         ("random", 0.05),
         ("random", 0.2),
     }
-    for (strategy, budget), r in runs.items():
+    for (_, budget), r in runs.items():
         assert r["events"] == 3000
         assert r["labels"] == round(r["label_fraction"] * 3000)
         assert r["label_fraction"] <= budget + 0.02

@@ -17,7 +17,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/streamal demo
+	$(BIN)/streamal replay river:ImageSegments --strategy variable_uncertainty,random \
+		--budget 0.05,0.1 --report out/demo.json --plot out/demo.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check streamal connectors tests benchmarks

@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/ruff check streamal connectors tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -21,8 +21,8 @@ demo: $(STAMP)
 		--budget 0.05,0.1 --report out/demo.json --plot out/demo.png
 
 lint: $(STAMP)
-	$(BIN)/ruff check streamal connectors tests benchmarks
-	$(BIN)/ruff format --check streamal connectors tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decider_throughput.py

@@ -105,10 +105,25 @@ class RejectedLabel:
 
 @dataclass(slots=True)
 class Decisions:
-    predictions: list[Prediction]
-    queries: list[Query]
-    #: the probability rows behind the predictions (events × model classes)
+    """What the engine made of a batch, as arrays; :attr:`predictions` spells it out per event."""
+
+    ids: list[str]
+    #: class probabilities, events × :attr:`classes`
     proba: np.ndarray
+    classes: list[Hashable]
+    y_pred: list[Hashable | None]
+    queried: np.ndarray
+    queries: list[Query]
+
+    @property
+    def predictions(self) -> list[Prediction]:
+        # Built on demand: replay and a daemon without a predictions topic never need them.
+        return [
+            Prediction(event_id, y, dict(zip(self.classes, row, strict=True)), bool(ask))
+            for event_id, y, row, ask in zip(
+                self.ids, self.y_pred, self.proba.tolist(), self.queried, strict=True
+            )
+        ]
 
 
 @dataclass(slots=True)
@@ -169,35 +184,29 @@ class Engine:
 
     def process(self, events: Sequence[Event]) -> Decisions:
         """Predict every event, decide which to query, and remember the queries."""
-        xs = [e.x for e in events]
-        proba = self.model.predict_proba(xs)
+        proba = self.model.predict_proba([e.x for e in events])
         queried, scores = self.decider.decide(proba)
         y_pred = self.model.predict(proba)
-        classes = self.model.classes
-        predictions = []
+        classes = list(self.model.classes)
         queries = []
-        for i, event in enumerate(events):
+        for i in np.flatnonzero(queried).tolist():
+            event = events[i]
+            score = float(scores[i])
             row = dict(zip(classes, proba[i].tolist(), strict=True))
-            ask = bool(queried[i])
-            predictions.append(Prediction(event.id, y_pred[i], row, ask))
-            if ask:
-                score = float(scores[i])
-                queries.append(
-                    Query(
-                        event.id,
-                        event.ts,
-                        event.x,
-                        row,
-                        score,
-                        self.decider.strategy,
-                        self.model.version,
-                    )
+            queries.append(
+                Query(
+                    event.id,
+                    event.ts,
+                    event.x,
+                    row,
+                    score,
+                    self.decider.strategy,
+                    self.model.version,
                 )
-                dropped = self.pending.add(
-                    PendingQuery(event.id, event.x, event.ts, y_pred[i], score)
-                )
-                self.expired += len(dropped)
-        return Decisions(predictions, queries, proba)
+            )
+            dropped = self.pending.add(PendingQuery(event.id, event.x, event.ts, y_pred[i], score))
+            self.expired += len(dropped)
+        return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries)
 
     def expire(self, now: float) -> list[PendingQuery]:
         """Drop the queries whose label did not come within the time-to-live."""

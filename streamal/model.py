@@ -199,10 +199,8 @@ class Model:
     def predict_proba(self, xs: Sequence[dict]) -> np.ndarray:
         """Class probabilities, one row per event, one column per class in :attr:`classes`."""
         if self.mini_batch and xs:
-            frame = self.estimator.predict_proba_many(pd.DataFrame.from_records(xs))
-            dicts = frame.to_dict(orient="records")
-        else:
-            dicts = [self.estimator.predict_proba_one(x) for x in xs]
+            return self._predict_proba_many(xs)
+        dicts = [self.estimator.predict_proba_one(x) for x in xs]
         for d in dicts:
             for c in d:
                 self._add_class(c)
@@ -212,6 +210,18 @@ class Model:
             for c, p in d.items():
                 if p > 0.0 and math.isfinite(p):
                     proba[i, column[c]] = p
+        return proba
+
+    def _predict_proba_many(self, xs: Sequence[dict]) -> np.ndarray:
+        # Column-wise construction is several times faster than a frame from records.
+        names = dict.fromkeys(k for x in xs for k in x)
+        frame = pd.DataFrame({k: [x.get(k, math.nan) for x in xs] for k in names})
+        result = self.estimator.predict_proba_many(frame)
+        for c in result.columns:
+            self._add_class(c)
+        proba = np.zeros((len(xs), len(self.classes)))
+        values = np.nan_to_num(result.to_numpy(dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        proba[:, [self._column[c] for c in result.columns]] = np.clip(values, 0.0, None)
         return proba
 
     def predict(self, proba: np.ndarray) -> list[Hashable | None]:

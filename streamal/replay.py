@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from streamal.decider import Decider
 from streamal.engine import Engine, Event, Label
 from streamal.model import Model
@@ -22,13 +24,10 @@ __all__ = ["LabelDelay", "ReplayResult", "ReplaySetup", "Row", "replay"]
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
+class Row(Event):
     """One event of a recorded stream, with its true label."""
 
-    id: str
-    x: dict
-    y: Hashable
-    ts: float
+    y: Hashable = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +100,7 @@ def replay(
     --------
 
     >>> from river import datasets
-    >>> rows = [Row(str(i), x, y, float(i)) for i, (x, y) in enumerate(datasets.Phishing())]
+    >>> rows = [Row(str(i), x, float(i), y) for i, (x, y) in enumerate(datasets.Phishing())]
     >>> result = replay(rows, ReplaySetup("variable_uncertainty", 0.1, "naive_bayes.GaussianNB()"))
     >>> result.events, result.labels, round(result.accuracy, 3)
     (1250, 138, 0.87)
@@ -130,17 +129,19 @@ def replay(
             answers.append(heapq.heappop(due)[2])
         if answers:
             engine.answer(answers)
-        out = engine.process([Event(r.id, r.x, r.ts) for r in batch])
-        for i, (row, prediction) in enumerate(zip(batch, out.predictions, strict=True)):
-            correct += prediction.y == row.y
+        labels_before = decider.labels_spent
+        out = engine.process(batch)
+        asked = np.cumsum(out.queried)
+        for i, (row, y_pred) in enumerate(zip(batch, out.y_pred, strict=True)):
+            correct += y_pred == row.y
             seen = start + i + 1
             if seen % every == 0 or seen == n:
-                curve.append([seen, correct / seen, decider.labels_spent])
-        for i, row in enumerate(batch):
-            if out.predictions[i].queried:
-                # Row-counted delay: the label of event i is usable from event i + d + 1 on.
-                available = row.ts + delay.amount if delay.in_time else start + i + delay.amount + 1
-                heapq.heappush(due, (available, start + i, Label(row.id, row.y, ts=available)))
+                curve.append([seen, correct / seen, labels_before + int(asked[i])])
+        for i in np.flatnonzero(out.queried).tolist():
+            row = batch[i]
+            # Row-counted delay: the label of event i is usable from event i + d + 1 on.
+            available = row.ts + delay.amount if delay.in_time else start + i + delay.amount + 1
+            heapq.heappush(due, (available, start + i, Label(row.id, row.y, ts=available)))
         if progress is not None:
             progress(len(batch))
     seconds = time.perf_counter() - started

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamal.replay import ReplayResult
 
-__all__ = ["render_table", "save_plot"]
+__all__ = ["plot_results", "render_table", "save_plot"]
 
 
 def render_table(results: Sequence[ReplayResult]) -> str:
@@ -37,14 +37,12 @@ def render_table(results: Sequence[ReplayResult]) -> str:
     )
 
 
-def save_plot(results: Sequence[ReplayResult], path: Path, title: str = "") -> None:
-    """Learning curves (accuracy along the stream) and accuracy against labels spent."""
-    import matplotlib
+def plot_results(results: Sequence[ReplayResult], title: str = ""):
+    """A figure of learning curves (accuracy along the stream) and accuracy against labels spent."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (along, spent) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
+    fig = Figure(figsize=(13, 5), constrained_layout=True)
+    along, spent = fig.subplots(1, 2)
     for r in sorted(results, key=lambda r: (r.strategy, r.budget)):
         events = [p[0] for p in r.curve]
         accuracy = [p[1] for p in r.curve]
@@ -60,5 +58,9 @@ def save_plot(results: Sequence[ReplayResult], path: Path, title: str = "") -> N
     spent.legend(fontsize="small", loc="lower right")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def save_plot(results: Sequence[ReplayResult], path: Path, title: str = "") -> None:
+    """Write :func:`plot_results` as a PNG."""
+    plot_results(results, title).savefig(path, dpi=110)

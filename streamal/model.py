@@ -199,7 +199,10 @@ class Model:
     def predict_proba(self, xs: Sequence[dict]) -> np.ndarray:
         """Class probabilities, one row per event, one column per class in :attr:`classes`."""
         if self.mini_batch and xs:
-            return self._predict_proba_many(xs)
+            names = dict.fromkeys(k for x in xs for k in x)
+            # river's frames need string column names; other keys take the one-by-one path.
+            if all(isinstance(k, str) for k in names):
+                return self._predict_proba_many(xs, list(names))
         dicts = [self.estimator.predict_proba_one(x) for x in xs]
         for d in dicts:
             for c in d:
@@ -212,9 +215,8 @@ class Model:
                     proba[i, column[c]] = p
         return proba
 
-    def _predict_proba_many(self, xs: Sequence[dict]) -> np.ndarray:
+    def _predict_proba_many(self, xs: Sequence[dict], names: list[str]) -> np.ndarray:
         # Column-wise construction is several times faster than a frame from records.
-        names = dict.fromkeys(k for x in xs for k in x)
         frame = pd.DataFrame({k: [x.get(k, math.nan) for x in xs] for k in names})
         result = self.estimator.predict_proba_many(frame)
         for c in result.columns:

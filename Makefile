@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean clean-cache
+.PHONY: test demo lint bench clean clean-cache promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,9 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) promtool
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# promtool (Debian's prometheus package) checks deploy/prometheus in tests/test_deploy.py.
+# Installed only when missing, as root, with apt-get; never fails the build (the tests skip).
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing promtool (Debian package prometheus)..."; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends prometheus; } >/dev/null 2>&1 \
+	      || echo "could not install prometheus: promtool tests will be skipped"; \
+	  else \
+	    echo "promtool missing and not installable here: promtool tests will be skipped"; \
+	  fi; }
 
 demo: $(STAMP)
 	$(BIN)/streamal replay river:ImageSegments --strategy variable_uncertainty,random \

@@ -155,9 +155,8 @@ def main(argv: list[str] | None = None) -> dict:
                     meets,
                 ]
             )
-        lines.append(
-            ["river EntropySampler", str(classes), _rate(table["river"][classes]), "", "", "", "", ""]
-        )
+        river = ["river EntropySampler", str(classes), _rate(table["river"][classes])]
+        lines.append(river + [""] * (len(header) - len(river)))
     text = markdown_table(header, lines)
     print(text)
     note = (

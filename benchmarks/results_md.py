@@ -19,6 +19,7 @@ keep
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -86,10 +87,8 @@ def environment() -> dict[str, str]:
 def command_line() -> str:
     """The command as typed, relative to the repository root."""
     script = Path(sys.argv[0])
-    try:
+    with contextlib.suppress(ValueError):  # a script outside the repository keeps its path
         script = script.resolve().relative_to(BENCHMARKS.parent)
-    except ValueError:
-        pass
     return shlex.join(["python", str(script), *sys.argv[1:]])
 
 

@@ -34,6 +34,7 @@ CLASS_COUNTS = (2, 5)
 BUDGET = 0.1
 #: the issue's goal for the threshold rules at batch 1024
 GOAL = 50e6
+PLOTS = Path(__file__).resolve().parent / "results"
 #: rules that compare a score with a threshold (no per-event quantile window)
 THRESHOLD_RULES = (
     "fixed_uncertainty",
@@ -101,6 +102,40 @@ def river_rate(rows: np.ndarray, repeats: int) -> float:
     return _median_rate(run, len(dicts), repeats)
 
 
+def plot(table: dict, path: Path) -> None:
+    """Decisions/s at batch 1024 per strategy, binary and 5-class, with the goal and river."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(STRATEGIES)
+    fig, ax = plt.subplots(figsize=(11, 4.5), constrained_layout=True)
+    width = 0.4
+    for j, classes in enumerate(CLASS_COUNTS):
+        rates = [table["decide"][s, classes, 1024] / 1e6 for s in names]
+        ax.bar(
+            [i + (j - 0.5) * width for i in range(len(names))],
+            rates,
+            width,
+            label=f"{classes} classes",
+        )
+        ax.axhline(
+            table["river"][classes] / 1e6,
+            ls=":",
+            color=f"C{j}",
+            label=f"river EntropySampler, {classes} classes",
+        )
+    ax.axhline(GOAL / 1e6, color="red", ls="--", label="goal (threshold rules)")
+    ax.set_xticks(range(len(names)), names, rotation=25, ha="right")
+    ax.set_ylabel("M decisions/s at batch 1024 (one core)")
+    ax.legend(fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def _rate(x: float) -> str:
     if x >= 1e6:
         return f"{x / 1e6:.1f} M"
@@ -114,6 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
     )
+    parser.add_argument("--plots", default=str(PLOTS), help="directory of the PNG")
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else None
     env = environment()
@@ -166,6 +202,9 @@ def main(argv: list[str] | None = None) -> dict:
         "dict row per call (its `_ask_for_label`), so its rate is the same at any batch size. "
         f"Goal: ≥ {GOAL / 1e6:.0f} M decisions/s at batch 1024 for the threshold rules."
     )
+    png = Path(args.plots) / ("decider_quick.png" if args.quick else "decider_throughput.png")
+    plot(table, png)
+    note += f" Plot: `{png.name}`."
     write_section(results, "Decider throughput", note + "\n\n" + text, env)
     return table
 

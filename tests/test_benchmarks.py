@@ -52,7 +52,7 @@ def _rate(cell: str) -> float:
 
 
 def test_decider_throughput(tmp_path):
-    out, written = run_quick("decider_throughput.py", tmp_path)
+    out, written = run_quick("decider_throughput.py", tmp_path, "--plots", str(tmp_path))
     rows = [r for r in table_rows(out) if r[0] != "strategy"]
     strategies = {r[0] for r in rows}
     assert {"random", "variable_uncertainty", "river EntropySampler"} <= strategies
@@ -64,11 +64,12 @@ def test_decider_throughput(tmp_path):
         assert all(r > 0 for r in rates)
         assert row[6].endswith("×") and float(row[6][:-1]) > 0
     assert "## Decider throughput" in written
+    assert (tmp_path / "decider_quick.png").stat().st_size > 0
 
 
 def test_replay_throughput(tmp_path):
-    out, written = run_quick("replay_throughput.py", tmp_path)
-    rows = [r for r in table_rows(out) if r[0] != "model"]
+    out, written = run_quick("replay_throughput.py", tmp_path, "--plots", str(tmp_path))
+    rows = [r for r in table_rows(out) if r[0] != "model" and len(r) == 7]
     assert {r[0] for r in rows} == {"default", "mini-batch"}
     for _model, _run, _batch, rate, ratio, accuracy, labels in rows:
         assert float(rate.replace(",", "")) > 0
@@ -77,6 +78,9 @@ def test_replay_throughput(tmp_path):
         assert int(labels.split()[0]) >= 0
     assert any(r[1] == "river EntropySampler" for r in rows)
     assert "## Replay throughput" in written
+    sweep = re.findall(r"(\d+\.\d+) \(([\d,]+)/s\)", out)  # accuracy % (events/s) per batch
+    assert sweep and all(0 <= float(a) <= 100 and int(r.replace(",", "")) > 0 for a, r in sweep)
+    assert (tmp_path / "replay_quick.png").stat().st_size > 0
 
 
 def test_quality(tmp_path):

@@ -24,7 +24,9 @@ Run ``python benchmarks/quality.py`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
+import json
 import multiprocessing
 import os
 import statistics
@@ -37,6 +39,7 @@ from results_md import DEFAULT_RESULTS, environment, markdown_table, write_secti
 from river import datasets
 from river.datasets import synth
 
+import streamal.replay
 from streamal.decider import DEFAULT_STRATEGY, STRATEGIES
 from streamal.model import DEFAULT_MODEL
 from streamal.replay import ReplaySetup, Row, replay
@@ -53,6 +56,18 @@ MODELS = (
     "forest.ARFClassifier(n_models=5, seed=42)",
 )
 PLOTS = Path(__file__).resolve().parent / "results"
+#: parameter and budget-manager variants of the candidate defaults, run at 5 % and 10 %
+VARIANTS = (
+    "variable_uncertainty[step=0.005]",
+    "variable_uncertainty[step=0.02]",
+    "variable_uncertainty[step=0.05]",
+    "variable_uncertainty[window=1000]",
+    "variable_uncertainty[budget_manager=biqf]",
+    "split[v=0.2]",
+    "randomized_variable_uncertainty[delta=0.5]",
+    "random[window=1000]",
+)
+VARIANT_BUDGETS = (0.05, 0.10)
 
 
 def _rows(pairs) -> list[Row]:
@@ -159,9 +174,44 @@ STREAMS: dict[str, tuple[str, Callable[[int, int], list[Row]]]] = {
 _ROWS: dict[tuple[str, int], list[Row]] = {}
 
 
+def parse_variant(name: str) -> tuple[str, dict[str, float | str]]:
+    """``"split[v=0.2,window=1000]"`` → ``("split", {"v": 0.2, "window": 1000.0})``.
+
+    >>> parse_variant("variable_uncertainty[step=0.02,budget_manager=biqf]")
+    ('variable_uncertainty', {'step': 0.02, 'budget_manager': 'biqf'})
+    >>> parse_variant("random")
+    ('random', {})
+    """
+    if "[" not in name:
+        return name, {}
+    strategy, _, rest = name.partition("[")
+    options: dict[str, float | str] = {}
+    for item in rest.rstrip("]").split(","):
+        key, _, value = item.partition("=")
+        try:
+            options[key] = float(value)
+        except ValueError:
+            options[key] = value
+    return strategy, options
+
+
 def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
-    stream, seed, strategy, budget, model = task
-    result = replay(_ROWS[stream, seed], ReplaySetup(strategy, budget, model, seed=seed))
+    stream, seed, name, budget, model = task
+    strategy, options = parse_variant(name)
+    manager = options.pop("budget_manager", None)
+    if "window" in options:
+        options["window"] = int(options["window"])
+    # ReplaySetup carries no strategy parameters, so a variant reaches the decider that
+    # replay() builds through a partial of Decider, set for this run only (one run at a
+    # time per worker process).
+    original = streamal.replay.Decider
+    if options:
+        streamal.replay.Decider = functools.partial(original, **options)
+    try:
+        setup = ReplaySetup(strategy, budget, model, seed=seed, budget_manager=manager)
+        result = replay(_ROWS[stream, seed], setup)
+    finally:
+        streamal.replay.Decider = original
     return task, result.accuracy, result.label_fraction
 
 
@@ -224,6 +274,11 @@ def summarise(
         for b in budgets:
             cells = [(stream, b, strategy) for stream in streams]
             row["gain", b] = statistics.mean(acc[c] - acc[c[0], b, "random"] for c in cells)
+            # periodic spends exactly b: a passive yardstick that random's underspending
+            # under the estimated budget does not flatter.
+            row["gain periodic", b] = statistics.mean(
+                acc[c] - acc[c[0], b, "periodic"] for c in cells
+            )
             row["rank", b] = statistics.mean(rank[c] for c in cells)
             row["ratio", b] = statistics.mean(acc[c] / full[c[0]] for c in cells)
             row["spent", b] = statistics.mean(spent[c] for c in cells)
@@ -283,6 +338,7 @@ def tables(summary: dict, streams: list[str], budgets: tuple) -> str:
     head2 = ["strategy", "mean rank (all)", "mean rank 5–10 %"]
     head2 += [f"gain vs random @{b:.0%}" for b in budgets]
     head2 += [f"wins vs random @{b:.0%}" for b in budgets]
+    head2 += [f"gain vs periodic @{b:.0%}" for b in budgets]
     head2 += ["ratio to full @10%", *[f"spent @{b:.0%}" for b in budgets], "worst overspend"]
     lines = []
     for s in order:
@@ -294,6 +350,7 @@ def tables(summary: dict, streams: list[str], budgets: tuple) -> str:
                 f"{row['rank 5-10']:.2f}",
                 *[f"{100 * row['gain', b]:+.2f}" for b in budgets],
                 *[f"{row['wins', b]}/{len(streams)}" for b in budgets],
+                *[f"{100 * row['gain periodic', b]:+.2f}" for b in budgets],
                 f"{row['ratio', 0.10]:.3f}" if ("ratio", 0.10) in row else "—",
                 *[_pct(row["spent", b]) for b in budgets],
                 f"{100 * row['overspend']:+.1f}",
@@ -379,12 +436,50 @@ def model_table(raw: dict, streams: list[str], models: tuple, seeds: tuple) -> s
     return markdown_table(head, lines)
 
 
+def variant_table(
+    raw: dict, streams: list[str], variants: tuple, budgets: tuple, seeds: tuple
+) -> str:
+    """Each variant against random and against its own strategy with default parameters."""
+
+    def mean(name: str, b: float, what: int = 0) -> float:
+        return statistics.mean(
+            raw[st, s, name, b, DEFAULT_MODEL][what] for st in streams for s in seeds
+        )
+
+    def wins(name: str, base: str, b: float) -> int:
+        return sum(
+            statistics.mean(raw[st, s, name, b, DEFAULT_MODEL][0] for s in seeds)
+            > statistics.mean(raw[st, s, base, b, DEFAULT_MODEL][0] for s in seeds)
+            for st in streams
+        )
+
+    bases = sorted({parse_variant(v)[0] for v in variants})
+    lines = []
+    for name in [*bases, *variants]:
+        base = parse_variant(name)[0]
+        cells = []
+        for b in budgets:
+            cells += [
+                _pct(mean(name, b)),
+                f"{100 * (mean(name, b) - mean('random', b)):+.2f}",
+                f"{100 * (mean(name, b) - mean(base, b)):+.2f}" if name != base else "—",
+                f"{wins(name, base, b)}/{len(streams)}" if name != base else "—",
+                _pct(mean(name, b, 1)),
+            ]
+        lines.append([f"`{name}`", *cells])
+    head = ["strategy"]
+    for b in budgets:
+        head += [f"acc @{b:.0%}", "vs random", "vs defaults", "wins vs defaults", "spent"]
+    return markdown_table(head, lines)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two short streams, one seed")
     parser.add_argument("--events", type=int, default=15_000, help="events per synthetic stream")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-models", action="store_true", help="skip the base-learner check")
+    parser.add_argument("--skip-variants", action="store_true", help="skip the parameter variants")
     parser.add_argument(
         "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
     )
@@ -403,6 +498,8 @@ def main(argv: list[str] | None = None) -> dict:
         model_streams += ["LED abrupt", "RBF incremental"]
     if args.skip_models:
         models = models[:1]
+    variants = () if args.skip_variants else (VARIANTS[:2] if args.quick else VARIANTS)
+    variant_budgets = budgets if args.quick else VARIANT_BUDGETS
 
     started = time.perf_counter()
     for stream, seed in itertools.product(streams, seeds):
@@ -416,14 +513,33 @@ def main(argv: list[str] | None = None) -> dict:
         for stream, seed in itertools.product(model_streams, seeds):
             for strategy, b in ((DEFAULT_STRATEGY, 0.1), ("random", 0.1), ("random", 1.0)):
                 tasks.append((stream, seed, strategy, b, model))
+    tasks += [
+        (stream, seed, variant, b, DEFAULT_MODEL)
+        for stream, seed, variant, b in itertools.product(streams, seeds, variants, variant_budgets)
+    ]
     replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(DEFAULT_STRATEGY, 0.1, DEFAULT_MODEL))
     raw = run_all(tasks, max(1, args.jobs))
     elapsed = time.perf_counter() - started
+    raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    raw_path.write_text(
+        json.dumps(
+            [
+                dict(zip(("stream", "seed", "strategy", "budget", "model"), t, strict=True))
+                | {"accuracy": a, "spent": sp}
+                for t, (a, sp) in sorted(raw.items(), key=str)
+            ],
+            indent=0,
+        )
+    )
     summary = summarise(raw, streams, budgets, seeds)
     # The default model's own runs, for the model comparison.
     text = tables(summary, streams, budgets)
     best = recommend(summary["aggregate"])
     models_text = model_table(raw, model_streams, models, seeds)
+    variants_text = (
+        variant_table(raw, streams, variants, variant_budgets, seeds) if variants else ""
+    )
     png = Path(args.plots) / ("quality_quick.png" if args.quick else "quality.png")
     plot(summary, streams, budgets, png)
 
@@ -441,6 +557,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     print(text)
     print(models_text)
+    print(variants_text)
     print(headline)
     print(f"{len(tasks)} runs in {elapsed:.0f} s on {args.jobs} workers; plot: {png}")
     body = (
@@ -451,7 +568,10 @@ def main(argv: list[str] | None = None) -> dict:
         f"Plot: `{png.relative_to(png.parent.parent) if not args.quick else png.name}`.\n\n"
         f"{streams_text}\n\n{headline}\n\n{text}\n"
         f"### Base learners at 10 % ({DEFAULT_STRATEGY} / random / full labels, accuracy %)\n\n"
-        f"{models_text}\n"
+        f"{models_text}\n\n"
+        "### Parameter and budget-manager variants (all streams, mean of seeds; gains in "
+        "points; `wins` = streams where the variant beats its strategy's defaults)\n\n"
+        f"{variants_text}\n\nRaw runs: `{raw_path.name}`.\n"
     )
     title = "Learning quality (quick)" if args.quick else "Learning quality"
     write_section(results, title, body, env)

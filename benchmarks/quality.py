@@ -58,13 +58,12 @@ MODELS = (
 PLOTS = Path(__file__).resolve().parent / "results"
 #: parameter and budget-manager variants of the candidate defaults, run at 5 % and 10 %
 VARIANTS = (
-    "variable_uncertainty[step=0.005]",
     "variable_uncertainty[step=0.02]",
     "variable_uncertainty[step=0.05]",
     "variable_uncertainty[window=1000]",
     "variable_uncertainty[budget_manager=biqf]",
     "split[v=0.2]",
-    "randomized_variable_uncertainty[delta=0.5]",
+    "quantile_uncertainty[hard_cap=1]",
     "random[window=1000]",
 )
 VARIANT_BUDGETS = (0.05, 0.10)

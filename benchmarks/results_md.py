@@ -93,15 +93,19 @@ def command_line() -> str:
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub-flavoured markdown table.
+    """A GitHub-flavoured markdown table; a ``|`` inside a cell (a pipeline spec) is escaped.
 
-    >>> print(markdown_table(["a", "b"], [["1", "2"]]))
+    >>> print(markdown_table(["a", "b"], [["1", "x | y"]]))
     | a | b |
     |---|---|
-    | 1 | 2 |
+    | 1 | x \\| y |
     """
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    lines = [line(header), "|" + "---|" * len(header)]
+    lines += [line(row) for row in rows]
     return "\n".join(lines)
 
 

@@ -142,9 +142,9 @@ def plot(numbers: dict, sweep: dict, batch_sizes: tuple, path: Path) -> None:
             speed.plot(batch_sizes, ratios, marker="o", label=f"{name}: {strategy}")
         streams = sorted({k[1] for k in sweep if k[0] == name})
         for stream_name in streams:
-            ys = [100 * sweep[name, stream_name, b][1] for b in batch_sizes if b > 1]
+            ys = [100 * sweep[name, stream_name, b][1] for b in batch_sizes]
             accuracy.plot(
-                [b for b in batch_sizes if b > 1],
+                batch_sizes,
                 ys,
                 marker="o",
                 ls="-" if name == "default" else "--",

@@ -1,0 +1,581 @@
+"""Learning quality: prequential accuracy against the labels spent, for every strategy.
+
+Every strategy in :data:`streamal.decider.STRATEGIES` runs at budgets of 1, 5,
+10 and 20 % on river's bundled streams (no download) and on drifting
+synthetic streams (abrupt, gradual and incremental drift; binary and
+multi-class), three seeds each, all with the same base learner
+(:data:`streamal.model.DEFAULT_MODEL`). Each run is a
+:func:`streamal.replay.replay` with no label delay and the replay's default
+batch size. Two yardsticks are run alongside: random sampling at the same
+budget, and full labels (``random`` at a budget of 1, which learns every
+label).
+
+A second, smaller part asks whether another base learner would be clearly
+more label-efficient: a few river classifiers at 10 % with the default
+strategy and with random sampling, against their own full-label accuracy.
+
+The seed is the decider's; synthetic streams are also generated from it, so
+their three runs see three different streams. Runs are spread over all
+cores with forked workers, which share the pre-built streams.
+
+Run ``python benchmarks/quality.py`` (``--quick`` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import itertools
+import json
+import multiprocessing
+import os
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from results_md import DEFAULT_RESULTS, environment, markdown_table, write_section
+from river import datasets
+from river.datasets import synth
+
+import streamal.replay
+from streamal.decider import DEFAULT_STRATEGY, STRATEGIES
+from streamal.model import DEFAULT_MODEL
+from streamal.replay import ReplaySetup, Row, replay
+
+BUDGETS = (0.01, 0.05, 0.10, 0.20)
+SEEDS = (0, 1, 2)
+FULL = "full labels"
+#: base learners compared at 10 % (the default first)
+MODELS = (
+    DEFAULT_MODEL,
+    "tree.HoeffdingTreeClassifier()",
+    "naive_bayes.GaussianNB()",
+    "preprocessing.StandardScaler() | linear_model.SoftmaxRegression()",
+    "forest.ARFClassifier(n_models=5, seed=42)",
+)
+PLOTS = Path(__file__).resolve().parent / "results"
+#: parameter and budget-manager variants of the candidate defaults, run at 5 % and 10 %
+VARIANTS = (
+    "variable_uncertainty[step=0.02]",
+    "variable_uncertainty[step=0.05]",
+    "variable_uncertainty[window=1000]",
+    "variable_uncertainty[budget_manager=biqf]",
+    "split[v=0.2]",
+    "quantile_uncertainty[hard_cap=1]",
+    "random[window=1000]",
+)
+VARIANT_BUDGETS = (0.05, 0.10)
+
+
+def _rows(pairs) -> list[Row]:
+    # Generators name features by int; strings keep every model (and pandas) happy.
+    return [
+        Row(str(i), {(f"x{k}" if isinstance(k, int) else k): v for k, v in x.items()}, y, float(i))
+        for i, (x, y) in enumerate(pairs)
+    ]
+
+
+def _bundled(dataset, cap: int) -> Callable[[int, int], list[Row]]:
+    return lambda n, seed: _rows(itertools.islice(dataset(), min(cap, n)))
+
+
+def _synthetic(make) -> Callable[[int, int], list[Row]]:
+    return lambda n, seed: _rows(itertools.islice(make(n, seed), n))
+
+
+def _drift(before, after, n: int, seed: int, width: int):
+    # river's ConceptDriftStream computes exp(-4 (t - position) / width), which overflows
+    # for t < position - 177 width; a width of n/200 is still abrupt (a few dozen events).
+    width = max(width, n // 200, 10)
+    return synth.ConceptDriftStream(before, after, position=n // 2, width=width, seed=seed)
+
+
+#: name → (kind, builder(n_events, seed) -> rows); bundled streams ignore the seed
+STREAMS: dict[str, tuple[str, Callable[[int, int], list[Row]]]] = {
+    "Phishing": ("bundled, binary", _bundled(datasets.Phishing, 1_250)),
+    "Bananas": ("bundled, binary", _bundled(datasets.Bananas, 5_300)),
+    "ImageSegments": ("bundled, 7 classes", _bundled(datasets.ImageSegments, 2_310)),
+    "Shuttle": ("bundled, binary, first 20k", _bundled(datasets.Shuttle, 20_000)),
+    "SEA abrupt": (
+        "binary, abrupt drift at n/2 (width n/200)",
+        _synthetic(
+            lambda n, s: _drift(
+                synth.SEA(variant=0, noise=0.1, seed=s),
+                synth.SEA(variant=3, noise=0.1, seed=s + 100),
+                n,
+                s,
+                width=1,
+            )
+        ),
+    ),
+    "Agrawal gradual": (
+        "binary, gradual drift (width n/5)",
+        _synthetic(
+            lambda n, s: _drift(
+                synth.Agrawal(classification_function=0, seed=s),
+                synth.Agrawal(classification_function=4, seed=s + 100),
+                n,
+                s,
+                width=n // 5,
+            )
+        ),
+    ),
+    "Hyperplane incremental": (
+        "binary, incremental drift",
+        _synthetic(
+            lambda n, s: synth.Hyperplane(
+                seed=s, n_features=10, n_drift_features=5, mag_change=0.001
+            )
+        ),
+    ),
+    "LED abrupt": (
+        "10 classes, abrupt drift at n/2 (width n/200)",
+        _synthetic(
+            lambda n, s: _drift(
+                synth.LED(seed=s, noise_percentage=0.1),
+                synth.LEDDrift(seed=s + 100, noise_percentage=0.1, n_drift_features=7),
+                n,
+                s,
+                width=1,
+            )
+        ),
+    ),
+    "RBF gradual": (
+        "4 classes, gradual drift (width n/5)",
+        _synthetic(
+            lambda n, s: _drift(
+                synth.RandomRBF(seed_model=s, seed_sample=s, n_classes=4, n_centroids=20),
+                synth.RandomRBF(seed_model=s + 100, seed_sample=s + 1, n_classes=4, n_centroids=20),
+                n,
+                s,
+                width=n // 5,
+            )
+        ),
+    ),
+    "RBF incremental": (
+        "5 classes, incremental drift",
+        _synthetic(
+            lambda n, s: synth.RandomRBFDrift(
+                seed_model=s,
+                seed_sample=s,
+                n_classes=5,
+                n_centroids=50,
+                change_speed=0.001,
+                n_drift_centroids=25,
+            )
+        ),
+    ),
+}
+
+# Filled in the parent before the workers fork, so the rows are shared, not pickled.
+_ROWS: dict[tuple[str, int], list[Row]] = {}
+
+
+def parse_variant(name: str) -> tuple[str, dict[str, float | str]]:
+    """``"split[v=0.2,window=1000]"`` → ``("split", {"v": 0.2, "window": 1000.0})``.
+
+    >>> parse_variant("variable_uncertainty[step=0.02,budget_manager=biqf]")
+    ('variable_uncertainty', {'step': 0.02, 'budget_manager': 'biqf'})
+    >>> parse_variant("random")
+    ('random', {})
+    """
+    if "[" not in name:
+        return name, {}
+    strategy, _, rest = name.partition("[")
+    options: dict[str, float | str] = {}
+    for item in rest.rstrip("]").split(","):
+        key, _, value = item.partition("=")
+        try:
+            options[key] = float(value)
+        except ValueError:
+            options[key] = value
+    return strategy, options
+
+
+def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
+    stream, seed, name, budget, model = task
+    strategy, options = parse_variant(name)
+    manager = options.pop("budget_manager", None)
+    if "window" in options:
+        options["window"] = int(options["window"])
+    # ReplaySetup carries no strategy parameters, so a variant reaches the decider that
+    # replay() builds through a partial of Decider, set for this run only (one run at a
+    # time per worker process).
+    original = streamal.replay.Decider
+    if options:
+        streamal.replay.Decider = functools.partial(original, **options)
+    try:
+        setup = ReplaySetup(strategy, budget, model, seed=seed, budget_manager=manager)
+        result = replay(_ROWS[stream, seed], setup)
+    finally:
+        streamal.replay.Decider = original
+    return task, result.accuracy, result.label_fraction
+
+
+def run_all(tasks: list[tuple], jobs: int) -> dict[tuple, tuple[float, float]]:
+    """``task → (accuracy, spent fraction)``, the longest streams first for a balanced finish."""
+    tasks = sorted(tasks, key=lambda t: -len(_ROWS[t[0], t[1]]) * (1 + 4 * (t[3] == 1.0)))
+    out = {}
+    if jobs == 1:
+        results = map(_run, tasks)
+        out = {t: (a, s) for t, a, s in results}
+        return out
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for task, accuracy, spent in pool.imap_unordered(_run, tasks, chunksize=1):
+            out[task] = (accuracy, spent)
+    return out
+
+
+def _ranks(values: dict[str, float]) -> dict[str, float]:
+    """Rank 1 = highest value; ties share the mean of their ranks.
+
+    >>> _ranks({"a": 0.9, "b": 0.8, "c": 0.9})
+    {'a': 1.5, 'c': 1.5, 'b': 3.0}
+    """
+    ordered = sorted(values, key=lambda k: -values[k])
+    ranks: dict[str, float] = {}
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and values[ordered[j + 1]] == values[ordered[i]]:
+            j += 1
+        for k in ordered[i : j + 1]:
+            ranks[k] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def summarise(
+    raw: dict[tuple, tuple[float, float]], streams: list[str], budgets: tuple, seeds: tuple
+) -> dict:
+    """Means over seeds per (stream, budget, strategy), gains, ratios, ranks and aggregates."""
+    strategies = list(STRATEGIES)
+    acc: dict[tuple[str, float, str], float] = {}
+    spent: dict[tuple[str, float, str], float] = {}
+    full: dict[str, float] = {}
+    for stream in streams:
+        full[stream] = statistics.mean(
+            raw[stream, s, "random", 1.0, DEFAULT_MODEL][0] for s in seeds
+        )
+        for b, strategy in itertools.product(budgets, strategies):
+            runs = [raw[stream, s, strategy, b, DEFAULT_MODEL] for s in seeds]
+            acc[stream, b, strategy] = statistics.mean(r[0] for r in runs)
+            spent[stream, b, strategy] = statistics.mean(r[1] for r in runs)
+    rank: dict[tuple[str, float, str], float] = {}
+    for stream, b in itertools.product(streams, budgets):
+        for strategy, r in _ranks({k: acc[stream, b, k] for k in strategies}).items():
+            rank[stream, b, strategy] = r
+    aggregate = {}
+    for strategy in strategies:
+        row = {}
+        for b in budgets:
+            cells = [(stream, b, strategy) for stream in streams]
+            row["gain", b] = statistics.mean(acc[c] - acc[c[0], b, "random"] for c in cells)
+            # periodic spends exactly b: a passive yardstick that random's underspending
+            # under the estimated budget does not flatter.
+            row["gain periodic", b] = statistics.mean(
+                acc[c] - acc[c[0], b, "periodic"] for c in cells
+            )
+            row["rank", b] = statistics.mean(rank[c] for c in cells)
+            row["ratio", b] = statistics.mean(acc[c] / full[c[0]] for c in cells)
+            row["spent", b] = statistics.mean(spent[c] for c in cells)
+            row["wins", b] = sum(acc[c] > acc[c[0], b, "random"] for c in cells)
+        row["rank"] = statistics.mean(rank[s, b, strategy] for s in streams for b in budgets)
+        mid = [b for b in budgets if b in (0.05, 0.10)] or list(budgets)
+        row["rank 5-10"] = statistics.mean(rank[s, b, strategy] for s in streams for b in mid)
+        row["gain 5-10"] = statistics.mean(row["gain", b] for b in mid)
+        # How far the spending strays from the budget, in points, at its worst stream and budget.
+        row["overspend"] = max(spent[s, b, strategy] - b for s in streams for b in budgets)
+        row["mean off"] = statistics.mean(
+            abs(row["spent", b] - b) for b in budgets
+        )  # mean over budgets of |mean spent - b|
+        aggregate[strategy] = row
+    return {"acc": acc, "spent": spent, "full": full, "rank": rank, "aggregate": aggregate}
+
+
+def recommend(aggregate: dict, tolerance: float = 0.005) -> str:
+    """Best mean rank at 5 % and 10 % among the strategies spending within ``tolerance``."""
+    eligible = [
+        s
+        for s, row in aggregate.items()
+        if all(abs(row["spent", b] - b) <= tolerance for b in (0.05, 0.10) if ("spent", b) in row)
+        and s != "random"
+    ]
+    pool = eligible or [s for s in aggregate if s != "random"]
+    return min(pool, key=lambda s: (aggregate[s]["rank 5-10"], -aggregate[s]["gain 5-10"]))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def tables(summary: dict, streams: list[str], budgets: tuple) -> str:
+    strategies = list(STRATEGIES)
+    acc, spent, full = summary["acc"], summary["spent"], summary["full"]
+    short = {s: s.replace("randomized_variable_uncertainty", "rand_var_unc") for s in strategies}
+    head = ["stream", "budget", *[short[s] for s in strategies], FULL]
+
+    def per_cell(fmt) -> str:
+        lines = []
+        for stream, b in itertools.product(streams, budgets):
+            best = max(acc[stream, b, s] for s in strategies)
+            cells = []
+            for s in strategies:
+                text = fmt(stream, b, s)
+                cells.append(f"**{text}**" if acc[stream, b, s] == best else text)
+            lines.append([stream, f"{b:.0%}", *cells, _pct(full[stream])])
+        return markdown_table(head, lines)
+
+    accuracy = per_cell(lambda st, b, s: f"{_pct(acc[st, b, s])} ({_pct(spent[st, b, s])})")
+    gain = per_cell(lambda st, b, s: f"{100 * (acc[st, b, s] - acc[st, b, 'random']):+.1f}")
+    ratio = per_cell(lambda st, b, s: f"{acc[st, b, s] / full[st]:.3f}")
+
+    agg = summary["aggregate"]
+    order = sorted(strategies, key=lambda s: agg[s]["rank 5-10"])
+    head2 = ["strategy", "mean rank (all)", "mean rank 5–10 %"]
+    head2 += [f"gain vs random @{b:.0%}" for b in budgets]
+    head2 += [f"wins vs random @{b:.0%}" for b in budgets]
+    head2 += [f"gain vs periodic @{b:.0%}" for b in budgets]
+    head2 += ["ratio to full @10%", *[f"spent @{b:.0%}" for b in budgets], "worst overspend"]
+    lines = []
+    for s in order:
+        row = agg[s]
+        lines.append(
+            [
+                s,
+                f"{row['rank']:.2f}",
+                f"{row['rank 5-10']:.2f}",
+                *[f"{100 * row['gain', b]:+.2f}" for b in budgets],
+                *[f"{row['wins', b]}/{len(streams)}" for b in budgets],
+                *[f"{100 * row['gain periodic', b]:+.2f}" for b in budgets],
+                f"{row['ratio', 0.10]:.3f}" if ("ratio", 0.10) in row else "—",
+                *[_pct(row["spent", b]) for b in budgets],
+                f"{100 * row['overspend']:+.1f}",
+            ]
+        )
+    aggregate = markdown_table(head2, lines)
+    return (
+        "### Aggregate over streams (means of seed means; rank 1 = best of the "
+        f"{len(strategies)} strategies in a stream × budget cell; gain in accuracy points)\n\n"
+        f"{aggregate}\n\n"
+        "### Accuracy % (spent %) per stream × budget, mean of seeds; best in bold\n\n"
+        f"{accuracy}\n\n"
+        "### Gain over random sampling at the same budget (accuracy points)\n\n"
+        f"{gain}\n\n"
+        "### Ratio to full-label accuracy\n\n"
+        f"{ratio}\n"
+    )
+
+
+def plot(summary: dict, streams: list[str], budgets: tuple, path: Path) -> None:
+    """Accuracy against budget, one panel per stream, full labels as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 4
+    nrows = -(-len(streams) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False)
+    for ax, stream in zip(axes.flat, streams, strict=False):
+        for strategy in STRATEGIES:
+            ys = [summary["acc"][stream, b, strategy] for b in budgets]
+            style = dict(ls="--", color="black") if strategy == "random" else {}
+            ax.plot([100 * b for b in budgets], ys, marker="o", ms=3, label=strategy, **style)
+        ax.axhline(summary["full"][stream], color="grey", ls=":", label=FULL)
+        ax.set_xscale("log")
+        ax.set_xticks([100 * b for b in budgets], [f"{100 * b:g}" for b in budgets])
+        ax.set_title(stream, fontsize="medium")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(streams) :]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("prequential accuracy")
+    for ax in axes[-1]:
+        ax.set_xlabel("budget (% of events labeled)")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize="small")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def model_table(raw: dict, streams: list[str], models: tuple, seeds: tuple) -> str:
+    """Accuracy at 10 % (default strategy and random) and with full labels, per model."""
+    lines = []
+    for model in models:
+        cells = []
+        means = defaultdict(list)
+        for stream in streams:
+
+            def mean_of(strategy: str, budget: float, _stream=stream, _model=model) -> float:
+                runs = [raw[_stream, s, strategy, budget, _model][0] for s in seeds]
+                return statistics.mean(runs)
+
+            ours = mean_of(DEFAULT_STRATEGY, 0.1)
+            rnd = mean_of("random", 0.1)
+            full = mean_of("random", 1.0)
+            means["ours"].append(ours)
+            means["random"].append(rnd)
+            means["ratio"].append(ours / full)
+            cells.append(f"{_pct(ours)} / {_pct(rnd)} / {_pct(full)}")
+        lines.append(
+            [
+                f"`{model}`",
+                *cells,
+                _pct(statistics.mean(means["ours"])),
+                _pct(statistics.mean(means["random"])),
+                f"{statistics.mean(means['ratio']):.3f}",
+            ]
+        )
+    head = ["model", *streams, f"mean {DEFAULT_STRATEGY} @10%", "mean random @10%", "ratio to full"]
+    return markdown_table(head, lines)
+
+
+def variant_table(
+    raw: dict, streams: list[str], variants: tuple, budgets: tuple, seeds: tuple
+) -> str:
+    """Each variant against random and against its own strategy with default parameters."""
+
+    def mean(name: str, b: float, what: int = 0) -> float:
+        return statistics.mean(
+            raw[st, s, name, b, DEFAULT_MODEL][what] for st in streams for s in seeds
+        )
+
+    def wins(name: str, base: str, b: float) -> int:
+        return sum(
+            statistics.mean(raw[st, s, name, b, DEFAULT_MODEL][0] for s in seeds)
+            > statistics.mean(raw[st, s, base, b, DEFAULT_MODEL][0] for s in seeds)
+            for st in streams
+        )
+
+    bases = sorted({parse_variant(v)[0] for v in variants})
+    lines = []
+    for name in [*bases, *variants]:
+        base = parse_variant(name)[0]
+        cells = []
+        for b in budgets:
+            cells += [
+                _pct(mean(name, b)),
+                f"{100 * (mean(name, b) - mean('random', b)):+.2f}",
+                f"{100 * (mean(name, b) - mean(base, b)):+.2f}" if name != base else "—",
+                f"{wins(name, base, b)}/{len(streams)}" if name != base else "—",
+                _pct(mean(name, b, 1)),
+            ]
+        lines.append([f"`{name}`", *cells])
+    head = ["strategy"]
+    for b in budgets:
+        head += [f"acc @{b:.0%}", "vs random", "vs defaults", "wins vs defaults", "spent"]
+    return markdown_table(head, lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="two short streams, one seed")
+    parser.add_argument("--events", type=int, default=15_000, help="events per synthetic stream")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip-models", action="store_true", help="skip the base-learner check")
+    parser.add_argument("--skip-variants", action="store_true", help="skip the parameter variants")
+    parser.add_argument(
+        "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
+    )
+    parser.add_argument("--plots", default=str(PLOTS), help="directory of the PNG")
+    args = parser.parse_args(argv)
+    results = Path(args.results) if args.results else None
+    env = environment()
+
+    if args.quick:
+        streams, n, seeds, budgets = ["Phishing", "SEA abrupt"], 600, (0,), (0.05, 0.10)
+        models, model_streams = MODELS[:2], ["Phishing"]
+    else:
+        streams, n, seeds, budgets = list(STREAMS), args.events, SEEDS, BUDGETS
+        models = MODELS
+        model_streams = ["Phishing", "Bananas", "ImageSegments", "Agrawal gradual"]
+        model_streams += ["LED abrupt", "RBF incremental"]
+    if args.skip_models:
+        models = models[:1]
+    variants = () if args.skip_variants else (VARIANTS[:2] if args.quick else VARIANTS)
+    variant_budgets = budgets if args.quick else VARIANT_BUDGETS
+
+    started = time.perf_counter()
+    for stream, seed in itertools.product(streams, seeds):
+        _ROWS[stream, seed] = STREAMS[stream][1](n, seed)
+    tasks = [
+        (stream, seed, strategy, b, DEFAULT_MODEL)
+        for stream, seed, strategy, b in itertools.product(streams, seeds, STRATEGIES, budgets)
+    ]
+    tasks += [(stream, seed, "random", 1.0, DEFAULT_MODEL) for stream in streams for seed in seeds]
+    for model in models[1:]:
+        for stream, seed in itertools.product(model_streams, seeds):
+            for strategy, b in ((DEFAULT_STRATEGY, 0.1), ("random", 0.1), ("random", 1.0)):
+                tasks.append((stream, seed, strategy, b, model))
+    tasks += [
+        (stream, seed, variant, b, DEFAULT_MODEL)
+        for stream, seed, variant, b in itertools.product(streams, seeds, variants, variant_budgets)
+    ]
+    replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(DEFAULT_STRATEGY, 0.1, DEFAULT_MODEL))
+    raw = run_all(tasks, max(1, args.jobs))
+    elapsed = time.perf_counter() - started
+    raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    raw_path.write_text(
+        json.dumps(
+            [
+                dict(zip(("stream", "seed", "strategy", "budget", "model"), t, strict=True))
+                | {"accuracy": a, "spent": sp}
+                for t, (a, sp) in sorted(raw.items(), key=str)
+            ],
+            indent=0,
+        )
+    )
+    summary = summarise(raw, streams, budgets, seeds)
+    # The default model's own runs, for the model comparison.
+    text = tables(summary, streams, budgets)
+    best = recommend(summary["aggregate"])
+    models_text = model_table(raw, model_streams, models, seeds)
+    variants_text = (
+        variant_table(raw, streams, variants, variant_budgets, seeds) if variants else ""
+    )
+    png = Path(args.plots) / ("quality_quick.png" if args.quick else "quality.png")
+    plot(summary, streams, budgets, png)
+
+    streams_text = markdown_table(
+        ["stream", "kind", "events"],
+        [[s, STREAMS[s][0], str(len(_ROWS[s, seeds[0]]))] for s in streams],
+    )
+    row = summary["aggregate"][best]
+    headline = (
+        f"Best mean rank at 5 % and 10 % among strategies spending within half a point of "
+        f"the budget: **{best}** (mean rank {row['rank 5-10']:.2f}; gain over random "
+        + ", ".join(f"{100 * row['gain', b]:+.2f} pt @{b:.0%}" for b in budgets)
+        + (f"; ratio to full labels @10 %: {row['ratio', 0.10]:.3f}" if 0.10 in budgets else "")
+        + ")."
+    )
+    print(text)
+    print(models_text)
+    print(variants_text)
+    print(headline)
+    print(f"{len(tasks)} runs in {elapsed:.0f} s on {args.jobs} workers; plot: {png}")
+    body = (
+        f"Model `{DEFAULT_MODEL}` for every strategy; budgets "
+        f"{', '.join(f'{b:.0%}' for b in budgets)}; seeds {', '.join(map(str, seeds))}; "
+        f"no label delay; replay batch size {ReplaySetup.batch_size}; full labels = `random` "
+        f"at budget 1. {len(tasks)} runs in {elapsed:.0f} s on {args.jobs} workers. "
+        f"Plot: `{png.relative_to(png.parent.parent) if not args.quick else png.name}`.\n\n"
+        f"{streams_text}\n\n{headline}\n\n{text}\n"
+        f"### Base learners at 10 % ({DEFAULT_STRATEGY} / random / full labels, accuracy %)\n\n"
+        f"{models_text}\n\n"
+        "### Parameter and budget-manager variants (all streams, mean of seeds; gains in "
+        "points; `wins` = streams where the variant beats its strategy's defaults)\n\n"
+        f"{variants_text}\n\nRaw runs: `{raw_path.name}`.\n"
+    )
+    title = "Learning quality (quick)" if args.quick else "Learning quality"
+    write_section(results, title, body, env)
+    return {"summary": summary, "recommended": best, "raw": raw}
+
+
+if __name__ == "__main__":
+    main()

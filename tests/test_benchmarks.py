@@ -1,0 +1,102 @@
+"""The benchmark scripts run end to end in their quick mode and print sane numbers.
+
+Each script runs as a subprocess, as a person would run it, writing its
+RESULTS.md section and its plot into a temporary directory rather than the
+repository's.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def run_quick(script: str, tmp_path: Path, *extra: str) -> tuple[str, str]:
+    """Run ``benchmarks/script --quick``; return its stdout and the RESULTS.md it wrote."""
+    results = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick", "--results", str(results), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    written = results.read_text()
+    assert "- machine: " in written and "nproc" in written
+    assert f"- command: `python benchmarks/{script} --quick" in written
+    assert re.search(r"numba \d", written) and re.search(r"river \d", written)
+    return done.stdout, written
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every markdown table row that is not a header separator."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+def _rate(cell: str) -> float:
+    number, unit = cell.split()
+    return float(number) * {"M": 1e6, "k": 1e3}[unit]
+
+
+def test_decider_throughput(tmp_path):
+    out, written = run_quick("decider_throughput.py", tmp_path, "--plots", str(tmp_path))
+    rows = [r for r in table_rows(out) if r[0] != "strategy"]
+    strategies = {r[0] for r in rows}
+    assert {"random", "variable_uncertainty", "river EntropySampler"} <= strategies
+    for row in rows:
+        if row[0] == "river EntropySampler":
+            assert _rate(row[2]) > 0
+            continue
+        rates = [_rate(c) for c in row[2:6]]
+        assert all(r > 0 for r in rates)
+        assert row[6].endswith("×") and float(row[6][:-1]) > 0
+    assert "## Decider throughput" in written
+    assert (tmp_path / "decider_quick.png").stat().st_size > 0
+
+
+def test_replay_throughput(tmp_path):
+    out, written = run_quick("replay_throughput.py", tmp_path, "--plots", str(tmp_path))
+    rows = [r for r in table_rows(out) if r[0] != "model" and len(r) == 7]
+    assert {r[0] for r in rows} == {"default", "mini-batch"}
+    for _model, _run, _batch, rate, ratio, accuracy, labels in rows:
+        assert float(rate.replace(",", "")) > 0
+        assert float(ratio.rstrip("×")) > 0
+        assert 0.0 <= float(accuracy.rstrip("%")) <= 100.0
+        assert int(labels.split()[0]) >= 0
+    assert any(r[1] == "river EntropySampler" for r in rows)
+    assert "## Replay throughput" in written
+    sweep = re.findall(r"(\d+\.\d+) \(([\d,]+)/s\)", out)  # accuracy % (events/s) per batch
+    assert sweep and all(0 <= float(a) <= 100 and int(r.replace(",", "")) > 0 for a, r in sweep)
+    assert (tmp_path / "replay_quick.png").stat().st_size > 0
+
+
+def test_quality(tmp_path):
+    out, written = run_quick("quality.py", tmp_path, "--plots", str(tmp_path))
+    cells = re.findall(r"(\d+\.\d) \((\d+\.\d)\)", out)  # "accuracy (spent)" in percent
+    assert cells
+    for accuracy, spent in cells:
+        assert 0.0 <= float(accuracy) <= 100.0
+        assert 0.0 <= float(spent) <= 100.0
+    assert re.search(r"\*\*\w+\*\* \(mean rank \d", out)  # a recommended strategy
+    assert (tmp_path / "quality_quick.png").stat().st_size > 0
+    assert "## Learning quality (quick)" in written
+
+
+@pytest.mark.parametrize("module", ["results_md", "quality"])
+def test_doctests(module, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert failures == 0

@@ -72,7 +72,12 @@ VARIANT_BUDGETS = (0.05, 0.10)
 def _rows(pairs) -> list[Row]:
     # Generators name features by int; strings keep every model (and pandas) happy.
     return [
-        Row(str(i), {(f"x{k}" if isinstance(k, int) else k): v for k, v in x.items()}, y, float(i))
+        Row(
+            id=str(i),
+            x={(f"x{k}" if isinstance(k, int) else k): v for k, v in x.items()},
+            ts=float(i),
+            y=y,
+        )
         for i, (x, y) in enumerate(pairs)
     ]
 

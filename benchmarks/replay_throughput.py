@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
     batch_sizes = (1, 64) if args.quick else BATCH_SIZES
 
     warm, pairs = stream(WARM_UP)[:WARM_UP], stream(WARM_UP + n)[WARM_UP:]
-    rows = [Row(str(i), x, y, float(i)) for i, (x, y) in enumerate(pairs)]
+    rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in enumerate(pairs)]
     replay(rows[:100], ReplaySetup(DEFAULT_STRATEGY, 0.1, "naive_bayes.GaussianNB()"))  # warm-up
 
     lines = []

@@ -164,7 +164,7 @@ def read_recording(
                     raise RecordingError(
                         f"{where}: feature {name!r} must be a number or a string, got {value!r}"
                     )
-            records.append(Row(rid, row, ts, y))
+            records.append(Row(id=rid, x=row, ts=ts, y=y))
     except UnicodeDecodeError:
         raise RecordingError(f"{path}: not UTF-8 text") from None
     except (OSError, EOFError, gzip.BadGzipFile) as e:
@@ -211,4 +211,4 @@ def read_river_dataset(name: str) -> list[Row]:
             f"river:{name} is not a classification dataset bundled with river "
             f"(try: {', '.join(sorted(choices))})"
         )
-    return [Row(str(i), dict(x), float(i), y) for i, (x, y) in enumerate(dataset)]
+    return [Row(id=str(i), x=dict(x), ts=float(i), y=y) for i, (x, y) in enumerate(dataset)]

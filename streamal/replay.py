@@ -100,7 +100,8 @@ def replay(
     --------
 
     >>> from river import datasets
-    >>> rows = [Row(str(i), x, float(i), y) for i, (x, y) in enumerate(datasets.Phishing())]
+    >>> pairs = enumerate(datasets.Phishing())
+    >>> rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in pairs]
     >>> result = replay(rows, ReplaySetup("variable_uncertainty", 0.1, "naive_bayes.GaussianNB()"))
     >>> result.events, result.labels, round(result.accuracy, 3)
     (1250, 138, 0.87)

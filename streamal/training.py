@@ -11,12 +11,15 @@ later is a duplicate rather than a second example.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 
 from streamal.engine import Engine, TrainingExample
 
 __all__ = ["TrainingFold"]
+
+log = logging.getLogger("streamal.training")
 
 
 class TrainingFold:
@@ -47,11 +50,17 @@ class TrainingFold:
         self.engine = engine
         self.memory = memory or 4 * engine.pending.max_size
         self.skipped = 0
+        #: examples the model refused (e.g. a string feature for a numeric-only model)
+        self.failed = 0
         self._learned: OrderedDict[str, None] = OrderedDict()
 
     def apply(self, examples: Sequence[TrainingExample]) -> list[TrainingExample]:
-        """Learn the examples not learned before; returns those."""
-        fresh = []
+        """Learn the examples not learned before; returns those the model took.
+
+        One at a time, so that an example the model refuses is skipped alone
+        (and by every replica alike) instead of stopping the log.
+        """
+        learned = []
         for example in examples:
             if example.id in self._learned:
                 self.skipped += 1
@@ -60,6 +69,11 @@ class TrainingFold:
             if len(self._learned) > self.memory:
                 self._learned.popitem(last=False)
             self.engine.pending.pop(example.id)
-            fresh.append(example)
-        self.engine.learn(fresh)
-        return fresh
+            try:
+                self.engine.learn([example])
+            except Exception as e:  # the model is the user's choice; its errors are data
+                self.failed += 1
+                log.error("the model refused training example %r: %s", example.id, e)
+                continue
+            learned.append(example)
+        return learned

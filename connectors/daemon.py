@@ -79,7 +79,12 @@ def _new_decider(config: ServeConfig) -> Decider:
 
 
 class _SeekToSnapshot(ConsumerRebalanceListener):
-    """Resume every partition we are given at the offset our own state covers."""
+    """Resume every partition we are given at the offset our own state covers.
+
+    The labels partitions wait until the events given with them have been
+    read up to their end: events after the snapshot are redone, and a label
+    for one of their queries must not be read before the query exists again.
+    """
 
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
@@ -94,6 +99,10 @@ class _SeekToSnapshot(ConsumerRebalanceListener):
             offset = self.daemon.offsets.get(tp.topic, {}).get(tp.partition)
             if offset is not None:
                 self.daemon.group.seek(tp, offset)
+        labels = [tp for tp in assigned if tp.topic == self.daemon.config.labels_topic]
+        if labels:
+            self.daemon.group.pause(*labels)
+            self.daemon.redo_until = None
 
 
 def _names(partitions: list[TopicPartition]) -> str:
@@ -133,6 +142,9 @@ class Daemon:
         self.producer: KafkaProducer | None = None
         self._http = None
         self._latest_ts = -math.inf
+        #: ``{events partition: end offset}`` to reach before labels are read; ``None`` until
+        #: measured after an assignment, ``{}`` once the labels flow
+        self.redo_until: dict[TopicPartition, int] | None = {}
 
     @property
     def engine(self) -> Engine:
@@ -285,9 +297,30 @@ class Daemon:
             "training log read up to offset %d; model version %d", end, self.engine.model.version
         )
 
+    def _release_labels(self) -> None:
+        """Resume the labels partitions once the events before the (re)start are redone."""
+        assert self.group is not None
+        if self.redo_until is None:
+            events = [tp for tp in self.group.assignment() if tp.topic == self.config.events_topic]
+            try:
+                self.redo_until = self.group.end_offsets(events) if events else {}
+            except KafkaError as e:
+                log.warning("cannot read the events' end offsets (%s); will retry", e)
+                return
+        try:
+            done = all(self.group.position(tp) >= end for tp, end in self.redo_until.items())
+        except KafkaError as e:
+            log.warning("cannot read the events' positions (%s); will retry", e)
+            return
+        if done:
+            self.group.resume(*self.group.paused())
+            self.redo_until = {}
+
     def step(self) -> None:
         """One turn: poll, score, join, deliver, learn."""
         assert self.group is not None and self.training is not None
+        if self.redo_until is None or self.redo_until:
+            self._release_labels()
         polled = self.group.poll(timeout_ms=_POLL_MS if self.group.assignment() else 2 * _POLL_MS)
         outgoing: list[_Outgoing] = []
         consumed: dict[str, dict[int, int]] = {}

@@ -18,6 +18,10 @@ log = logging.getLogger("streamal.kafka")
 
 _ADMIN_KEYS = frozenset(KafkaAdminClient.DEFAULT_CONFIG)
 
+#: Give up on an unreachable broker after this long and let the daemon say so and retry,
+#: rather than kafka-python's silent 30 s.
+_BOOTSTRAP = {"bootstrap_timeout_ms": 5000}
+
 
 def _only(settings: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     keys = frozenset(keys)
@@ -26,14 +30,14 @@ def _only(settings: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
 
 def consumer(config: ServeConfig, **overrides: Any) -> KafkaConsumer:
     """A consumer with manual commits; ``overrides`` win over the user's options."""
-    settings = {"enable_auto_commit": False, "auto_offset_reset": "earliest"}
+    settings = {"enable_auto_commit": False, "auto_offset_reset": "earliest", **_BOOTSTRAP}
     settings |= _only(config.kafka_settings(), KafkaConsumer.DEFAULT_CONFIG)
     return KafkaConsumer(**(settings | overrides))
 
 
 def producer(config: ServeConfig, **overrides: Any) -> KafkaProducer:
     """A producer that waits for every replica (the training log must not lose a record)."""
-    settings = {"acks": "all", "linger_ms": 5}
+    settings = {"acks": "all", "linger_ms": 5, **_BOOTSTRAP}
     settings |= _only(config.kafka_settings(), KafkaProducer.DEFAULT_CONFIG)
     return KafkaProducer(**(settings | overrides))
 
@@ -53,7 +57,7 @@ def create_topics(config: ServeConfig) -> list[str]:
     }
     if config.predictions_topic:
         wanted[config.predictions_topic] = config.partitions
-    admin = KafkaAdminClient(**_only(config.kafka_settings(), _ADMIN_KEYS))
+    admin = KafkaAdminClient(**(_BOOTSTRAP | _only(config.kafka_settings(), _ADMIN_KEYS)))
     try:
         missing = [name for name in wanted if name not in set(admin.list_topics())]
         created = []

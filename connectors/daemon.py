@@ -262,8 +262,16 @@ class Daemon:
         try:
             self._connect()
             self._catch_up_training()
+            failures = 0
             while not self.stopping.is_set():
-                self.step()
+                try:
+                    self.step()
+                    failures = 0
+                except KafkaError as e:
+                    # Only the polls raise here: the input they return is counted once delivered.
+                    self._backoff(failures, "polling Kafka", e)
+                    failures += 1
+                    continue
                 if time.monotonic() - self.last_snapshot >= config.snapshot_interval:
                     self.checkpoint()
             self.checkpoint()

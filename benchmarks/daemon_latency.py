@@ -42,7 +42,7 @@ def _create_topics(bootstrap: str, prefix: str) -> None:
     create_topics(load_config({"bootstrap_servers": bootstrap, **flags}, {}))
 
 
-def _start(bootstrap: str, prefix: str, state: str) -> subprocess.Popen:
+def _start(bootstrap: str, prefix: str, state: str, options: list[str]) -> subprocess.Popen:
     command = [
         STREAMAL, "serve",
         "--bootstrap-servers", bootstrap,
@@ -56,10 +56,12 @@ def _start(bootstrap: str, prefix: str, state: str) -> subprocess.Popen:
         "--metrics-port", "0",
         "--kafka-option", "session_timeout_ms=6000",
     ]  # fmt: skip
+    for option in options:
+        command += ["--kafka-option", option]
     return subprocess.Popen(command, stderr=subprocess.DEVNULL)
 
 
-def _first_query_seconds(bootstrap: str, prefix: str) -> float:
+def _first_query_seconds(bootstrap: str, prefix: str, options: list[str]) -> float:
     """Launch a daemon on a topic already holding an event; seconds until its first query."""
     _create_topics(bootstrap, prefix)
     producer = KafkaProducer(bootstrap_servers=bootstrap)
@@ -69,7 +71,7 @@ def _first_query_seconds(bootstrap: str, prefix: str) -> float:
     consumer.assign([TopicPartition(f"{prefix}.queries", 0)])
     with tempfile.TemporaryDirectory() as state:
         launched = time.perf_counter()
-        daemon = _start(bootstrap, prefix, state)
+        daemon = _start(bootstrap, prefix, state, options)
         while not consumer.poll(timeout_ms=20):
             pass
         seconds = time.perf_counter() - launched
@@ -84,11 +86,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     with EmbeddedBroker() as broker:
         bootstrap = broker.bootstrap_servers
-        _first_query_seconds(bootstrap, "warm")  # fills numba's cache
-        start = _first_query_seconds(bootstrap, "start")
+        _first_query_seconds(bootstrap, "warm", args.kafka_option)  # fills numba's cache
+        start = _first_query_seconds(bootstrap, "start", args.kafka_option)
 
         arrivals: list[tuple[float, float]] = []
         stop = threading.Event()
@@ -105,7 +108,7 @@ def main() -> None:
 
         _create_topics(bootstrap, "lat")
         with tempfile.TemporaryDirectory() as state:
-            daemon = _start(bootstrap, "lat", state)
+            daemon = _start(bootstrap, "lat", state, args.kafka_option)
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
             producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
@@ -127,6 +130,7 @@ def main() -> None:
             daemon.wait()
     # The first second is the model's and the JIT's warm-up; keep the steady state.
     latencies = np.array([a - ts for a, ts in arrivals[len(arrivals) // 10 :]]) * 1000
+    print(f"kafka options             {args.kafka_option}")
     print(f"start to first decision   {start:.2f} s (warm numba cache, includes the group join)")
     print(f"offered rate              {offered:,.0f} events/s for {args.seconds:g} s")
     print(f"queries measured          {len(latencies)}")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError
@@ -51,6 +52,7 @@ from streamal.messages import (
     encode_training_example,
 )
 from streamal.metrics import Metrics, RollingAccuracy
+from streamal.pending import PendingQuery
 from streamal.snapshot import Snapshot
 from streamal.training import TrainingFold
 
@@ -134,6 +136,7 @@ class Daemon:
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SnapshotStore(state_dir, snapshot_key(state_dir, environ))
+        self.queries_written: dict[int, int] = {}
         self.fold, self.offsets, self.counters = self._restore()
         self.accuracy = RollingAccuracy()
         self.last_snapshot = time.monotonic()
@@ -188,6 +191,7 @@ class Daemon:
             len(engine.pending),
             snapshot.offsets,
         )
+        self.queries_written = snapshot.queries_written
         return snapshot.fold, snapshot.offsets, snapshot.counters
 
     def stop(self) -> None:
@@ -262,6 +266,7 @@ class Daemon:
         try:
             self._connect()
             self._catch_up_training()
+            self._recover_queries()
             failures = 0
             while not self.stopping.is_set():
                 try:
@@ -299,22 +304,81 @@ class Daemon:
             except KafkaError as e:
                 self._backoff(attempt, "reading the training log's end", e)
                 attempt += 1
-        while self.training.position(tp) < end and not self.stopping.is_set():
-            self._learn(self.training.poll(timeout_ms=_POLL_MS))
+        while not self.stopping.is_set():
+            polled = self.training.poll(timeout_ms=_POLL_MS)
+            self._learn(polled)
+            # Tansu may list the end as the first offset of the last batch; a fetch
+            # tells the true high watermark.
+            end = max(end, self.training.highwater(tp) or 0)
+            if self.training.position(tp) >= end and not polled:
+                break
         log.info(
             "training log read up to offset %d; model version %d", end, self.engine.model.version
         )
+
+    def _recover_queries(self) -> None:
+        """Make pending again the queries written after the snapshot and not yet learned.
+
+        Their events are redone, but with the model caught up on the training log, so
+        they may not be asked again; their labels must still find them.
+        """
+        topic = self.config.queries_topic
+        reader = kafka_clients.consumer(self.config, group_id=None)
+        recovered = 0
+        try:
+            partitions = [
+                TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()
+            ]
+            reader.assign(partitions)
+            for tp in partitions:
+                if tp.partition in self.queries_written:
+                    reader.seek(tp, self.queries_written[tp.partition])
+                else:
+                    reader.seek_to_beginning(tp)
+            ends = reader.end_offsets(partitions) if partitions else {}
+            while not self.stopping.is_set():
+                polled = reader.poll(timeout_ms=_POLL_MS)
+                caught_up = all(
+                    reader.position(tp) >= max(end, reader.highwater(tp) or 0)
+                    for tp, end in ends.items()
+                )
+                if not polled and caught_up:
+                    break
+                for records in polled.values():
+                    for record in records:
+                        recovered += self._recover_query(record.value)
+                        self.queries_written[record.partition] = record.offset + 1
+        finally:
+            reader.close(autocommit=False)
+        log.info("%d queries written after the snapshot are pending again", recovered)
+
+    def _recover_query(self, raw: bytes) -> int:
+        query = orjson.loads(raw)
+        if query["id"] in self.fold:
+            return 0
+        proba = query.get("proba") or {}
+        y_pred = max(proba, key=proba.get) if proba else None
+        # JSON keys are strings; the model's classes may be integers or booleans.
+        y_pred = next((c for c in self.engine.model.classes if str(c) == y_pred), y_pred)
+        pending = PendingQuery(query["id"], query["x"], query["ts"], y_pred, query["score"])
+        self.engine.expired += len(self.engine.pending.add(pending))
+        return 1
 
     def _release_labels(self) -> None:
         """Resume the labels partitions once the events before the (re)start are redone."""
         assert self.group is not None
         if self.redo_until is None:
             events = [tp for tp in self.group.assignment() if tp.topic == self.config.events_topic]
+            # Tansu may list the end as the first offset of the last batch; the high
+            # watermark of a first fetch is the true one, so wait for it.
+            if any(self.group.highwater(tp) is None for tp in events):
+                return
             try:
-                self.redo_until = self.group.end_offsets(events) if events else {}
+                ends = self.group.end_offsets(events) if events else {}
             except KafkaError as e:
                 log.warning("cannot read the events' end offsets (%s); will retry", e)
                 return
+            self.redo_until = {tp: max(end, self.group.highwater(tp)) for tp, end in ends.items()}
         try:
             done = all(self.group.position(tp) >= end for tp, end in self.redo_until.items())
         except KafkaError as e:
@@ -382,6 +446,7 @@ class Daemon:
         if not good:
             return
         started = time.perf_counter()
+        version = self.engine.model.version
         try:
             decisions = self.engine.process(good)
         except Exception:  # the model is the user's choice; find the events it cannot take
@@ -395,7 +460,7 @@ class Daemon:
                     _Outgoing(
                         config.predictions_topic,
                         prediction.id.encode(),
-                        encode_prediction(prediction),
+                        encode_prediction(prediction, version),
                     )
                 )
         self.metrics.events.inc(len(decisions.predictions))
@@ -502,6 +567,12 @@ class Daemon:
                     self._backoff(attempt, "delivering to Kafka", e)
                     attempt += 1
             failed += [(r, f.exception) for r, f in sent if f.failed()]
+            for record, future in sent:
+                if record.topic == self.config.queries_topic and future.succeeded():
+                    written = future.value
+                    self.queries_written[written.partition] = max(
+                        self.queries_written.get(written.partition, 0), written.offset + 1
+                    )
             if failed:
                 self._backoff(attempt, f"delivering {len(failed)} records", failed[0][1])
                 attempt += 1
@@ -531,7 +602,15 @@ class Daemon:
         """Write a durable snapshot, then commit the offsets it covers."""
         assert self.group is not None
         started = time.perf_counter()
-        path = self.store.save(Snapshot(self.fold, self.offsets, self.counters, time.time()))
+        path = self.store.save(
+            Snapshot(
+                self.fold,
+                self.offsets,
+                self.counters,
+                queries_written=self.queries_written,
+                written_at=time.time(),
+            )
+        )
         self.last_snapshot = time.monotonic()
         self.metrics.snapshot_duration.observe(time.perf_counter() - started)
         self.metrics.snapshot_age.set(0.0)

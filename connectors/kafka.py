@@ -29,8 +29,18 @@ def _only(settings: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
 
 
 def consumer(config: ServeConfig, **overrides: Any) -> KafkaConsumer:
-    """A consumer with manual commits; ``overrides`` win over the user's options."""
-    settings = {"enable_auto_commit": False, "auto_offset_reset": "earliest", **_BOOTSTRAP}
+    """A consumer with manual commits; ``overrides`` win over the user's options.
+
+    Fetches wait at most 10 ms for data (kafka-python: 500 ms): some brokers (the
+    embedded one) hold a fetch that long even with records ready, which set the
+    event-to-query latency (benchmarks/daemon_latency.py).
+    """
+    settings = {
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": 10,
+        **_BOOTSTRAP,
+    }
     settings |= _only(config.kafka_settings(), KafkaConsumer.DEFAULT_CONFIG)
     return KafkaConsumer(**(settings | overrides))
 

@@ -208,8 +208,12 @@ def encode_query(query: Query) -> bytes:
     )
 
 
-def encode_prediction(prediction: Prediction) -> bytes:
-    """The predictions-topic record of ``prediction``."""
+def encode_prediction(prediction: Prediction, model_version: int) -> bytes:
+    """The predictions-topic record of ``prediction``, made by the model at ``model_version``.
+
+    The version (how many examples the model had learned) is what a replay of
+    the run needs to reproduce every decision, queried or not.
+    """
     return _dumps(
         {
             "v": VERSION,
@@ -217,6 +221,7 @@ def encode_prediction(prediction: Prediction) -> bytes:
             "y": prediction.y,
             "proba": prediction.proba,
             "queried": prediction.queried,
+            "model_version": model_version,
         }
     )
 

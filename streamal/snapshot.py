@@ -38,6 +38,8 @@ class Snapshot:
     #: ``{topic: {partition: next offset to read}}``
     offsets: dict[str, dict[int, int]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    #: ``{partition: next offset}`` of the queries topic after the last query this state holds
+    queries_written: dict[int, int] = field(default_factory=dict)
     #: wall-clock time of writing, seconds since the epoch
     written_at: float = 0.0
 

@@ -54,6 +54,10 @@ class TrainingFold:
         self.failed = 0
         self._learned: OrderedDict[str, None] = OrderedDict()
 
+    def __contains__(self, example_id: str) -> bool:
+        """Whether the example of this id was learned (recently enough to be remembered)."""
+        return example_id in self._learned
+
     def apply(self, examples: Sequence[TrainingExample]) -> list[TrainingExample]:
         """Learn the examples not learned before; returns those the model took.
 

@@ -20,6 +20,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.broker import EmbeddedBroker
+from connectors.kafka import create_topics
+from streamal.config import load_config
 
 STREAMAL = str(Path(sys.executable).with_name("streamal"))
 
@@ -82,6 +84,22 @@ class Topics:
             "--dead-letter-topic", self.dead_letter,
         ]  # fmt: skip
 
+    def create(self) -> None:
+        """Create the topics with one partition, as the daemon would.
+
+        Otherwise a test client reading a topic first would have the broker make it
+        with its own default of several partitions.
+        """
+        names = {
+            "events_topic": self.events,
+            "queries_topic": self.queries,
+            "labels_topic": self.labels,
+            "predictions_topic": self.predictions,
+            "training_topic": self.training,
+            "dead_letter_topic": self.dead_letter,
+        }
+        create_topics(load_config({"bootstrap_servers": self.bootstrap_servers, **names}, {}))
+
     @property
     def producer(self) -> KafkaProducer:
         if self._producer is None:
@@ -113,10 +131,12 @@ class Topics:
             records: list = []
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                for batch in consumer.poll(timeout_ms=300).values():
+                polled = consumer.poll(timeout_ms=300)
+                for batch in polled.values():
                     records.extend(batch)
+                # Tansu's end offset can be the start of the last batch: also wait for a dry poll.
                 end = consumer.end_offsets([tp])[tp]
-                if len(records) >= at_least and consumer.position(tp) >= end:
+                if not polled and len(records) >= at_least and consumer.position(tp) >= end:
                     return records
             raise AssertionError(f"{topic}: {len(records)} records, expected {at_least}")
         finally:
@@ -133,8 +153,39 @@ class Topics:
 @pytest.fixture
 def topics(broker: EmbeddedBroker) -> Iterator[Topics]:
     created = Topics(broker.bootstrap_servers)
+    created.create()
     yield created
     created.close()
+
+
+class Annotator(threading.Thread):
+    """Answers every query once, with the true label, as it appears on the queries topic."""
+
+    def __init__(self, topics: Topics) -> None:
+        super().__init__(daemon=True)
+        self.topics = topics
+        self.answered: set[str] = set()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.topics.bootstrap_servers, auto_offset_reset="earliest"
+        )
+        producer = KafkaProducer(bootstrap_servers=self.topics.bootstrap_servers)
+        consumer.assign([TopicPartition(self.topics.queries, 0)])
+        while not self.stopping.is_set():
+            for records in consumer.poll(timeout_ms=200).values():
+                for record in records:
+                    query = orjson.loads(record.value)
+                    if query["id"] in self.answered:
+                        continue  # a query repeated after a crash: already answered
+                    self.answered.add(query["id"])
+                    y = "pos" if query["x"]["a"] > 0 else "neg"
+                    label = {"v": 1, "id": query["id"], "label": y, "ts": query["ts"] + 1}
+                    producer.send(self.topics.labels, orjson.dumps(label), record.key)
+            producer.flush()
+        consumer.close()
+        producer.close()
 
 
 class Serve:

@@ -101,8 +101,15 @@ def test_outgoing_records_carry_the_version_and_id():
         "strategy": "s",
         "model_version": 2,
     }
-    prediction = orjson.loads(encode_prediction(Prediction("p", None, {}, False)))
-    assert prediction == {"v": 1, "id": "p", "y": None, "proba": {}, "queried": False}
+    prediction = orjson.loads(encode_prediction(Prediction("p", None, {}, False), 3))
+    assert prediction == {
+        "v": 1,
+        "id": "p",
+        "y": None,
+        "proba": {},
+        "queried": False,
+        "model_version": 3,
+    }
 
 
 def test_training_examples_round_trip_with_their_label_type():

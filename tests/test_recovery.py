@@ -7,12 +7,9 @@ import threading
 import time
 from pathlib import Path
 
-import orjson
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-
 from connectors.broker import EmbeddedBroker
 from connectors.snapshots import SnapshotStore, snapshot_key
-from tests.conftest import FAST_GROUP, Topics, free_port, wait_for
+from tests.conftest import FAST_GROUP, Annotator, Topics, free_port, wait_for
 
 
 def _event(i: int) -> dict:
@@ -23,36 +20,6 @@ def _event(i: int) -> dict:
         "ts": float(i),
         "x": {"a": rng.gauss(0, 1), "b": rng.gauss(0, 1)},
     }
-
-
-class Annotator(threading.Thread):
-    """Answers every query once, with the true label, as it appears on the queries topic."""
-
-    def __init__(self, topics: Topics) -> None:
-        super().__init__(daemon=True)
-        self.topics = topics
-        self.answered: set[str] = set()
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.topics.bootstrap_servers, auto_offset_reset="earliest"
-        )
-        producer = KafkaProducer(bootstrap_servers=self.topics.bootstrap_servers)
-        consumer.assign([TopicPartition(self.topics.queries, 0)])
-        while not self.stopping.is_set():
-            for records in consumer.poll(timeout_ms=200).values():
-                for record in records:
-                    query = orjson.loads(record.value)
-                    if query["id"] in self.answered:
-                        continue  # a query repeated after a crash: already answered
-                    self.answered.add(query["id"])
-                    y = "pos" if query["x"]["a"] > 0 else "neg"
-                    label = {"v": 1, "id": query["id"], "label": y, "ts": query["ts"] + 1}
-                    producer.send(self.topics.labels, orjson.dumps(label), record.key)
-            producer.flush()
-        consumer.close()
-        producer.close()
 
 
 def test_kill_9_at_random_points_keeps_the_invariants(topics, serve, tmp_path: Path):
@@ -94,15 +61,28 @@ def test_kill_9_at_random_points_keeps_the_invariants(topics, serve, tmp_path: P
         every=1.0,
     )
     queried = {q["id"] for q in topics.read_json(topics.queries)}
-    assert 0 < len(queried) <= 0.3 * n
+    # The budget is overspent by at most the events redone after a crash, which are the
+    # events predicted twice.
+    redone = len(topics.read(topics.predictions)) - n
+    assert 0 < len(queried) <= 0.2 * n * 1.1 + redone, (len(queried), redone)
     # Every label reaches the training log, and no label is lost.
     wait_for(lambda: annotator.answered == queried, 30, "every query answered", every=0.5)
-    wait_for(
-        lambda: {t["id"] for t in topics.read_json(topics.training)} == annotator.answered,
-        60,
-        "every label in the training log",
-        every=1.0,
-    )
+    try:
+        wait_for(
+            lambda: {t["id"] for t in topics.read_json(topics.training)} == annotator.answered,
+            30,
+            "every label in the training log",
+            every=1.0,
+        )
+    except AssertionError:
+        learned = {t["id"] for t in topics.read_json(topics.training)}
+        fates = {
+            d["detail"]: d["reason"]
+            for d in topics.read_json(topics.dead_letter)
+            if d["topic"] == topics.labels
+        }
+        missing = sorted(annotator.answered - learned)
+        raise AssertionError(f"labels not learned: {missing[:10]}; dead letters: {fates}") from None
     annotator.stopping.set()
     assert daemon.stop() == 0
 
@@ -124,6 +104,7 @@ def test_broker_down_at_start_and_paused_while_running(serve, tmp_path: Path):
 
     broker = EmbeddedBroker(port=port).start()
     try:
+        topics.create()
         daemon.wait_logged("partitions assigned", timeout=40)
         topics.send_many(topics.events, [_event(i) for i in range(100)])
         topics.read(topics.predictions, at_least=100)

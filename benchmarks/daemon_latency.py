@@ -1,0 +1,142 @@
+"""Event-to-query latency of ``streamal serve`` at a fixed offered rate, and time to first decision.
+
+A producer writes events at ``--rate`` per second, each stamped with the
+wall-clock time it was sent; a consumer of the queries topic notes when
+each query arrives. Latency = arrival - send time, so it includes both
+Kafka hops. The daemon runs as a subprocess, as in production; its start
+is timed from launch to its first query (the numba cache is warmed by a
+first run).
+
+    .venv/bin/python benchmarks/daemon_latency.py --rate 5000 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from connectors.broker import EmbeddedBroker
+from connectors.kafka import create_topics
+from streamal.config import load_config
+
+STREAMAL = str(Path(sys.executable).with_name("streamal"))
+
+
+def _event(i: int, rng: np.random.Generator) -> bytes:
+    x = {f"f{j}": float(v) for j, v in enumerate(rng.normal(size=10))}
+    return orjson.dumps({"v": 1, "id": f"e{i}", "ts": time.time(), "x": x})
+
+
+def _create_topics(bootstrap: str, prefix: str) -> None:
+    names = ("events", "queries", "labels", "training", "dead_letter")
+    flags = {f"{name}_topic": f"{prefix}.{name}" for name in names}
+    create_topics(load_config({"bootstrap_servers": bootstrap, **flags}, {}))
+
+
+def _start(bootstrap: str, prefix: str, state: str, options: list[str]) -> subprocess.Popen:
+    command = [
+        STREAMAL, "serve",
+        "--bootstrap-servers", bootstrap,
+        "--group-id", f"{prefix}-group",
+        "--events-topic", f"{prefix}.events",
+        "--queries-topic", f"{prefix}.queries",
+        "--labels-topic", f"{prefix}.labels",
+        "--training-topic", f"{prefix}.training",
+        "--dead-letter-topic", f"{prefix}.dead_letter",
+        "--state-dir", state,
+        "--metrics-port", "0",
+        "--kafka-option", "session_timeout_ms=6000",
+    ]  # fmt: skip
+    for option in options:
+        command += ["--kafka-option", option]
+    return subprocess.Popen(command, stderr=subprocess.DEVNULL)
+
+
+def _first_query_seconds(bootstrap: str, prefix: str, options: list[str]) -> float:
+    """Launch a daemon on a topic already holding an event; seconds until its first query."""
+    _create_topics(bootstrap, prefix)
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    producer.send(f"{prefix}.events", _event(0, np.random.default_rng(0)))
+    producer.flush()
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=10)
+    consumer.assign([TopicPartition(f"{prefix}.queries", 0)])
+    with tempfile.TemporaryDirectory() as state:
+        launched = time.perf_counter()
+        daemon = _start(bootstrap, prefix, state, options)
+        while not consumer.poll(timeout_ms=20):
+            pass
+        seconds = time.perf_counter() - launched
+        daemon.terminate()
+        daemon.wait()
+    consumer.close()
+    producer.close()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=5000.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    with EmbeddedBroker() as broker:
+        bootstrap = broker.bootstrap_servers
+        _first_query_seconds(bootstrap, "warm", args.kafka_option)  # fills numba's cache
+        start = _first_query_seconds(bootstrap, "start", args.kafka_option)
+
+        arrivals: list[tuple[float, float]] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=5)
+            consumer.assign([TopicPartition("lat.queries", 0)])
+            consumer.seek_to_beginning()
+            while not stop.is_set():
+                for records in consumer.poll(timeout_ms=50).values():
+                    now = time.time()
+                    arrivals.extend((now, orjson.loads(r.value)["ts"]) for r in records)
+            consumer.close()
+
+        _create_topics(bootstrap, "lat")
+        with tempfile.TemporaryDirectory() as state:
+            daemon = _start(bootstrap, "lat", state, args.kafka_option)
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+            rng = np.random.default_rng(1)
+            time.sleep(8)  # the daemon joins its group
+            n = int(args.rate * args.seconds)
+            began = time.perf_counter()
+            for i in range(n):
+                producer.send("lat.events", _event(i, rng))
+                ahead = (i + 1) / args.rate - (time.perf_counter() - began)
+                if ahead > 0.001:
+                    time.sleep(ahead)
+            producer.flush()
+            offered = n / (time.perf_counter() - began)
+            time.sleep(3)
+            stop.set()
+            watcher.join()
+            daemon.terminate()
+            daemon.wait()
+    # The first second is the model's and the JIT's warm-up; keep the steady state.
+    latencies = np.array([a - ts for a, ts in arrivals[len(arrivals) // 10 :]]) * 1000
+    print(f"kafka options             {args.kafka_option}")
+    print(f"start to first decision   {start:.2f} s (warm numba cache, includes the group join)")
+    print(f"offered rate              {offered:,.0f} events/s for {args.seconds:g} s")
+    print(f"queries measured          {len(latencies)}")
+    print(f"event-to-query latency    p50 {np.percentile(latencies, 50):.1f} ms, "
+          f"p99 {np.percentile(latencies, 99):.1f} ms, max {latencies.max():.1f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""The demo's actors around the daemon: a producer of events, an annotator, a scorekeeper.
+
+Each is a thread with its own Kafka client, talking to the daemon only
+through the topics, as real ones would.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+import time
+
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from streamal.synthetic import DriftingStream
+
+__all__ = ["Annotator", "EventProducer", "Scorekeeper"]
+
+
+class EventProducer(threading.Thread):
+    """Writes ``events`` events of a drifting stream at about ``rate`` per second."""
+
+    def __init__(
+        self, bootstrap_servers: str, topic: str, events: int, rate: float, seed: int = 0
+    ) -> None:
+        super().__init__(name="demo-producer", daemon=True)
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.events = events
+        self.rate = rate
+        self.seed = seed
+        self.truth: dict[str, str] = {}
+        self.sent = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, linger_ms=5)
+        started = time.monotonic()
+        stream = iter(DriftingStream(seed=self.seed))
+        for i in range(self.events):
+            if self.stopping.is_set():
+                break
+            x, y = next(stream)
+            event_id = f"demo-{i}"
+            self.truth[event_id] = y
+            event = {"v": 1, "id": event_id, "ts": time.time(), "x": x}
+            producer.send(self.topic, orjson.dumps(event), event_id.encode())
+            self.sent = i + 1
+            ahead = self.sent / self.rate - (time.monotonic() - started)
+            if ahead > 0.01:
+                time.sleep(ahead)
+        producer.flush()
+        producer.close()
+
+
+class Annotator(threading.Thread):
+    """Answers each query after a random delay, wrong with probability ``noise``."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        queries_topic: str,
+        labels_topic: str,
+        truth: dict[str, str],
+        *,
+        delay: tuple[float, float] = (0.2, 2.0),
+        noise: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(name="demo-annotator", daemon=True)
+        self.bootstrap_servers = bootstrap_servers
+        self.queries_topic = queries_topic
+        self.labels_topic = labels_topic
+        self.truth = truth
+        self.delay = delay
+        self.noise = noise
+        self.rng = random.Random(seed)
+        self.answered = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, auto_offset_reset="earliest"
+        )
+        consumer.assign(
+            [
+                TopicPartition(self.queries_topic, p)
+                for p in _partitions(consumer, self.queries_topic)
+            ]
+        )
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, linger_ms=5)
+        due: list[tuple[float, str, str]] = []
+        while not self.stopping.is_set():
+            for records in consumer.poll(timeout_ms=100).values():
+                for record in records:
+                    query_id = orjson.loads(record.value)["id"]
+                    y = self.truth.get(query_id)
+                    if y is None:
+                        continue
+                    if self.rng.random() < self.noise:
+                        y = "neg" if y == "pos" else "pos"
+                    heapq.heappush(
+                        due, (time.monotonic() + self.rng.uniform(*self.delay), query_id, y)
+                    )
+            now = time.monotonic()
+            while due and due[0][0] <= now:
+                _, query_id, y = heapq.heappop(due)
+                label = {"v": 1, "id": query_id, "label": y, "ts": time.time(), "annotator": "demo"}
+                producer.send(self.labels_topic, orjson.dumps(label), query_id.encode())
+                self.answered += 1
+        producer.flush()
+        producer.close()
+        consumer.close()
+
+
+class Scorekeeper(threading.Thread):
+    """Reads the predictions and scores them against the truth the producer knows."""
+
+    def __init__(self, bootstrap_servers: str, predictions_topic: str, truth: dict[str, str]):
+        super().__init__(name="demo-scorekeeper", daemon=True)
+        self.bootstrap_servers = bootstrap_servers
+        self.predictions_topic = predictions_topic
+        self.truth = truth
+        self.seen: set[str] = set()
+        self.correct = 0
+        self.stopping = threading.Event()
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / len(self.seen) if self.seen else float("nan")
+
+    def run(self) -> None:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, auto_offset_reset="earliest"
+        )
+        consumer.assign(
+            [
+                TopicPartition(self.predictions_topic, p)
+                for p in _partitions(consumer, self.predictions_topic)
+            ]
+        )
+        while not self.stopping.is_set():
+            for records in consumer.poll(timeout_ms=100).values():
+                for record in records:
+                    prediction = orjson.loads(record.value)
+                    if prediction["id"] in self.seen:
+                        continue  # a prediction repeated after a restart counts once
+                    self.seen.add(prediction["id"])
+                    self.correct += prediction["y"] == self.truth.get(prediction["id"])
+        consumer.close()
+
+
+def _partitions(consumer: KafkaConsumer, topic: str) -> list[int]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return sorted(partitions)
+        time.sleep(0.1)
+    raise RuntimeError(f"topic {topic} did not appear")

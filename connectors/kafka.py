@@ -1,0 +1,84 @@
+"""kafka-python clients built from a :class:`~streamal.config.ServeConfig`, and topic creation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from streamal.config import ServeConfig
+
+__all__ = ["consumer", "create_topics", "producer"]
+
+log = logging.getLogger("streamal.kafka")
+
+_ADMIN_KEYS = frozenset(KafkaAdminClient.DEFAULT_CONFIG)
+
+#: Give up on an unreachable broker after this long and let the daemon say so and retry,
+#: rather than kafka-python's silent 30 s.
+_BOOTSTRAP = {"bootstrap_timeout_ms": 5000}
+
+
+def _only(settings: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    keys = frozenset(keys)
+    return {k: v for k, v in settings.items() if k in keys}
+
+
+def consumer(config: ServeConfig, **overrides: Any) -> KafkaConsumer:
+    """A consumer with manual commits; ``overrides`` win over the user's options.
+
+    Fetches wait at most 10 ms for data (kafka-python: 500 ms): some brokers (the
+    embedded one) hold a fetch that long even with records ready, which set the
+    event-to-query latency (benchmarks/daemon_latency.py).
+    """
+    settings = {
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": 10,
+        **_BOOTSTRAP,
+    }
+    settings |= _only(config.kafka_settings(), KafkaConsumer.DEFAULT_CONFIG)
+    return KafkaConsumer(**(settings | overrides))
+
+
+def producer(config: ServeConfig, **overrides: Any) -> KafkaProducer:
+    """A producer that waits for every replica (the training log must not lose a record)."""
+    settings = {"acks": "all", "linger_ms": 5, **_BOOTSTRAP}
+    settings |= _only(config.kafka_settings(), KafkaProducer.DEFAULT_CONFIG)
+    return KafkaProducer(**(settings | overrides))
+
+
+def create_topics(config: ServeConfig) -> list[str]:
+    """Create the daemon's topics that do not exist yet; returns the names created.
+
+    The training topic has one partition: it is a single ordered log that
+    every replica folds in the same order.
+    """
+    wanted = {
+        config.events_topic: config.partitions,
+        config.labels_topic: config.partitions,
+        config.queries_topic: config.partitions,
+        config.dead_letter_topic: config.partitions,
+        config.training_topic: 1,
+    }
+    if config.predictions_topic:
+        wanted[config.predictions_topic] = config.partitions
+    admin = KafkaAdminClient(**(_BOOTSTRAP | _only(config.kafka_settings(), _ADMIN_KEYS)))
+    try:
+        missing = [name for name in wanted if name not in set(admin.list_topics())]
+        created = []
+        for name in missing:
+            try:
+                admin.create_topics([NewTopic(name, wanted[name], config.replication_factor)])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass  # another replica created it first
+        if created:
+            log.info("created topics %s", ", ".join(created))
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,144 @@
+"""``streamal demo``: the whole loop on one machine, with a live status line.
+
+An embedded Kafka-compatible broker, the daemon, a producer of a drifting
+synthetic stream and a simulated annotator (random delay, a little label
+noise), until ``--events`` have been scored or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+from streamal.cli.base import UsageError
+from streamal.cli.serve import setup_logging
+from streamal.config import ConfigError, load_config
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run broker, daemon, producer and annotator on this machine",
+        description="Start an embedded broker, the daemon, a drifting synthetic stream and a "
+        "simulated annotator, and show how the budget is spent and what the model learns.",
+    )
+    parser.add_argument("--events", type=int, default=20_000, help="stop after this many events")
+    parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
+    parser.add_argument("--budget", type=float, default=0.1)
+    parser.add_argument("--strategy", default=None)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--noise", type=float, default=0.05, help="fraction of wrong labels")
+    parser.add_argument("--metrics-port", type=int, default=9108, help="0 = off")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(func=run)
+
+
+def _status(daemon, producer, annotator, scorekeeper, started: float, url: str) -> str:
+    elapsed = max(time.monotonic() - started, 1e-9)
+    decider = daemon.engine.decider
+    labeled = daemon.metrics.value("streamal_labeled_accuracy_ratio")
+    labeled_text = "  n/a" if labeled is None or math.isnan(labeled) else f"{labeled:5.1%}"
+    prequential = scorekeeper.accuracy
+    prequential_text = "  n/a" if math.isnan(prequential) else f"{prequential:5.1%}"
+    return (
+        f"{len(scorekeeper.seen):>7} events {len(scorekeeper.seen) / elapsed:>6.0f}/s | "
+        f"labels {annotator.answered:>5} asked {decider.labels_spent:>5} "
+        f"({decider.spent_fraction:5.1%} of {decider.budget:.0%} budget) | "
+        f"labeled acc {labeled_text} | prequential acc {prequential_text}" + url
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from connectors.broker import BrokerError, EmbeddedBroker
+    from connectors.daemon import Daemon
+    from connectors.demo import Annotator, EventProducer, Scorekeeper
+    from connectors.kafka import create_topics
+
+    if args.events < 1 or not args.rate > 0 or not 0 <= args.noise <= 1:
+        raise UsageError("--events and --rate must be positive and --noise in [0, 1]")
+    setup_logging("text")
+    logging.getLogger("streamal").setLevel(logging.WARNING)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    interactive = sys.stdout.isatty()
+    with tempfile.TemporaryDirectory(prefix="streamal-demo-") as state_dir:
+        try:
+            broker = EmbeddedBroker().start()
+        except BrokerError as e:
+            raise UsageError(str(e)) from None
+        try:
+            flags = {
+                "bootstrap_servers": broker.bootstrap_servers,
+                "state_dir": state_dir,
+                "predictions_topic": "streamal.predictions",
+                "budget": args.budget,
+                "strategy": args.strategy,
+                "model": args.model,
+                "metrics_port": args.metrics_port,
+                "metrics_host": "127.0.0.1",
+                "seed": args.seed,
+                "snapshot_interval": 5.0,
+            }
+            try:
+                config = load_config(
+                    flags, {}, ["session_timeout_ms=6000", "heartbeat_interval_ms=1000"]
+                )
+            except ConfigError as e:
+                raise UsageError(str(e)) from None
+            create_topics(config)
+            daemon = Daemon(config, environ={})
+            serving = threading.Thread(target=daemon.run, name="daemon", daemon=True)
+            serving.start()
+            producer = EventProducer(
+                broker.bootstrap_servers, config.events_topic, args.events, args.rate, args.seed
+            )
+            annotator = Annotator(
+                broker.bootstrap_servers,
+                config.queries_topic,
+                config.labels_topic,
+                producer.truth,
+                noise=args.noise,
+                seed=args.seed,
+            )
+            scorekeeper = Scorekeeper(
+                broker.bootstrap_servers, config.predictions_topic, producer.truth
+            )
+            url = (
+                f" | http://127.0.0.1:{config.metrics_port}/metrics" if config.metrics_port else ""
+            )
+            print(f"broker on {broker.bootstrap_servers}; {args.events} events at {args.rate:g}/s")
+            for actor in (annotator, scorekeeper, producer):
+                actor.start()
+            started = time.monotonic()
+            shown = 0.0
+            while not stopping.is_set() and len(scorekeeper.seen) < args.events:
+                if not serving.is_alive():
+                    raise UsageError("the daemon stopped unexpectedly; see the log above")
+                now = time.monotonic()
+                if now - shown >= (0.5 if interactive else 5.0):
+                    line = _status(daemon, producer, annotator, scorekeeper, started, url)
+                    print(f"\r{line}" if interactive else line, end="" if interactive else "\n")
+                    sys.stdout.flush()
+                    shown = now
+                time.sleep(0.1)
+            final = _status(daemon, producer, annotator, scorekeeper, started, url)
+            print(f"\r{final}" if interactive else final)
+            for actor in (producer, annotator, scorekeeper):
+                actor.stopping.set()
+            daemon.stop()
+            serving.join(timeout=30)
+            for actor in (producer, annotator, scorekeeper):
+                actor.join(timeout=10)
+        finally:
+            broker.stop()
+    print("demo stopped" + (" (interrupted)" if stopping.is_set() else ""))
+    return 0

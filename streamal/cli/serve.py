@@ -1,0 +1,149 @@
+"""``streamal serve``: the Kafka daemon (events in, queries out, labels back)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+import orjson
+
+from streamal.cli.base import UsageError
+from streamal.config import ConfigError, ServeConfig, load_config
+
+__all__ = ["register", "setup_logging"]
+
+DEFAULTS = ServeConfig()
+
+#: flag → help; each flag's config-file key and ``STREAMAL_*`` variable have the same name.
+_FLAGS = {
+    "bootstrap-servers": f"Kafka brokers, comma-separated (default {DEFAULTS.bootstrap_servers})",
+    "group-id": f"consumer group of the daemons (default {DEFAULTS.group_id})",
+    "events-topic": f"default {DEFAULTS.events_topic}",
+    "queries-topic": f"default {DEFAULTS.queries_topic}",
+    "labels-topic": f"default {DEFAULTS.labels_topic}",
+    "predictions-topic": "write every prediction here (off unless given)",
+    "training-topic": f"the training log (default {DEFAULTS.training_topic})",
+    "dead-letter-topic": f"default {DEFAULTS.dead_letter_topic}",
+    "model": f"river model spec (default {DEFAULTS.model})",
+    "strategy": f"query strategy (default {DEFAULTS.strategy})",
+    "state-dir": f"where snapshots are kept (default {DEFAULTS.state_dir})",
+    "metrics-host": f"address of the /metrics endpoint (default {DEFAULTS.metrics_host})",
+    "log-format": "text or json (default text)",
+    "security-protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    "sasl-mechanism": "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, GSSAPI or OAUTHBEARER",
+    "sasl-username": "SASL user",
+    "sasl-password": "SASL password (prefer STREAMAL_SASL_PASSWORD)",
+    "ssl-cafile": "CA bundle to check the brokers' certificates",
+    "ssl-certfile": "client certificate (PEM)",
+    "ssl-keyfile": "client private key (PEM)",
+}
+_NUMBER_FLAGS = {
+    "budget": (float, f"fraction of events that may be queried (default {DEFAULTS.budget:g})"),
+    "seed": (int, f"seed of the decider (default {DEFAULTS.seed})"),
+    "snapshot-interval": (
+        float,
+        f"seconds between snapshots (default {DEFAULTS.snapshot_interval:g})",
+    ),
+    "metrics-port": (int, f"0 = no metrics endpoint (default {DEFAULTS.metrics_port})"),
+    "max-pending": (int, f"most queries waiting for a label (default {DEFAULTS.max_pending})"),
+    "pending-ttl": (
+        float,
+        f"seconds a query waits for its label (default {DEFAULTS.pending_ttl:g})",
+    ),
+    "partitions": (int, f"partitions of topics created at start (default {DEFAULTS.partitions})"),
+    "replication-factor": (
+        int,
+        f"of topics created at start (default {DEFAULTS.replication_factor})",
+    ),
+    "max-record-bytes": (
+        int,
+        f"larger records are dead-lettered (default {DEFAULTS.max_record_bytes})",
+    ),
+}
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": record.created,
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+def setup_logging(log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    # kafka-python logs every failed reconnect; the daemon says it once, with its plan.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kafka-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="kafka-python setting, e.g. session_timeout_ms=6000 (repeatable)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the daemon on Kafka",
+        description="Consume events, send queries, consume labels, learn from the training log. "
+        "Every flag can also be set in the --config file or as STREAMAL_<FLAG>.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="TOML file of settings")
+    for flag, text in _FLAGS.items():
+        parser.add_argument(f"--{flag}", help=text)
+    for flag, (kind, text) in _NUMBER_FLAGS.items():
+        parser.add_argument(f"--{flag}", type=kind, help=text)
+    add_kafka_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    flags = {k: v for k, v in vars(args).items() if k not in ("func", "command", "kafka_option")}
+    try:
+        return load_config(flags, os.environ, args.kafka_option)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from connectors.daemon import Daemon
+    from streamal.snapshot import SnapshotError
+
+    config = config_from_args(args)
+    setup_logging(config.log_format)
+    logging.getLogger("streamal").info("starting with %s", config.public())
+    try:
+        daemon = Daemon(config)
+    except SnapshotError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"state dir {config.state_dir}: {e.strerror}") from None
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: daemon.stop())
+    try:
+        daemon.run()
+    except OSError as e:
+        if e.errno == 98:  # EADDRINUSE
+            raise UsageError(f"metrics port {config.metrics_port} is already in use") from None
+        raise
+    return 0

@@ -1,0 +1,277 @@
+"""`ServeConfig`: the daemon's settings, from flags, ``STREAMAL_*`` variables and a TOML file.
+
+A flag wins over the environment, the environment over the file, the file
+over the defaults. Names are the same everywhere: ``--group-id`` is
+``STREAMAL_GROUP_ID`` and ``group_id`` (or ``group-id``) in the file. Kafka
+client settings come from a ``[kafka]`` table, ``STREAMAL_KAFKA_OPTIONS``
+(``key=value,key=value``) and repeated ``--kafka-option key=value``, merged
+in the same order. Every problem is a :class:`ConfigError` whose message is
+one line a user can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamal.decider import DEFAULT_STRATEGY, STRATEGIES
+from streamal.model import DEFAULT_MODEL, ModelSpecError, parse_model_spec
+
+__all__ = ["ConfigError", "ServeConfig", "kafka_option", "load_config"]
+
+ENV_PREFIX = "STREAMAL_"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names it and says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """Everything ``streamal serve`` needs; defaults as in DESIGN.md."""
+
+    bootstrap_servers: str = "localhost:9092"
+    group_id: str = "streamal"
+    events_topic: str = "streamal.events"
+    queries_topic: str = "streamal.queries"
+    labels_topic: str = "streamal.labels"
+    predictions_topic: str | None = None
+    training_topic: str = "streamal.training"
+    dead_letter_topic: str = "streamal.dead-letter"
+    partitions: int = 1
+    replication_factor: int = 1
+    model: str = DEFAULT_MODEL
+    strategy: str = DEFAULT_STRATEGY
+    budget: float = 0.1
+    seed: int = 0
+    state_dir: str = "streamal-state"
+    snapshot_interval: float = 30.0
+    metrics_port: int = 9108
+    metrics_host: str = "0.0.0.0"
+    max_pending: int = 100_000
+    pending_ttl: float = 86_400.0
+    max_record_bytes: int = 1_048_576
+    log_format: str = "text"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    kafka_options: dict[str, Any] = field(default_factory=dict)
+
+    def kafka_settings(self) -> dict[str, Any]:
+        """kafka-python keyword arguments shared by every client: servers, security, options."""
+        settings: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers.split(","),
+            "security_protocol": self.security_protocol,
+        }
+        optional = {
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.sasl_username,
+            "sasl_plain_password": self.sasl_password,
+            "ssl_cafile": self.ssl_cafile,
+            "ssl_certfile": self.ssl_certfile,
+            "ssl_keyfile": self.ssl_keyfile,
+        }
+        settings.update({k: v for k, v in optional.items() if v is not None})
+        settings.update(self.kafka_options)
+        return settings
+
+    def public(self) -> dict[str, Any]:
+        """The settings with secrets masked, for the start-up log line."""
+        shown = dataclasses.asdict(self)
+        if shown["sasl_password"] is not None:
+            shown["sasl_password"] = "***"
+        shown["kafka_options"] = {
+            k: "***" if "password" in k or "token" in k else v
+            for k, v in shown["kafka_options"].items()
+        }
+        return shown
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(ServeConfig)}
+_SETTINGS = set(_FIELDS) - {"kafka_options"}
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER")
+
+
+def _kafka_client_keys() -> frozenset[str]:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    return frozenset(KafkaConsumer.DEFAULT_CONFIG) | frozenset(KafkaProducer.DEFAULT_CONFIG)
+
+
+def _scalar(text: str) -> Any:
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def kafka_option(text: str) -> tuple[str, Any]:
+    """Parse one ``KEY=VALUE`` Kafka option; numbers and booleans are typed.
+
+    >>> kafka_option("session_timeout_ms=6000"), kafka_option("acks=all")
+    (('session_timeout_ms', 6000), ('acks', 'all'))
+    >>> kafka_option("sesion_timeout_ms=6000")
+    Traceback (most recent call last):
+    ...
+    streamal.config.ConfigError: unknown Kafka option 'sesion_timeout_ms' (kafka-python has no ...
+
+    """
+    key, sep, value = text.partition("=")
+    key = key.strip().replace("-", "_").replace(".", "_")
+    if not sep or not key:
+        raise ConfigError(f"Kafka option {text!r} is not KEY=VALUE")
+    if key not in _kafka_client_keys():
+        raise ConfigError(
+            f"unknown Kafka option {key!r} (kafka-python has no such consumer or producer setting)"
+        )
+    return key, _scalar(value)
+
+
+def _typed(name: str, value: Any, source: str) -> Any:
+    kind = _FIELDS[name].type
+    try:
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {name} must be a number, got {value!r}") from None
+    return None if value is None else str(value)
+
+
+def _read_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: no such file") from None
+    except OSError as e:
+        raise ConfigError(f"config file {path}: cannot read ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path}: not valid TOML ({e})") from None
+    table = data.pop("kafka", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [kafka] must be a table")
+    settings = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in _SETTINGS:
+            raise ConfigError(f"config file {path}: unknown setting {key!r}")
+        settings[name] = _typed(name, value, f"config file {path}")
+    options = {}
+    for key, value in table.items():
+        # TOML already typed the value; only the key needs checking.
+        name, _ = kafka_option(f"{key}={value}")
+        options[name] = value
+    return settings, options
+
+
+def _check(config: ServeConfig) -> None:
+    if not config.bootstrap_servers.strip():
+        raise ConfigError("bootstrap_servers is empty (e.g. localhost:9092)")
+    if config.strategy not in STRATEGIES:
+        raise ConfigError(
+            f"unknown strategy {config.strategy!r} (choose from: {', '.join(STRATEGIES)})"
+        )
+    if not 0.0 < config.budget <= 1.0:
+        raise ConfigError(f"budget must be in (0, 1], got {config.budget:g}")
+    try:
+        parse_model_spec(config.model)
+    except ModelSpecError as e:
+        raise ConfigError(f"model: {e}") from None
+    if not 0 <= config.metrics_port <= 65535:
+        raise ConfigError(f"metrics_port must be 0..65535, got {config.metrics_port}")
+    positive = {
+        "snapshot_interval": config.snapshot_interval,
+        "pending_ttl": config.pending_ttl,
+        "max_pending": config.max_pending,
+        "partitions": config.partitions,
+        "replication_factor": config.replication_factor,
+        "max_record_bytes": config.max_record_bytes,
+    }
+    for name, value in positive.items():
+        if not (value > 0 and not math.isnan(value)):
+            raise ConfigError(f"{name} must be positive, got {value:g}")
+    if config.log_format not in ("text", "json"):
+        raise ConfigError(f"log_format must be text or json, got {config.log_format!r}")
+    if config.security_protocol not in _SECURITY_PROTOCOLS:
+        raise ConfigError(
+            f"security_protocol must be one of {', '.join(_SECURITY_PROTOCOLS)}, "
+            f"got {config.security_protocol!r}"
+        )
+    if config.sasl_mechanism is not None and config.sasl_mechanism not in _SASL_MECHANISMS:
+        raise ConfigError(
+            f"sasl_mechanism must be one of {', '.join(_SASL_MECHANISMS)}, "
+            f"got {config.sasl_mechanism!r}"
+        )
+    if config.security_protocol.startswith("SASL") and config.sasl_mechanism is None:
+        raise ConfigError(f"security_protocol {config.security_protocol} needs a sasl_mechanism")
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        path = getattr(config, name)
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"{name} {path}: no such file")
+
+
+def load_config(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+    kafka_flags: Iterable[str] = (),
+) -> ServeConfig:
+    """Merge defaults < file < environment < flags into a checked :class:`ServeConfig`.
+
+    ``flags`` holds only the flags the user gave (``None`` means not given);
+    the file is ``flags["config"]`` or ``STREAMAL_CONFIG``.
+
+    Examples
+    --------
+
+    >>> config = load_config(
+    ...     {"budget": 0.05, "group_id": None},
+    ...     {"STREAMAL_BUDGET": "0.2", "STREAMAL_GROUP_ID": "fraud"},
+    ...     ["session_timeout_ms=6000"],
+    ... )
+    >>> config.budget, config.group_id, config.kafka_options
+    (0.05, 'fraud', {'session_timeout_ms': 6000})
+    >>> load_config({"budget": 1.5}, {})
+    Traceback (most recent call last):
+    ...
+    streamal.config.ConfigError: budget must be in (0, 1], got 1.5
+
+    """
+    settings: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    path = flags.get("config") or environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        settings, options = _read_file(path)
+    for name in sorted(_SETTINGS):
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            settings[name] = _typed(name, raw, f"{ENV_PREFIX}{name.upper()}")
+    env_options = environ.get(ENV_PREFIX + "KAFKA_OPTIONS", "")
+    options.update(kafka_option(item) for item in env_options.split(",") if item.strip())
+    for name, value in flags.items():
+        if name in _SETTINGS and value is not None:
+            settings[name] = _typed(name, value, f"--{name.replace('_', '-')}")
+    options.update(kafka_option(item) for item in kafka_flags)
+    config = ServeConfig(**settings, kafka_options=options)
+    _check(config)
+    return config

@@ -1,0 +1,159 @@
+"""`Metrics`: the Prometheus families of the daemon, in a registry of their own.
+
+The names, types and label values are a contract with the dashboards and
+alerts in ``deploy/``: change them there too. Every labelled family starts
+with all its label values at zero, so a rate over a reason that has not
+happened yet is 0, not "no data".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from streamal import __version__
+from streamal.engine import LabelOutcome
+from streamal.messages import Reason
+
+__all__ = ["DEAD_LETTER_REASONS", "Metrics", "RollingAccuracy"]
+
+#: Why a record reaches the dead-letter topic: it was invalid, or a label answered nothing.
+DEAD_LETTER_REASONS = (
+    *(r.value for r in Reason),
+    LabelOutcome.DUPLICATE.value,
+    LabelOutcome.UNKNOWN.value,
+    LabelOutcome.EXPIRED.value,
+)
+
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_HUMAN = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
+_SNAPSHOT = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class RollingAccuracy:
+    """The fraction of the last ``window`` predictions that matched their label.
+
+    >>> accuracy = RollingAccuracy(window=3)
+    >>> for y_pred, y in [("a", "a"), ("a", "b"), ("b", "b"), ("b", "b")]:
+    ...     accuracy.update(y_pred, y)
+    >>> round(accuracy.value, 3)
+    0.667
+
+    """
+
+    def __init__(self, window: int = 1000) -> None:
+        self._hits: deque[bool] = deque(maxlen=window)
+        self._correct = 0
+
+    def update(self, y_pred: Hashable | None, y: Hashable) -> None:
+        if len(self._hits) == self._hits.maxlen:
+            self._correct -= self._hits[0]
+        hit = y_pred == y
+        self._hits.append(hit)
+        self._correct += hit
+
+    @property
+    def value(self) -> float:
+        """NaN until a label has been seen, which Prometheus shows as "no value yet"."""
+        return self._correct / len(self._hits) if self._hits else float("nan")
+
+
+class Metrics:
+    """The daemon's metric families.
+
+    Examples
+    --------
+
+    >>> metrics = Metrics()
+    >>> metrics.labels.labels(outcome="applied").inc(3)
+    >>> metrics.value("streamal_labels_total", outcome="applied")
+    3.0
+    >>> metrics.value("streamal_build_info", version=__version__)
+    1.0
+
+    """
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.events = Counter("streamal_events", "Valid events scored.", registry=r)
+        self.queries = Counter("streamal_queries", "Queries sent for labeling.", registry=r)
+        self.labels = Counter(
+            "streamal_labels", "Labels received, by outcome.", ["outcome"], registry=r
+        )
+        self.invalid_records = Counter(
+            "streamal_invalid_records", "Records refused, by reason.", ["reason"], registry=r
+        )
+        self.dead_letters = Counter(
+            "streamal_dead_letters",
+            "Records written to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.budget_target = Gauge(
+            "streamal_budget_target_ratio", "Fraction of events that may be queried.", registry=r
+        )
+        self.budget_spent = Gauge(
+            "streamal_budget_spent_ratio", "Fraction of events queried so far.", registry=r
+        )
+        self.pending_queries = Gauge(
+            "streamal_pending_queries", "Queries waiting for their label.", registry=r
+        )
+        self.decision_latency = Histogram(
+            "streamal_decision_latency_seconds",
+            "Time to score and decide one batch of events.",
+            buckets=_FAST,
+            registry=r,
+        )
+        self.label_delay = Histogram(
+            "streamal_label_delay_seconds",
+            "Time from an event's query to its label, in the records' time.",
+            buckets=_HUMAN,
+            registry=r,
+        )
+        self.model_update_latency = Histogram(
+            "streamal_model_update_latency_seconds",
+            "Time to learn one batch of training examples.",
+            buckets=_FAST,
+            registry=r,
+        )
+        self.labeled_accuracy = Gauge(
+            "streamal_labeled_accuracy_ratio",
+            "Accuracy of the prediction made at query time, over the last labels.",
+            registry=r,
+        )
+        self.snapshot_duration = Histogram(
+            "streamal_snapshot_duration_seconds",
+            "Time to write one snapshot durably.",
+            buckets=_SNAPSHOT,
+            registry=r,
+        )
+        self.snapshot_age = Gauge(
+            "streamal_snapshot_age_seconds", "Time since the last durable snapshot.", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "streamal_consumer_lag_records",
+            "Records in the topic not consumed yet.",
+            ["topic"],
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "streamal_build_info", "The running streamal version.", ["version"], registry=r
+        )
+        self.build_info.labels(version=__version__).set(1)
+        for outcome in LabelOutcome:
+            self.labels.labels(outcome=outcome.value)
+        for reason in Reason:
+            self.invalid_records.labels(reason=reason.value)
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(reason=reason)
+        self.labeled_accuracy.set(float("nan"))
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The current value of one sample (for tests and the demo's status line)."""
+        return self.registry.get_sample_value(name, labels)
+
+    def exposition(self) -> bytes:
+        """The text a scrape of ``/metrics`` returns."""
+        return generate_latest(self.registry)

@@ -1,0 +1,254 @@
+"""Shared fixtures: a real embedded Kafka broker, and a ``streamal serve`` run as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from connectors.broker import EmbeddedBroker
+from connectors.kafka import create_topics
+from streamal.config import load_config
+
+STREAMAL = str(Path(sys.executable).with_name("streamal"))
+
+#: Tansu holds a group join for half the session timeout; 45 s (the default) would make
+#: every daemon start take 23 s.
+FAST_GROUP = [
+    "--kafka-option",
+    "session_timeout_ms=6000",
+    "--kafka-option",
+    "heartbeat_interval_ms=1000",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as running:
+        yield running
+
+
+def wait_for(condition, timeout: float, what: str, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+class Topics:
+    """Uniquely named topics for one test, with helpers to write and read them."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        prefix = f"t{uuid.uuid4().hex[:8]}"
+        self.group = f"{prefix}-group"
+        self.events = f"{prefix}.events"
+        self.queries = f"{prefix}.queries"
+        self.labels = f"{prefix}.labels"
+        self.predictions = f"{prefix}.predictions"
+        self.training = f"{prefix}.training"
+        self.dead_letter = f"{prefix}.dead-letter"
+        self._producer: KafkaProducer | None = None
+
+    def flags(self) -> list[str]:
+        return [
+            "--bootstrap-servers", self.bootstrap_servers,
+            "--group-id", self.group,
+            "--events-topic", self.events,
+            "--queries-topic", self.queries,
+            "--labels-topic", self.labels,
+            "--predictions-topic", self.predictions,
+            "--training-topic", self.training,
+            "--dead-letter-topic", self.dead_letter,
+        ]  # fmt: skip
+
+    def create(self) -> None:
+        """Create the topics with one partition, as the daemon would.
+
+        Otherwise a test client reading a topic first would have the broker make it
+        with its own default of several partitions.
+        """
+        names = {
+            "events_topic": self.events,
+            "queries_topic": self.queries,
+            "labels_topic": self.labels,
+            "predictions_topic": self.predictions,
+            "training_topic": self.training,
+            "dead_letter_topic": self.dead_letter,
+        }
+        create_topics(load_config({"bootstrap_servers": self.bootstrap_servers, **names}, {}))
+
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, linger_ms=2)
+        return self._producer
+
+    def send(self, topic: str, value: bytes | dict, key: str | None = None) -> int:
+        """Write one record and return its offset."""
+        raw = value if isinstance(value, bytes) else orjson.dumps(value)
+        future = self.producer.send(topic, raw, key.encode() if key else None)
+        return future.get(timeout=10).offset
+
+    def send_many(self, topic: str, values: list[dict]) -> None:
+        for value in values:
+            self.producer.send(topic, orjson.dumps(value), value["id"].encode())
+        self.producer.flush(timeout=10)
+
+    def read(self, topic: str, at_least: int = 0, timeout: float = 20.0) -> list:
+        """Every record of ``topic`` (partition 0), waiting until there are ``at_least``."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            records: list = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                polled = consumer.poll(timeout_ms=300)
+                for batch in polled.values():
+                    records.extend(batch)
+                # Tansu's end offset can be the start of the last batch: also wait for a dry poll.
+                end = consumer.end_offsets([tp])[tp]
+                if not polled and len(records) >= at_least and consumer.position(tp) >= end:
+                    return records
+            raise AssertionError(f"{topic}: {len(records)} records, expected {at_least}")
+        finally:
+            consumer.close()
+
+    def read_json(self, topic: str, at_least: int = 0, timeout: float = 20.0) -> list[dict]:
+        return [orjson.loads(r.value) for r in self.read(topic, at_least, timeout)]
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()
+
+
+@pytest.fixture
+def topics(broker: EmbeddedBroker) -> Iterator[Topics]:
+    created = Topics(broker.bootstrap_servers)
+    created.create()
+    yield created
+    created.close()
+
+
+class Annotator(threading.Thread):
+    """Answers every query once, with the true label, as it appears on the queries topic."""
+
+    def __init__(self, topics: Topics) -> None:
+        super().__init__(daemon=True)
+        self.topics = topics
+        self.answered: set[str] = set()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.topics.bootstrap_servers, auto_offset_reset="earliest"
+        )
+        producer = KafkaProducer(bootstrap_servers=self.topics.bootstrap_servers)
+        consumer.assign([TopicPartition(self.topics.queries, 0)])
+        while not self.stopping.is_set():
+            for records in consumer.poll(timeout_ms=200).values():
+                for record in records:
+                    query = orjson.loads(record.value)
+                    if query["id"] in self.answered:
+                        continue  # a query repeated after a crash: already answered
+                    self.answered.add(query["id"])
+                    y = "pos" if query["x"]["a"] > 0 else "neg"
+                    label = {"v": 1, "id": query["id"], "label": y, "ts": query["ts"] + 1}
+                    producer.send(self.topics.labels, orjson.dumps(label), record.key)
+            producer.flush()
+        consumer.close()
+        producer.close()
+
+
+class Serve:
+    """A ``streamal serve`` subprocess, its log, and its metrics."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.metrics_port = free_port()
+        self.process = subprocess.Popen(
+            [STREAMAL, "serve", "--metrics-port", str(self.metrics_port), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.log: list[str] = []
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+
+    def _read_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log.append(line)
+
+    def logged(self, text: str) -> bool:
+        return any(text in line for line in self.log)
+
+    def wait_logged(self, text: str, timeout: float = 30.0) -> None:
+        wait_for(lambda: self.logged(text) or self.process.poll() is not None, timeout, repr(text))
+        assert self.logged(text), "".join(self.log)
+
+    def metrics(self) -> dict[tuple, float]:
+        """``{(name, (label, value)…): value}`` from a scrape of ``/metrics``."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return {
+            (s.name, *sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    def stop(self, timeout: float = 15.0) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._reader.join(timeout=5)
+        return code
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+        self._reader.join(timeout=5)
+
+
+@pytest.fixture
+def serve() -> Iterator[type[Serve]]:
+    started: list[Serve] = []
+
+    def start(args: list[str], env: dict[str, str] | None = None) -> Serve:
+        daemon = Serve(args, env)
+        started.append(daemon)
+        return daemon
+
+    yield start  # type: ignore[misc]
+    for daemon in started:
+        if daemon.process.poll() is None:
+            daemon.kill()

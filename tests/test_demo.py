@@ -1,0 +1,27 @@
+import re
+import subprocess
+
+from tests.conftest import STREAMAL
+
+
+def test_demo_runs_the_whole_loop_and_exits_0():
+    done = subprocess.run(
+        [STREAMAL, "demo", "--events", "3000", "--rate", "3000", "--metrics-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("demo stopped")
+    final = done.stdout.strip().splitlines()[-2]
+    scored, asked = re.search(r"(\d+) events .* asked +(\d+)", final).groups()
+    assert int(scored) == 3000
+    assert 0.05 * 3000 <= int(asked) <= 0.2 * 3000
+
+
+def test_demo_refuses_bad_arguments():
+    done = subprocess.run(
+        [STREAMAL, "demo", "--events", "0"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1

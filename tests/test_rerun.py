@@ -1,0 +1,63 @@
+"""A daemon run, read back from its topics and re-run, gives the same queries exactly."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from connectors.kafka_recording import KafkaRange, read_daemon_run, read_range
+from streamal.decider import Decider
+from streamal.engine import Engine
+from streamal.model import DEFAULT_MODEL
+from streamal.rerun import rerun
+from tests.conftest import FAST_GROUP, Annotator, wait_for
+
+
+def test_rerunning_a_daemon_run_reproduces_its_queries(topics, serve, tmp_path: Path):
+    args = [
+        *topics.flags(),
+        *FAST_GROUP,
+        "--state-dir", str(tmp_path / "state"),
+        "--strategy", "split",
+        "--budget", "0.2",
+        "--seed", "11",
+    ]  # fmt: skip
+    daemon = serve(args)
+    annotator = Annotator(topics)
+    annotator.start()
+    daemon.wait_logged("partitions assigned")
+    rng = random.Random(3)
+    n = 0
+    for _ in range(8):  # batches with pauses, so that learning interleaves with scoring
+        batch = []
+        for _ in range(rng.randint(40, 120)):
+            x = {"a": rng.gauss(0, 1), "b": rng.gauss(0, 1), "colour": rng.choice("rgb")}
+            batch.append({"v": 1, "id": f"e{n}", "x": x})  # no ts: Kafka's time is used
+            n += 1
+        topics.send_many(topics.events, batch)
+        time.sleep(0.4)
+    topics.read(topics.predictions, at_least=n)
+    queries = topics.read_json(topics.queries)
+    wait_for(lambda: len(topics.read(topics.training)) == len(queries), 30, "all labels learned")
+    annotator.stopping.set()
+    assert daemon.stop() == 0
+
+    run = read_daemon_run(
+        topics.bootstrap_servers, topics.events, topics.predictions, topics.training
+    )
+    assert len(run.events) == n
+    assert len(set(run.versions)) > 3  # the model really learned between batches
+    engine = Engine(DEFAULT_MODEL, Decider("split", 0.2, seed=11))
+    again = rerun(engine, run.events, run.versions, run.training)
+    assert [(q.id, q.score, q.model_version) for q in again] == [
+        (q["id"], q["score"], q["model_version"]) for q in queries
+    ]
+    assert [q.proba for q in again] == [q["proba"] for q in queries]
+
+
+def test_a_topic_range_reads_only_its_offsets(topics):
+    for i in range(10):
+        topics.send(topics.events, {"v": 1, "id": f"r{i}", "x": {}})
+    url = f"kafka://{topics.bootstrap_servers}/{topics.events}?start=3&end=7"
+    assert [r.offset for r in read_range(KafkaRange.parse(url))] == [3, 4, 5, 6]

@@ -1,0 +1,59 @@
+import pickle
+
+import numpy as np
+import pytest
+
+from streamal.decider import Decider
+from streamal.engine import Engine, Event, Label
+from streamal.snapshot import Snapshot, SnapshotError, dump_snapshot, load_snapshot
+from streamal.training import TrainingFold
+
+KEY = b"k" * 32
+
+
+def _busy_fold() -> TrainingFold:
+    fold = TrainingFold(Engine("naive_bayes.GaussianNB()", Decider("variable_uncertainty", 0.5)))
+    rng = np.random.default_rng(1)
+    events = [Event(str(i), {"a": float(rng.normal())}, float(i)) for i in range(50)]
+    out = fold.engine.process(events)
+    joined = fold.engine.join([Label(q.id, q.x["a"] > 0, 60.0) for q in out.queries[:5]])
+    fold.apply(joined.examples)
+    return fold
+
+
+def test_restored_engine_makes_the_same_decisions():
+    fold = _busy_fold()
+    restored = load_snapshot(dump_snapshot(Snapshot(fold, {"t": {0: 50}}), KEY), KEY)
+    assert len(restored.engine.pending) == len(fold.engine.pending)
+    assert restored.engine.model.version == fold.engine.model.version == 5
+    more = [Event(f"n{i}", {"a": i / 10}, 100.0 + i) for i in range(40)]
+    first = [q.id for q in fold.engine.process(more).queries]
+    second = [q.id for q in restored.engine.process(more).queries]
+    assert first == second
+    assert len(first) > 0
+
+
+def test_any_flipped_byte_is_refused():
+    data = bytearray(dump_snapshot(Snapshot(_busy_fold()), KEY))
+    for position in (20, len(data) // 2, len(data) - 1):
+        corrupt = bytearray(data)
+        corrupt[position] ^= 0x01
+        with pytest.raises(SnapshotError):
+            load_snapshot(bytes(corrupt), KEY)
+
+
+def test_a_pickle_not_written_by_the_daemon_is_never_unpickled():
+    class Boom:
+        def __reduce__(self):
+            return (pytest.fail, ("unpickled an unsigned snapshot",))
+
+    with pytest.raises(SnapshotError, match="bad header"):
+        load_snapshot(pickle.dumps(Boom()), KEY)
+
+
+def test_truncated_and_empty_files_are_refused():
+    data = dump_snapshot(Snapshot(_busy_fold()), KEY)
+    with pytest.raises(SnapshotError, match="truncated"):
+        load_snapshot(data[: len(data) // 2], KEY)
+    with pytest.raises(SnapshotError, match="bad header"):
+        load_snapshot(b"", KEY)

@@ -25,3 +25,34 @@ def test_demo_refuses_bad_arguments():
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
+
+
+def test_demo_joins_an_existing_kafka_served_by_its_own_daemon(broker, serve, tmp_path):
+    # As in deploy/compose.yaml: `streamal serve` runs on its own; the demo only produces
+    # events, answers queries and scores predictions on the default topics.
+    daemon = serve(
+        [
+            "--bootstrap-servers", broker.bootstrap_servers,
+            "--predictions-topic", "streamal.predictions",
+            "--state-dir", str(tmp_path),
+            "--kafka-option", "session_timeout_ms=6000",
+        ]
+    )  # fmt: skip
+    daemon.wait_logged("partitions assigned", timeout=60)
+    done = subprocess.run(
+        [
+            STREAMAL, "demo", "--bootstrap-servers", broker.bootstrap_servers,
+            "--events", "1500", "--rate", "3000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    final = done.stdout.strip().splitlines()[-2]
+    sent, answered = re.search(r"(\d+) events sent .* labels +(\d+)", final).groups()
+    assert int(sent) == 1500
+    assert int(answered) > 0
+    events = daemon.metrics()[("streamal_events_total",)]
+    assert events >= int(answered)
+    assert daemon.stop() == 0

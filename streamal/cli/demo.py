@@ -2,7 +2,10 @@
 
 An embedded Kafka-compatible broker, the daemon, a producer of a drifting
 synthetic stream and a simulated annotator (random delay, a little label
-noise), until ``--events`` have been scored or Ctrl-C.
+noise), until ``--events`` have been scored or Ctrl-C. With
+``--bootstrap-servers`` the demo joins an existing Kafka where a daemon of its
+own already serves the topics (as in deploy/compose.yaml): it only produces
+events, answers queries and scores predictions.
 """
 
 from __future__ import annotations
@@ -38,22 +41,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--noise", type=float, default=0.05, help="fraction of wrong labels")
     parser.add_argument("--metrics-port", type=int, default=9108, help="0 = off")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--bootstrap-servers",
+        metavar="HOST:PORT",
+        help="use this Kafka, served by a separate `streamal serve`, instead of an embedded "
+        "broker and daemon",
+    )
     parser.set_defaults(func=run)
 
 
 def _status(daemon, producer, annotator, scorekeeper, started: float, url: str) -> str:
     elapsed = max(time.monotonic() - started, 1e-9)
+    prequential = scorekeeper.accuracy
+    prequential_text = "  n/a" if math.isnan(prequential) else f"{prequential:5.1%}"
+    if daemon is None:  # the daemon runs elsewhere: report what the topics show
+        return (
+            f"{producer.sent:>7} events sent {producer.sent / elapsed:>6.0f}/s | "
+            f"labels {annotator.answered:>5} | prequential acc {prequential_text}"
+        )
     decider = daemon.engine.decider
     labeled = daemon.metrics.value("streamal_labeled_accuracy_ratio")
     labeled_text = "  n/a" if labeled is None or math.isnan(labeled) else f"{labeled:5.1%}"
-    prequential = scorekeeper.accuracy
-    prequential_text = "  n/a" if math.isnan(prequential) else f"{prequential:5.1%}"
     return (
         f"{len(scorekeeper.seen):>7} events {len(scorekeeper.seen) / elapsed:>6.0f}/s | "
         f"labels {annotator.answered:>5} asked {decider.labels_spent:>5} "
         f"({decider.spent_fraction:5.1%} of {decider.budget:.0%} budget) | "
         f"labeled acc {labeled_text} | prequential acc {prequential_text}" + url
     )
+
+
+def _finished(daemon, producer, scorekeeper, events: int) -> bool:
+    if daemon is None:
+        return not producer.is_alive() and producer.sent >= events
+    return len(scorekeeper.seen) >= events
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,13 +91,16 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stopping.set())
     interactive = sys.stdout.isatty()
     with tempfile.TemporaryDirectory(prefix="streamal-demo-") as state_dir:
-        try:
-            broker = EmbeddedBroker().start()
-        except BrokerError as e:
-            raise UsageError(str(e)) from None
+        broker = None
+        if args.bootstrap_servers is None:
+            try:
+                broker = EmbeddedBroker().start()
+            except BrokerError as e:
+                raise UsageError(str(e)) from None
+        bootstrap_servers = args.bootstrap_servers or broker.bootstrap_servers
         try:
             flags = {
-                "bootstrap_servers": broker.bootstrap_servers,
+                "bootstrap_servers": bootstrap_servers,
                 "state_dir": state_dir,
                 "predictions_topic": "streamal.predictions",
                 "budget": args.budget,
@@ -95,33 +118,37 @@ def run(args: argparse.Namespace) -> int:
             except ConfigError as e:
                 raise UsageError(str(e)) from None
             create_topics(config)
-            daemon = Daemon(config, environ={})
-            serving = threading.Thread(target=daemon.run, name="daemon", daemon=True)
-            serving.start()
+            daemon = serving = None
+            if broker is not None:
+                daemon = Daemon(config, environ={})
+                serving = threading.Thread(target=daemon.run, name="daemon", daemon=True)
+                serving.start()
             producer = EventProducer(
-                broker.bootstrap_servers, config.events_topic, args.events, args.rate, args.seed
+                bootstrap_servers, config.events_topic, args.events, args.rate, args.seed
             )
             annotator = Annotator(
-                broker.bootstrap_servers,
+                bootstrap_servers,
                 config.queries_topic,
                 config.labels_topic,
                 producer.truth,
                 noise=args.noise,
                 seed=args.seed,
             )
-            scorekeeper = Scorekeeper(
-                broker.bootstrap_servers, config.predictions_topic, producer.truth
-            )
+            scorekeeper = Scorekeeper(bootstrap_servers, config.predictions_topic, producer.truth)
             url = (
-                f" | http://127.0.0.1:{config.metrics_port}/metrics" if config.metrics_port else ""
+                f" | http://127.0.0.1:{config.metrics_port}/metrics"
+                if config.metrics_port and daemon is not None
+                else ""
             )
-            print(f"broker on {broker.bootstrap_servers}; {args.events} events at {args.rate:g}/s")
+            print(f"broker on {bootstrap_servers}; {args.events} events at {args.rate:g}/s")
             for actor in (annotator, scorekeeper, producer):
                 actor.start()
             started = time.monotonic()
             shown = 0.0
-            while not stopping.is_set() and len(scorekeeper.seen) < args.events:
-                if not serving.is_alive():
+            while not stopping.is_set() and not _finished(
+                daemon, producer, scorekeeper, args.events
+            ):
+                if serving is not None and not serving.is_alive():
                     raise UsageError("the daemon stopped unexpectedly; see the log above")
                 now = time.monotonic()
                 if now - shown >= (0.5 if interactive else 5.0):
@@ -134,11 +161,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"\r{final}" if interactive else final)
             for actor in (producer, annotator, scorekeeper):
                 actor.stopping.set()
-            daemon.stop()
-            serving.join(timeout=30)
+            if daemon is not None:
+                daemon.stop()
+                serving.join(timeout=30)
             for actor in (producer, annotator, scorekeeper):
                 actor.join(timeout=10)
         finally:
-            broker.stop()
+            if broker is not None:
+                broker.stop()
     print("demo stopped" + (" (interrupted)" if stopping.is_set() else ""))
     return 0

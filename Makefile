@@ -30,8 +30,7 @@ promtool:
 	  fi; }
 
 demo: $(STAMP)
-	$(BIN)/streamal replay river:ImageSegments --strategy variable_uncertainty,random \
-		--budget 0.05,0.1 --report out/demo.json --plot out/demo.png
+	$(BIN)/streamal demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

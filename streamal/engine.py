@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streamal.decider import Decider
+from streamal.features import FeatureEncoder
 from streamal.model import Model
 from streamal.pending import PendingQueries, PendingQuery
 
@@ -181,11 +182,15 @@ class Engine:
         self.pending = PendingQueries(max_pending, pending_ttl)
         #: queries dropped for age or room since the engine started
         self.expired = 0
+        #: feature rows for deciders that measure distances between events
+        self.features = FeatureEncoder(decider.n_features) if decider.needs_features else None
 
     def process(self, events: Sequence[Event]) -> Decisions:
         """Predict every event, decide which to query, and remember the queries."""
-        proba = self.model.predict_proba([e.x for e in events])
-        queried, scores = self.decider.decide(proba)
+        xs = [e.x for e in events]
+        proba = self.model.predict_proba(xs)
+        features = self.features.transform(xs) if self.features else None
+        queried, scores = self.decider.decide(proba, features=features)
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         queries = []

@@ -1,11 +1,13 @@
 """The contract every strategy × budget manager keeps (river's estimator-checks idea).
 
-A new strategy gets all of these for free by being in ``STRATEGIES``.
+A new strategy gets all of these for free by being in ``STRATEGIES``: the
+driver :func:`feed` gives it feature rows if it needs them.
 """
 
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -32,19 +34,58 @@ def normalised(proba: np.ndarray) -> np.ndarray:
     return proba / proba.sum(axis=1, keepdims=True)
 
 
+N_FEATURES = 3
+
+
+@dataclass(frozen=True)
+class Stream:
+    proba: np.ndarray
+    #: standardised-looking feature rows: three drifting blobs and a few outliers
+    features: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.proba)
+
+
+def make_stream(n: int = 6000, seed: int = 0) -> Stream:
+    rng = np.random.default_rng(seed + 1)
+    centres = rng.normal(size=(3, N_FEATURES)) * 2
+    features = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, N_FEATURES)) * 0.5
+    features += np.linspace(0, 1, n)[:, None]
+    outliers = rng.random(n) < 0.05
+    features[outliers] = rng.normal(size=(outliers.sum(), N_FEATURES)) * 6
+    return Stream(normalised(stream(n, seed=seed)), features)
+
+
 @pytest.fixture(scope="module")
-def proba() -> np.ndarray:
-    return normalised(stream())
+def proba() -> Stream:
+    return make_stream()
 
 
 def make(strategy: str, manager: str, cap: bool, budget: float = 0.1, seed: int = 1) -> Decider:
-    return Decider(strategy, budget, budget_manager=manager, hard_cap=cap, seed=seed)
+    return Decider(
+        strategy, budget, budget_manager=manager, hard_cap=cap, seed=seed, n_features=N_FEATURES
+    )
+
+
+def feed(
+    decider: Decider, data: Stream, lo: int = 0, hi: int | None = None, batch: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decide events ``lo:hi`` in batches, giving the decider what its strategy needs."""
+    hi = len(data) if hi is None else hi
+    queried, scores = [np.zeros(0, dtype=bool)], [np.zeros(0)]
+    for start in range(lo, hi, batch):
+        end = min(start + batch, hi)
+        q, s = decider.decide(data.proba[start:end], features=data.features[start:end])
+        queried.append(q)
+        scores.append(s)
+    return np.concatenate(queried), np.concatenate(scores)
 
 
 @pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)
 def test_holds_the_budget(strategy, manager, cap, proba):
     decider = make(strategy, manager, cap)
-    queried, _ = decider.decide(proba)
+    queried, _ = feed(decider, proba)
     # Žliobaitė's estimate admits a query while u/w < b, so u hovers between bw and bw + 1:
     # a rule that always wants labels spends about b + 1/(2w), plus a start-up burst.
     assert queried.sum() <= (0.1 + 1 / 200) * len(proba) + 15
@@ -56,54 +97,51 @@ def test_holds_the_budget(strategy, manager, cap, proba):
 
 @pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)
 def test_deterministic_for_a_seed(strategy, manager, cap, proba):
-    a = make(strategy, manager, cap, seed=42).decide(proba)
-    b = make(strategy, manager, cap, seed=42).decide(proba)
+    a = feed(make(strategy, manager, cap, seed=42), proba)
+    b = feed(make(strategy, manager, cap, seed=42), proba)
     assert (a[0] == b[0]).all()
     assert np.array_equal(a[1], b[1])
 
 
 @pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)
 def test_batch_of_one_equals_batch_of_1024(strategy, manager, cap, proba):
-    batched = make(strategy, manager, cap)
-    whole = np.concatenate(
-        [batched.decide(proba[i : min(i + 1024, 3000)])[0] for i in range(0, 3000, 1024)]
-    )
-    single = make(strategy, manager, cap)
-    one_by_one = np.concatenate([single.decide(proba[i : i + 1])[0] for i in range(3000)])
-    assert (whole == one_by_one).all()
+    whole = feed(make(strategy, manager, cap), proba, 0, 3000)
+    one_by_one = feed(make(strategy, manager, cap), proba, 0, 3000, batch=1)
+    assert (whole[0] == one_by_one[0]).all()
+    assert np.array_equal(whole[1], one_by_one[1])
 
 
 @pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)
 def test_state_round_trips_mid_stream(strategy, manager, cap, proba):
-    reference = make(strategy, manager, cap).decide(proba)[0]
+    reference = feed(make(strategy, manager, cap), proba)[0]
     first = make(strategy, manager, cap)
-    head = first.decide(proba[:2500])[0]
+    head = feed(first, proba, 0, 2500)[0]
     saved = first.state_dict()
-    first.decide(proba[2500:2600])  # decisions after the checkpoint are thrown away
+    feed(first, proba, 2500, 2600)  # decisions after the checkpoint are thrown away
     restored = make(strategy, manager, cap)
     restored.load_state_dict(saved)
-    tail = restored.decide(proba[2500:])[0]
+    tail = feed(restored, proba, 2500)[0]
     assert (np.concatenate([head, tail]) == reference).all()
     # A pickled decider (the daemon's snapshot) continues identically too.
     again = pickle.loads(pickle.dumps(first))
     fresh = make(strategy, manager, cap)
-    fresh.decide(proba[:2600])
-    assert (again.decide(proba[2600:])[0] == fresh.decide(proba[2600:])[0]).all()
+    feed(fresh, proba, 0, 2600)
+    assert (feed(again, proba, 2600)[0] == feed(fresh, proba, 2600)[0]).all()
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_spends_budget_when_the_model_is_unsure(strategy):
     # A model at chance everywhere: every rule (but the fixed threshold) finds reasons to ask.
-    proba = np.full((5000, 2), 0.5)
-    decider = Decider(strategy, 0.1, seed=3)
-    queried, _ = decider.decide(proba)
+    data = make_stream(5000)
+    decider = Decider(strategy, 0.1, seed=3, n_features=N_FEATURES)
+    queried, _ = feed(decider, Stream(np.full((5000, 2), 0.5), data.features))
     assert 0.07 <= queried.mean() <= 0.12
 
 
 def test_uncertain_events_are_preferred():
-    proba = normalised(stream(seed=5))
-    for strategy in ("variable_uncertainty", "quantile_uncertainty", "entropy"):
-        queried, scores = Decider(strategy, 0.1).decide(proba)
+    data = make_stream(seed=5)
+    for strategy in ("variable_uncertainty", "quantile_uncertainty", "entropy", "dbal"):
+        queried, scores = feed(Decider(strategy, 0.1, n_features=N_FEATURES), data)
         assert scores[queried].mean() > scores[~queried].mean() + 0.05, strategy
 
 

@@ -35,8 +35,12 @@ def normalise(raw: np.ndarray) -> np.ndarray:
     seed=st.integers(min_value=0, max_value=2**32),
 )
 def test_hard_cap_never_exceeded_at_any_prefix(raw, budget, strategy, manager, seed):
-    decider = Decider(strategy, budget, budget_manager=manager, hard_cap=True, seed=seed)
-    queried, _ = decider.decide(normalise(raw))
+    decider = Decider(
+        strategy, budget, budget_manager=manager, hard_cap=True, seed=seed, n_features=2
+    )
+    # Clustered feature rows, for the strategies that measure density.
+    features = np.random.default_rng(seed).integers(0, 3, size=(len(raw), 2)) * 1.0
+    queried, _ = decider.decide(normalise(raw), features=features)
     b = Fraction(repr(budget))
     labels = np.cumsum(queried)
     for n, spent in enumerate(labels, start=1):

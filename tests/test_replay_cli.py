@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from river.datasets import synth
 
+from streamal.decider import STRATEGIES
+
 STREAMAL = [sys.executable, "-m", "streamal"]
 
 
@@ -111,7 +113,7 @@ def test_jsonl_and_river_inputs(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows))
     result = run(str(path), "--id", "id", "--strategy", "all", "--budget", "0.3", "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.strip().splitlines()) == 1 + 9
+    assert len(result.stdout.strip().splitlines()) == 1 + len(STRATEGIES)
     result = run("river:Phishing", "--strategy", "periodic", "--budget", "0.1")
     assert result.returncode == 0, result.stderr
     assert " 125 " in result.stdout  # periodic: exactly floor(0.1 · 1250) labels

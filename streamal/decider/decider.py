@@ -15,6 +15,8 @@ from streamal.decider.strategies import STRATEGIES
 
 __all__ = ["DEFAULT_STRATEGY", "Decider"]
 
+_NO_FEATURES = np.empty((0, 0))
+
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
 DEFAULT_STRATEGY = "variable_uncertainty"
 
@@ -50,6 +52,9 @@ class Decider:
         ``w`` and ``w_tol`` of the balanced quantile filter (Kottke: 100, 50).
     seed
         Seed of the decider's own generator.
+    n_features
+        Width of the feature rows, for strategies that need them
+        (:attr:`needs_features`; :class:`streamal.features.FeatureEncoder`'s default).
     **parameters
         The strategy's parameters (e.g. ``step=0.01`` for variable uncertainty).
 
@@ -88,13 +93,14 @@ class Decider:
         biqf_window: int = 100,
         tolerance: float = 50.0,
         seed: int = 0,
+        n_features: int = 48,
         **parameters: float,
     ) -> None:
         _check_choice("strategy", strategy, STRATEGIES)
         if not (isinstance(budget, int | float) and 0.0 < budget <= 1.0):
             raise ValueError(f"budget must be in (0, 1], got {budget!r}")
-        if int(window) < 1 or int(biqf_window) < 1 or not tolerance > 0:
-            raise ValueError("window, biqf_window and tolerance must be positive")
+        if int(window) < 1 or int(biqf_window) < 1 or not tolerance > 0 or int(n_features) < 1:
+            raise ValueError("window, biqf_window, tolerance and n_features must be positive")
         kind = STRATEGIES[strategy]
         if budget_manager is not None:
             _check_choice("budget manager", budget_manager, BUDGET_MANAGERS)
@@ -122,24 +128,64 @@ class Decider:
         self.params[L.BIQF_WINDOW] = int(biqf_window)
         self.params[L.BIQF_TOLERANCE] = float(tolerance)
         self.params[L.HARD_CAP] = 1.0 if hard_cap else 0.0
+        self.params[L.N_FEATURES] = int(n_features)
         for slot, value in kind.resolve(self.budget, parameters).items():
             self.params[slot] = value
+        if "window_size" in kind.parameters and self.params[L.OWN_WINDOW] < 1:
+            raise ValueError("window_size must be at least 1")
+        self.params[L.OWN_WINDOW] = int(self.params[L.OWN_WINDOW])
 
-        self.state = np.zeros(L.N_SCALARS + 2 * int(biqf_window))
+        self.params[L.REGION] = L.N_SCALARS + 2 * int(biqf_window)
+        self.state = np.zeros(int(self.params[L.REGION]) + kind.region_size(self.params))
         self.state[L.THETA] = self.params[L.THETA0]
         self.rng = seed_state(seed)
 
-    def decide(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def needs_features(self) -> bool:
+        """Whether :meth:`decide` needs the events' feature rows."""
+        return STRATEGIES[self.strategy].needs_features
+
+    @property
+    def n_features(self) -> int:
+        return int(self.params[L.N_FEATURES])
+
+    def _features(self, features: np.ndarray | None, n: int) -> np.ndarray:
+        if not self.needs_features:
+            return _NO_FEATURES
+        if features is None:
+            raise ValueError(
+                f"strategy {self.strategy!r} needs the events' features: "
+                f"decide(proba, features=<events × {self.n_features} float matrix>)"
+            )
+        features = np.ascontiguousarray(features, dtype=np.float64)
+        if features.shape != (n, self.n_features):
+            raise ValueError(
+                f"features must have shape ({n}, {self.n_features}), got {features.shape}"
+            )
+        if not np.isfinite(features).all():
+            raise ValueError("features must be finite")
+        return features
+
+    def decide(
+        self, proba: np.ndarray, features: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Decide a batch of probability rows (n × k, classes in a fixed order).
 
-        Returns the boolean query mask and the uncertainty score of every row.
+        ``features`` (n × :attr:`n_features`, e.g. from
+        :class:`streamal.features.FeatureEncoder`) is required by the strategies
+        that :attr:`needs_features` and ignored by the others. Returns the
+        boolean query mask and the score (uncertainty, or the strategy's
+        utility) of every row.
         """
         proba = np.ascontiguousarray(proba, dtype=np.float64)
         if proba.ndim != 2:
             raise ValueError(f"proba must be 2-D (events × classes), got shape {proba.shape}")
+        features = self._features(features, proba.shape[0])
         queried = np.zeros(proba.shape[0], dtype=np.bool_)
         scores = np.empty(proba.shape[0], dtype=np.float64)
-        decide_batch(proba, self.codes, self.params, self.state, self.rng, queried, scores)
+        decide_batch(
+            proba, features, self.codes, self.params, self.state, self.rng, queried, scores
+        )
         return queried, scores
 
     @property

@@ -9,6 +9,7 @@ from streamal.decider import budget
 from streamal.decider import layout as L
 from streamal.decider.measures import uncertainty
 from streamal.decider.strategies import (
+    dbal,
     entropy,
     fixed_uncertainty,
     periodic,
@@ -26,6 +27,7 @@ __all__ = ["decide_batch"]
 @numba.njit(cache=True, nogil=True)
 def decide_batch(
     proba: np.ndarray,
+    features: np.ndarray,
     codes: np.ndarray,
     params: np.ndarray,
     state: np.ndarray,
@@ -35,8 +37,10 @@ def decide_batch(
 ) -> None:
     """Decide every row of ``proba`` (n × k) in order, writing ``queried`` and ``scores``.
 
-    ``state`` and ``rng`` are updated in place element by element, so deciding
-    a stream in batches of any size gives the same decisions.
+    ``features`` (n × d) is read only by rules that need it; others get an
+    empty array. ``state`` and ``rng`` are updated in place element by
+    element, so deciding a stream in batches of any size gives the same
+    decisions.
     """
     # The dispatch is spelled out in the loop rather than behind helper
     # functions: a call that LLVM does not inline costs more than a whole
@@ -50,6 +54,10 @@ def decide_batch(
         u = uncertainty(measure, row)
         scores[i] = u
         state[L.SEEN] += 1.0
+        # Density windows see every event, whatever the budget says.
+        density = 1
+        if rule == dbal.RULE:
+            density = dbal.observe(features[i], params, state)
         if manager == budget.BIQF:
             ask = budget.allows_biqf(params, state, u)
         else:
@@ -71,6 +79,8 @@ def decide_batch(
                 ask = entropy.rule(row, u, params, state, rng)
             elif rule == quantile_uncertainty.RULE:
                 ask = quantile_uncertainty.rule(row, u, params, state, rng)
+            elif rule == dbal.RULE:
+                ask = dbal.rule(row, u, density, params, state, rng)
             elif rule == periodic.RULE:
                 ask = periodic.rule(row, u, params, state, rng)
             else:

@@ -6,7 +6,9 @@ arrays and restoring them gives the exact same future decisions:
 * ``codes`` (int64): which measure, query rule and budget manager;
 * ``params`` (float64): the fixed parameters;
 * ``state`` (float64): counters, thresholds and the quantile-filter window,
-  whose ring buffer and sorted copy sit after the scalar slots;
+  whose ring buffer and sorted copy sit after the scalar slots, then the
+  strategy's own region (from ``params[REGION]``: a density window of
+  feature rows, or a window of labeled feature rows), if it has one;
 
 plus a one-word ``uint64`` generator state (see :mod:`streamal.decider.rng`).
 """
@@ -32,7 +34,14 @@ HARD_CAP = 10  # 1.0: never more than floor(b * n) + 1 labels at any prefix
 FIXED_THETA = 11  # fixed uncertainty threshold; NaN: derived from budget and classes
 BUDGET_NUMERATOR = 12  # the budget as a fraction, for exact label counting
 BUDGET_DENOMINATOR = 13
-N_PARAMS = 14
+N_FEATURES = 14  # width of the feature rows, for strategies that measure distances
+OWN_WINDOW = 15  # size of the strategy's own window (density, cognition or labeled events)
+REGION = 16  # index in ``state`` where the strategy's own region starts
+DENSITY_THRESHOLD = 17  # CogDQS: neighbours an event must take over to count as dense
+BANDWIDTH = 18  # PAL: standard deviation of the Gaussian kernel
+PAL_M = 19  # PAL: most hypothetical labels considered
+PAL_PRIOR = 20  # PAL: Dirichlet prior added to every class frequency
+N_PARAMS = 21
 
 # state
 SEEN = 0  # events decided

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamal.decider.base import Strategy
+from streamal.decider.strategies.dbal import DBALStream
 from streamal.decider.strategies.entropy import EntropySampling
 from streamal.decider.strategies.fixed_uncertainty import FixedUncertainty
 from streamal.decider.strategies.periodic import Periodic
@@ -17,6 +18,7 @@ from streamal.decider.strategies.variable_uncertainty import VariableUncertainty
 
 __all__ = [
     "STRATEGIES",
+    "DBALStream",
     "EntropySampling",
     "FixedUncertainty",
     "Periodic",
@@ -41,5 +43,6 @@ STRATEGIES: dict[str, type[Strategy]] = {
         SelectiveSampling,
         EntropySampling,
         QuantileUncertainty,
+        DBALStream,
     )
 }

@@ -1,0 +1,54 @@
+"""The engine feeds feature rows (and labels) to the deciders that need them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streamal.decider import Decider
+from streamal.engine import Engine, Event
+from streamal.features import FeatureEncoder
+
+
+def events(xs: list[dict], start: int = 0) -> list[Event]:
+    return [Event(str(start + i), x, ts=float(start + i)) for i, x in enumerate(xs)]
+
+
+def test_threshold_rules_get_no_encoder():
+    assert Engine("naive_bayes.GaussianNB()", Decider("split")).features is None
+
+
+def test_engine_encodes_events_for_a_density_rule():
+    rng = np.random.default_rng(0)
+    crowd = [{"a": float(v), "b": float(w), "kind": "x"} for v, w in rng.normal(size=(200, 2))]
+    decider = Decider("dbal", 0.5, n_features=6, hard_cap=True, seed=1)
+    engine = Engine("naive_bayes.GaussianNB()", decider)
+    out = engine.process(events(crowd))
+    assert engine.features.columns == ["a", "b"] and engine.features.width == 6
+    # An untrained model is unsure of everything: dense events are asked, within the cap.
+    assert 0 < out.queried.sum() <= 0.5 * 200 + 1
+    # A far outlier is sparse: never asked however unsure the model is.
+    far = engine.process(events([{"a": 1e3, "b": -1e3, "kind": "y"}], start=200))
+    assert far.queried.tolist() == [False]
+
+
+def test_engine_with_features_is_deterministic_across_batch_sizes():
+    values = np.random.default_rng(1).random(300)
+    xs = [{"a": float(v), "s": "uv"[i % 2]} for i, v in enumerate(values)]
+    whole = Engine("naive_bayes.GaussianNB()", Decider("dbal", 0.2, n_features=4, seed=3))
+    parts = Engine("naive_bayes.GaussianNB()", Decider("dbal", 0.2, n_features=4, seed=3))
+    a = whole.process(events(xs)).queried
+    b = np.concatenate([parts.process(events(xs[i : i + 7], i)).queried for i in range(0, 300, 7)])
+    assert (a == b).all() and a.any()
+
+
+def test_encoder_standardises_online_and_hashes_strings():
+    encoder = FeatureEncoder(width=3, buckets=1)
+    m = encoder.transform([{"v": 0.0}, {"v": 2.0}, {"v": 4.0, "w": 1.0, "s": "z"}, {"s": 5}])
+    # v: after 2 rows mean 1, sd 1 → (2 - 1) / 1; after 3 rows mean 2, sd √(8/3) → 2 / 1.633.
+    assert m[:, 0] == pytest.approx([0.0, 1.0, 2 / np.sqrt(8 / 3), 0.0])
+    assert m[:, 2].tolist() == [0.0, 0.0, 1.0, 0.0]  # one bucket: every string lands in it
+    assert encoder.columns == ["v", "w"] and "s" in encoder.ignored  # s=5 found no column
+    assert m[3, 1] == 0.0  # a missing number is written as the mean
+    before = encoder.transform([{"v": 100.0}], update=False)
+    assert encoder.transform([{"v": 100.0}], update=False).tolist() == before.tolist()

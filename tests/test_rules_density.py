@@ -1,0 +1,112 @@
+"""Density-aware and feature-based rules against examples worked by hand from their papers."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from streamal.decider import Decider
+from streamal.decider import layout as L
+
+NO_BUDGET_LIMIT = {"window": 10**9}  # u/w stays ~0: the estimated budget always allows
+NO_JITTER = {"delta": 1e-12}  # η ≈ 1: the randomised threshold is θ itself
+
+
+def unsure(n: int) -> np.ndarray:
+    """Rows at chance: margin 0, below any positive threshold."""
+    return np.full((n, 2), 0.5)
+
+
+def column(*values: float) -> np.ndarray:
+    return np.array(values, dtype=float)[:, None]
+
+
+def test_dbal_local_density_factor_by_hand():
+    # w = 3, one feature; squared distances, "nn" = a member's nearest-neighbour distance².
+    # t1 x=0:   empty window → factor 0 (sparse); joins with nn = inf.
+    # t2 x=2:   4 < inf(0) → factor 1; nn(0) = 4; joins with nn 4.
+    # t3 x=3:   9 ≥ 4(0), 1 < 4(2) → factor 1; nn(2) = 1; joins with nn 1. Window full.
+    # t4 x=10:  100, 64, 49: none closer → factor 0; evicts 0, joins with nn 49.
+    # t5 x=2.6: 54.76 ≥ 49(10); 0.36 < 1(2); 0.16 < 1(3) → factor 2; evicts 2, nn 0.16.
+    # t6 x=6.5: 12.25 < 49(10) → factor 1: it becomes the outlier's nearest neighbour;
+    #           evicts 3 and joins with nn min(12.25, 15.21, 12.25) = 12.25.
+    decider = Decider(
+        "dbal", budget=0.5, n_features=1, window_size=3, **NO_BUDGET_LIMIT, **NO_JITTER
+    )
+    queried, scores = decider.decide(unsure(6), features=column(0, 2, 3, 10, 2.6, 6.5))
+    assert queried.tolist() == [False, True, True, False, True, True]
+    assert scores.tolist() == [1.0] * 6  # margin uncertainty 1 - (0.5 - 0.5)
+    # θ moves only when a dense event's margin meets it: four queries.
+    assert decider.threshold == pytest.approx(0.99**4)
+    region = decider.state[int(decider.params[L.REGION]) :]
+    count, head, rows, nearest = region[0], region[1], region[2:5], region[5:8]
+    assert (count, head) == (3, 0)
+    assert rows.tolist() == [10.0, 2.6, 6.5]  # ring positions: 0→10 (t4), 1→2.6, 2→6.5
+    assert nearest == pytest.approx([12.25, 0.16, 12.25])
+
+
+def test_dbal_margin_against_randomised_threshold():
+    # θ₀ = 0.5, no jitter; margins 0.8, 0.2, 0.9, 0.2, 0.1 at x = 0, 1, 0.5, 0.75, 5.
+    # t1: empty window, sparse (θ stays 0.5).
+    # t2: 1 < inf → dense; margin 0.2 < 0.5: query, θ = 0.495.
+    # t3: 0.25 < 1 (both) → dense; 0.9 ≥ 0.495: no query, θ = 0.49995.
+    # t4: 0.0625 < 0.25 (x=1 and x=0.5) → dense; 0.2 < 0.49995: query, θ = 0.4949505.
+    # t5: x=5 is far from all (≥ 18.06 > every nn) → sparse: margin 0.1 is not asked.
+    decider = Decider("dbal", budget=0.5, n_features=1, theta=0.5, **NO_BUDGET_LIMIT, **NO_JITTER)
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.95, 0.05], [0.6, 0.4], [0.55, 0.45]])
+    queried, _ = decider.decide(proba, features=column(0.0, 1.0, 0.5, 0.75, 5.0))
+    assert queried.tolist() == [False, True, False, True, False]
+    assert decider.threshold == pytest.approx(0.5 * 0.99 * 1.01 * 0.99)
+
+
+def test_dbal_duplicates_of_a_settled_point_are_not_dense():
+    # t2 = t1 makes t1's nn 0; from then on no distance is strictly below 0.
+    decider = Decider("dbal", budget=0.5, n_features=1, **NO_BUDGET_LIMIT, **NO_JITTER)
+    queried, _ = decider.decide(unsure(4), features=column(0.0, 0.0, 0.0, 0.0))
+    assert queried.tolist() == [False, True, False, False]
+
+
+def sklearn_style_density(xs: np.ndarray, w: int) -> list[int]:
+    """scikit-activeml's DBALStream window, written again with deques (the reference)."""
+    window: deque = deque(maxlen=w)
+    nearest: deque = deque(maxlen=w)
+    factors = []
+    for x in xs:
+        if window:
+            distances = np.array([np.sum((m - x) ** 2) for m in window])
+            closer = distances < np.array(nearest)
+            factors.append(int(closer.sum()))
+            for i in np.flatnonzero(closer):
+                nearest[i] = distances[i]
+            nearest.append(distances.min())
+        else:
+            factors.append(0)
+            nearest.append(np.inf)
+        window.append(x)
+    return factors
+
+
+def test_dbal_density_matches_sliding_window_reference():
+    xs = np.random.default_rng(3).normal(size=(400, 3))
+    decider = Decider(
+        "dbal", budget=1.0, n_features=3, window_size=17, **NO_BUDGET_LIMIT, **NO_JITTER
+    )
+    queried = np.concatenate(
+        [decider.decide(unsure(50), features=xs[i : i + 50])[0] for i in range(0, 400, 50)]
+    )
+    dense = np.array(sklearn_style_density(xs, 17)) > 0
+    assert 0 < dense.sum() < len(xs)
+    assert (queried == dense).all()
+
+
+def test_dbal_refuses_to_decide_without_features():
+    decider = Decider("dbal", budget=0.1, n_features=2)
+    with pytest.raises(ValueError, match="needs the events' features"):
+        decider.decide(unsure(3))
+    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+        decider.decide(unsure(3), features=np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="finite"):
+        decider.decide(unsure(1), features=np.array([[np.nan, 0.0]]))
+    assert decider.needs_features and not Decider("split").needs_features

@@ -110,3 +110,77 @@ def test_dbal_refuses_to_decide_without_features():
     with pytest.raises(ValueError, match="finite"):
         decider.decide(unsure(1), features=np.array([[np.nan, 0.0]]))
     assert decider.needs_features and not Decider("split").needs_features
+
+
+def test_cogdqs_forgets_the_weakest_memory_by_hand():
+    # size 2, one feature; member = (x: nearest², reinforcements θ, last reinforced t_x).
+    # t1 x=0:    empty → sparse; [0: inf, 0, 1].
+    # t2 x=0.1:  0.01 < inf → dense; 0 becomes (0.01, 1, 2); [0, 0.1: (0.01, 0, 2)].
+    # t3 x=5:    25, 24.01 ≥ 0.01 → sparse. Full: s(0) = exp(-(3-2)/2) = 0.61,
+    #            s(0.1) = exp(-(3-2)/1) = 0.37 → forget 0.1, the younger one (FIFO would
+    #            drop 0); 5 enters with (24.01, 0, 3).
+    # t4 x=0.05: 0.0025 < 0.01 → dense; 0 becomes (0.0025, 2, 4). Full: s(0) = 1,
+    #            s(5) = exp(-1) → forget 5.
+    # t5 x=4.9:  24.01, 23.5225 ≥ 0.0025 → sparse; next to 5 it would have been dense.
+    decider = Decider(
+        "cogdqs", 0.5, n_features=1, cognition_window_size=2, **NO_BUDGET_LIMIT, **NO_JITTER
+    )
+    queried, scores = decider.decide(unsure(5), features=column(0, 0.1, 5, 0.05, 4.9))
+    assert queried.tolist() == [False, True, False, True, False]
+    assert scores.tolist() == [0.5] * 5  # least confidence
+    assert decider.threshold == pytest.approx(0.99**2)
+    region = decider.state[int(decider.params[L.REGION]) :]
+    assert region[0] == 2
+    assert region[1:3].tolist() == [0.0, 4.9]  # members in order of arrival
+    assert region[3:9] == pytest.approx([0.0025, 2, 4, 23.5225, 0, 5])
+
+
+def test_cogdqs_density_threshold():
+    # Threshold 2: t3 (x=0.5 takes over both 0 and 1) is the only event dense enough.
+    decider = Decider(
+        "cogdqs", 0.5, n_features=1, density_threshold=2, **NO_BUDGET_LIMIT, **NO_JITTER
+    )
+    queried, _ = decider.decide(unsure(4), features=column(0, 1, 0.5, 3))
+    assert queried.tolist() == [False, False, True, False]
+
+
+def reference_cognition_window(xs: np.ndarray, size: int) -> list[int]:
+    """The CogDQS window written again with Python lists (scikit-activeml's shape, size members)."""
+    members, nearest, reinforced, last, factors = [], [], [], [], []
+    for t, x in enumerate(xs, start=1):
+        distances = [float(np.sum((m - x) ** 2)) for m in members]
+        factor = 0
+        for k, dist in enumerate(distances):
+            if dist < nearest[k]:
+                nearest[k], reinforced[k], last[k] = dist, reinforced[k] + 1, t
+                factor += 1
+        factors.append(factor)
+        if len(members) == size:
+            strength = [np.exp(-(t - last[k]) / (reinforced[k] + 1)) for k in range(size)]
+            weakest = int(np.argmin(strength))
+            for values in (members, nearest, reinforced, last):
+                values.pop(weakest)
+        members.append(x)
+        nearest.append(min(distances, default=np.inf))
+        reinforced.append(0)
+        last.append(t)
+    return factors
+
+
+def test_cogdqs_density_matches_reference_window():
+    xs = np.random.default_rng(8).normal(size=(300, 2))
+    decider = Decider(
+        "cogdqs",
+        1.0,
+        n_features=2,
+        cognition_window_size=7,
+        theta=1e9,
+        **NO_BUDGET_LIMIT,
+        **NO_JITTER,
+    )
+    queried = np.concatenate(
+        [decider.decide(unsure(60), features=xs[i : i + 60])[0] for i in range(0, 300, 60)]
+    )
+    dense = np.array(reference_cognition_window(xs, 7)) >= 1
+    assert 0 < dense.sum() < len(xs)
+    assert (queried == dense).all()

@@ -131,8 +131,9 @@ class Decider:
         self.params[L.N_FEATURES] = int(n_features)
         for slot, value in kind.resolve(self.budget, parameters).items():
             self.params[slot] = value
-        if "window_size" in kind.parameters and self.params[L.OWN_WINDOW] < 1:
-            raise ValueError("window_size must be at least 1")
+        for name, (slot, _) in kind.parameters.items():
+            if slot == L.OWN_WINDOW and self.params[slot] < 1:
+                raise ValueError(f"{name} must be at least 1")
         self.params[L.OWN_WINDOW] = int(self.params[L.OWN_WINDOW])
 
         self.params[L.REGION] = L.N_SCALARS + 2 * int(biqf_window)

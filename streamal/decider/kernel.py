@@ -9,6 +9,7 @@ from streamal.decider import budget
 from streamal.decider import layout as L
 from streamal.decider.measures import uncertainty
 from streamal.decider.strategies import (
+    cogdqs,
     dbal,
     entropy,
     fixed_uncertainty,
@@ -58,6 +59,8 @@ def decide_batch(
         density = 1
         if rule == dbal.RULE:
             density = dbal.observe(features[i], params, state)
+        elif rule == cogdqs.RULE:
+            density = cogdqs.observe(features[i], params, state)
         if manager == budget.BIQF:
             ask = budget.allows_biqf(params, state, u)
         else:
@@ -81,6 +84,8 @@ def decide_batch(
                 ask = quantile_uncertainty.rule(row, u, params, state, rng)
             elif rule == dbal.RULE:
                 ask = dbal.rule(row, u, density, params, state, rng)
+            elif rule == cogdqs.RULE:
+                ask = cogdqs.rule(row, u, density, params, state, rng)
             elif rule == periodic.RULE:
                 ask = periodic.rule(row, u, params, state, rng)
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamal.decider.base import Strategy
+from streamal.decider.strategies.cogdqs import CogDQS
 from streamal.decider.strategies.dbal import DBALStream
 from streamal.decider.strategies.entropy import EntropySampling
 from streamal.decider.strategies.fixed_uncertainty import FixedUncertainty
@@ -18,6 +19,7 @@ from streamal.decider.strategies.variable_uncertainty import VariableUncertainty
 
 __all__ = [
     "STRATEGIES",
+    "CogDQS",
     "DBALStream",
     "EntropySampling",
     "FixedUncertainty",
@@ -44,5 +46,6 @@ STRATEGIES: dict[str, type[Strategy]] = {
         EntropySampling,
         QuantileUncertainty,
         DBALStream,
+        CogDQS,
     )
 }

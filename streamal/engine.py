@@ -249,9 +249,13 @@ class Engine:
         return joined
 
     def learn(self, examples: Sequence[TrainingExample]) -> None:
-        """Update the model with labeled examples, in order."""
+        """Update the model with labeled examples, in order (and the decider, if it learns)."""
         if examples:
-            self.model.learn([e.x for e in examples], [e.y for e in examples])
+            xs = [e.x for e in examples]
+            self.model.learn(xs, [e.y for e in examples])
+            if self.decider.needs_labels:
+                classes = np.array([self.model.classes.index(e.y) for e in examples])
+                self.decider.learn(self.features.transform(xs, update=False), classes)
 
     def answer(self, labels: Sequence[Label]) -> Joined:
         """Join labels with their queries and learn from them at once."""

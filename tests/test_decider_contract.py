@@ -1,7 +1,7 @@
 """The contract every strategy × budget manager keeps (river's estimator-checks idea).
 
 A new strategy gets all of these for free by being in ``STRATEGIES``: the
-driver :func:`feed` gives it feature rows if it needs them.
+driver :func:`feed` gives it feature rows and labels if it needs them.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class Stream:
     proba: np.ndarray
     #: standardised-looking feature rows: three drifting blobs and a few outliers
     features: np.ndarray
+    #: the blob of each event, as its class
+    classes: np.ndarray
 
     def __len__(self) -> int:
         return len(self.proba)
@@ -50,11 +52,12 @@ class Stream:
 def make_stream(n: int = 6000, seed: int = 0) -> Stream:
     rng = np.random.default_rng(seed + 1)
     centres = rng.normal(size=(3, N_FEATURES)) * 2
-    features = centres[rng.integers(0, 3, n)] + rng.normal(size=(n, N_FEATURES)) * 0.5
+    classes = rng.integers(0, 3, n)
+    features = centres[classes] + rng.normal(size=(n, N_FEATURES)) * 0.5
     features += np.linspace(0, 1, n)[:, None]
     outliers = rng.random(n) < 0.05
     features[outliers] = rng.normal(size=(outliers.sum(), N_FEATURES)) * 6
-    return Stream(normalised(stream(n, seed=seed)), features)
+    return Stream(normalised(stream(n, seed=seed)), features, classes)
 
 
 @pytest.fixture(scope="module")
@@ -68,17 +71,29 @@ def make(strategy: str, manager: str, cap: bool, budget: float = 0.1, seed: int 
     )
 
 
+#: Strategies that learn from labels are told the label of every event at a multiple of this
+#: position, right after deciding it: a schedule fixed by position, so batch sizes, checkpoints
+#: and restarts see the same labels at the same moments.
+LABEL_EVERY = 16
+
+
 def feed(
     decider: Decider, data: Stream, lo: int = 0, hi: int | None = None, batch: int = 1024
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decide events ``lo:hi`` in batches, giving the decider what its strategy needs."""
     hi = len(data) if hi is None else hi
     queried, scores = [np.zeros(0, dtype=bool)], [np.zeros(0)]
-    for start in range(lo, hi, batch):
+    start = lo
+    while start < hi:
         end = min(start + batch, hi)
+        if decider.needs_labels:
+            end = min(end, (start // LABEL_EVERY + 1) * LABEL_EVERY)
         q, s = decider.decide(data.proba[start:end], features=data.features[start:end])
         queried.append(q)
         scores.append(s)
+        if decider.needs_labels and end % LABEL_EVERY == 0:
+            decider.learn(data.features[end - 1 : end], data.classes[end - 1 : end])
+        start = end
     return np.concatenate(queried), np.concatenate(scores)
 
 
@@ -134,7 +149,7 @@ def test_spends_budget_when_the_model_is_unsure(strategy):
     # A model at chance everywhere: every rule (but the fixed threshold) finds reasons to ask.
     data = make_stream(5000)
     decider = Decider(strategy, 0.1, seed=3, n_features=N_FEATURES)
-    queried, _ = feed(decider, Stream(np.full((5000, 2), 0.5), data.features))
+    queried, _ = feed(decider, Stream(np.full((5000, 2), 0.5), data.features, data.classes))
     assert 0.07 <= queried.mean() <= 0.12
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from streamal.decider import Decider
-from streamal.engine import Engine, Event
+from streamal.decider import layout as L
+from streamal.engine import Engine, Event, Label
 from streamal.features import FeatureEncoder
 
 
@@ -52,3 +53,20 @@ def test_encoder_standardises_online_and_hashes_strings():
     assert m[3, 1] == 0.0  # a missing number is written as the mean
     before = encoder.transform([{"v": 100.0}], update=False)
     assert encoder.transform([{"v": 100.0}], update=False).tolist() == before.tolist()
+
+
+def test_engine_tells_a_learning_decider_the_labels():
+    engine = Engine("naive_bayes.GaussianNB()", Decider("pal", 0.3, n_features=3, seed=0))
+    xs = [{"a": float(v)} for v in np.random.default_rng(2).normal(size=200)]
+    out = engine.process(events(xs))
+    labels = [Label(q.id, "neg" if q.x["a"] < 0 else "pos", ts=500.0) for q in out.queries]
+    joined = engine.answer(labels)
+    assert len(joined.examples) == len(out.queries) > 0
+    region = engine.decider.state[int(engine.decider.params[L.REGION]) :]
+    assert region[0] == len(out.queries)  # every labeled event is in PAL's window
+    classes_start = 2 + 500 * 3  # after the count, the head and 500 feature rows of width 3
+    window_classes = region[classes_start : classes_start + len(out.queries)]
+    expected = [engine.model.classes.index(label.label) for label in labels]
+    assert window_classes.tolist() == expected
+    # Encoding labeled events again does not move the standardisation statistics.
+    assert engine.features._count[0] == 200

@@ -184,3 +184,73 @@ def test_cogdqs_density_matches_reference_window():
     dense = np.array(reference_cognition_window(xs, 7)) >= 1
     assert 0 < dense.sum() < len(xs)
     assert (queried == dense).all()
+
+
+def reference_gain(k: np.ndarray, prior: float, m_max: int) -> float:
+    """McPAL's closed form with gamma functions and brute-force labelings (the reference)."""
+    from itertools import product
+    from math import factorial, lgamma
+
+    def log_beta(a):
+        return sum(lgamma(v) for v in a) - lgamma(sum(a))
+
+    alpha = k + prior
+    costs = []
+    for m in range(m_max + 1):
+        cost = 0.0
+        for labels in product(range(m + 1), repeat=len(k)):
+            if sum(labels) != m:
+                continue
+            decision = int(np.argmax(k + np.array(labels)))
+            multinomial = factorial(m) / np.prod([factorial(v) for v in labels])
+            for c in range(len(k)):
+                if c != decision:
+                    after = alpha + np.array(labels) + np.eye(len(k))[c]
+                    cost += multinomial * np.exp(log_beta(after) - log_beta(alpha))
+        costs.append(cost)
+    return max((costs[0] - costs[m]) / m for m in range(1, m_max + 1))
+
+
+def test_pal_gain_by_hand():
+    from streamal.decider.strategies.pal import expected_gain
+
+    # k = (1, 0), prior 1: α = (2, 1). Now: predict 0, cost 1/3. One label: (1,0) → 0 and
+    # (0,1) → tie, still 0: cost stays 1/3, gain 0. Two labels: weights 2!·α^(l)/l! are
+    # (2,0): 6, (1,1): 4, (0,2): 2, the wrong mass after each 1, 2, 2 (the last flips to
+    # class 1), over 3·4·5: (6 + 8 + 4) / 60 = 0.3 → gain (1/3 - 0.3) / 2 = 1/60.
+    assert expected_gain(np.array([1.0, 0.0]), 1.0, 1) == pytest.approx(0.0, abs=1e-12)
+    assert expected_gain(np.array([1.0, 0.0]), 1.0, 2) == pytest.approx(1 / 60)
+    # No labels near x, prior p: cost now 1/2; one label leaves p / (2p + 1).
+    p = 0.001
+    assert expected_gain(np.zeros(2), p, 1) == pytest.approx(0.5 - p / (2 * p + 1))
+
+
+@pytest.mark.parametrize("m_max", [1, 2, 3])
+def test_pal_gain_matches_closed_form_reference(m_max):
+    from streamal.decider.strategies.pal import expected_gain
+
+    rng = np.random.default_rng(m_max)
+    for classes in (2, 3, 4):
+        for _ in range(15):
+            k = rng.exponential(2.0, classes) * (rng.random(classes) < 0.7)
+            expected = reference_gain(k, 0.001, m_max)
+            assert expected_gain(k, 0.001, m_max) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_pal_kernel_frequencies_from_the_labeled_window():
+    from streamal.decider.strategies.pal import expected_gain
+
+    # Labels: x=0 class 0, x=2 class 1. At x=1, σ = 1: k = (e^-½, e^-½).
+    decider = Decider("pal", 0.5, n_features=1, labeled_window_size=2, **NO_BUDGET_LIMIT)
+    decider.learn(column(0.0, 2.0), np.array([0, 1]))
+    _, gains = decider.decide(unsure(1), features=column(1.0))
+    half = np.exp(-0.5)
+    assert gains[0] == pytest.approx(expected_gain(np.array([half, half]), 0.001, 2))
+    # A third label evicts the first (window of 2): at x=1 now k = (0, e^-½ + e^-½).
+    decider.learn(column(2.0), np.array([1]))
+    _, gains = decider.decide(unsure(1), features=column(1.0))
+    assert gains[0] == pytest.approx(expected_gain(np.array([0.0, 2 * half]), 0.001, 2))
+    # Labels of classes the model has no column for yet widen the frequency vector.
+    decider.learn(column(1.0), np.array([2]))
+    _, gains = decider.decide(unsure(1), features=column(1.0))
+    assert gains[0] == pytest.approx(expected_gain(np.array([0.0, half, 1.0]), 0.001, 2))

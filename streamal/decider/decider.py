@@ -8,7 +8,7 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.budget import BUDGET_MANAGERS, budget_fraction
-from streamal.decider.kernel import decide_batch
+from streamal.decider.kernel import decide_batch, learn_batch
 from streamal.decider.measures import MEASURES
 from streamal.decider.rng import seed_state
 from streamal.decider.strategies import STRATEGIES
@@ -147,6 +147,11 @@ class Decider:
         return STRATEGIES[self.strategy].needs_features
 
     @property
+    def needs_labels(self) -> bool:
+        """Whether the strategy learns from labeled events (see :meth:`learn`)."""
+        return STRATEGIES[self.strategy].needs_labels
+
+    @property
     def n_features(self) -> int:
         return int(self.params[L.N_FEATURES])
 
@@ -188,6 +193,20 @@ class Decider:
             proba, features, self.codes, self.params, self.state, self.rng, queried, scores
         )
         return queried, scores
+
+    def learn(self, features: np.ndarray, classes: np.ndarray) -> None:
+        """Tell the decider about labeled events: their feature rows and class indices.
+
+        Class indices are columns of the probability rows :meth:`decide` is
+        given. Strategies that do not :attr:`needs_labels` ignore the call.
+        """
+        if not self.needs_labels:
+            return
+        classes = np.ascontiguousarray(classes, dtype=np.int64)
+        features = self._features(features, classes.shape[0])
+        if classes.ndim != 1 or (classes < 0).any():
+            raise ValueError("classes must be a 1-D array of class indices (>= 0)")
+        learn_batch(features, classes, self.codes, self.params, self.state)
 
     @property
     def name(self) -> str:

@@ -13,6 +13,7 @@ from streamal.decider.strategies import (
     dbal,
     entropy,
     fixed_uncertainty,
+    pal,
     periodic,
     quantile_uncertainty,
     random,
@@ -22,7 +23,7 @@ from streamal.decider.strategies import (
     variable_uncertainty,
 )
 
-__all__ = ["decide_batch"]
+__all__ = ["decide_batch", "learn_batch"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -52,7 +53,10 @@ def decide_batch(
     capped = params[L.HARD_CAP] > 0.0
     for i in range(proba.shape[0]):
         row = proba[i]
-        u = uncertainty(measure, row)
+        if rule == pal.RULE:
+            u = pal.gain(row, features[i], params, state)
+        else:
+            u = uncertainty(measure, row)
         scores[i] = u
         state[L.SEEN] += 1.0
         # Density windows see every event, whatever the budget says.
@@ -86,9 +90,21 @@ def decide_batch(
                 ask = dbal.rule(row, u, density, params, state, rng)
             elif rule == cogdqs.RULE:
                 ask = cogdqs.rule(row, u, density, params, state, rng)
+            elif rule == pal.RULE:
+                ask = pal.rule(row, u, params, state, rng)
             elif rule == periodic.RULE:
                 ask = periodic.rule(row, u, params, state, rng)
             else:
                 ask = random.rule(row, u, params, state, rng)
         budget.record(params, state, ask)
         queried[i] = ask
+
+
+@numba.njit(cache=True, nogil=True)
+def learn_batch(
+    features: np.ndarray, classes: np.ndarray, codes: np.ndarray, params: np.ndarray, state
+) -> None:
+    """Tell a rule that learns from labels about labeled events (feature rows, class indices)."""
+    if codes[L.RULE] == pal.RULE:
+        for i in range(features.shape[0]):
+            pal.remember(features[i], classes[i], params, state)

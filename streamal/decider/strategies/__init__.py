@@ -7,6 +7,7 @@ from streamal.decider.strategies.cogdqs import CogDQS
 from streamal.decider.strategies.dbal import DBALStream
 from streamal.decider.strategies.entropy import EntropySampling
 from streamal.decider.strategies.fixed_uncertainty import FixedUncertainty
+from streamal.decider.strategies.pal import PAL
 from streamal.decider.strategies.periodic import Periodic
 from streamal.decider.strategies.quantile_uncertainty import QuantileUncertainty
 from streamal.decider.strategies.random import RandomSampling
@@ -18,6 +19,7 @@ from streamal.decider.strategies.split import Split
 from streamal.decider.strategies.variable_uncertainty import VariableUncertainty
 
 __all__ = [
+    "PAL",
     "STRATEGIES",
     "CogDQS",
     "DBALStream",
@@ -47,5 +49,6 @@ STRATEGIES: dict[str, type[Strategy]] = {
         QuantileUncertainty,
         DBALStream,
         CogDQS,
+        PAL,
     )
 }

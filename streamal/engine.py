@@ -184,13 +184,19 @@ class Engine:
         self.expired = 0
         #: feature rows for deciders that measure distances between events
         self.features = FeatureEncoder(decider.n_features) if decider.needs_features else None
+        if decider.needs_committee and not self.model.is_committee:
+            raise ValueError(
+                f"{decider.name} needs a committee: use an ensemble model, "
+                "e.g. ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)"
+            )
 
     def process(self, events: Sequence[Event]) -> Decisions:
         """Predict every event, decide which to query, and remember the queries."""
         xs = [e.x for e in events]
         proba = self.model.predict_proba(xs)
         features = self.features.transform(xs) if self.features else None
-        queried, scores = self.decider.decide(proba, features=features)
+        committee = self.model.committee_proba(xs) if self.decider.needs_committee else None
+        queried, scores = self.decider.decide(proba, features=features, committee=committee)
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         queries = []

@@ -44,6 +44,8 @@ class Stream:
     features: np.ndarray
     #: the blob of each event, as its class
     classes: np.ndarray
+    #: five committee members' probability rows, scattered around ``proba``
+    committee: np.ndarray
 
     def __len__(self) -> int:
         return len(self.proba)
@@ -57,7 +59,10 @@ def make_stream(n: int = 6000, seed: int = 0) -> Stream:
     features += np.linspace(0, 1, n)[:, None]
     outliers = rng.random(n) < 0.05
     features[outliers] = rng.normal(size=(outliers.sum(), N_FEATURES)) * 6
-    return Stream(normalised(stream(n, seed=seed)), features, classes)
+    proba = normalised(stream(n, seed=seed))
+    committee = proba[:, None, :] * rng.gamma(2.0, size=(n, 5, proba.shape[1]))
+    committee /= committee.sum(axis=2, keepdims=True)
+    return Stream(proba, features, classes, committee)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +93,11 @@ def feed(
         end = min(start + batch, hi)
         if decider.needs_labels:
             end = min(end, (start // LABEL_EVERY + 1) * LABEL_EVERY)
-        q, s = decider.decide(data.proba[start:end], features=data.features[start:end])
+        q, s = decider.decide(
+            data.proba[start:end],
+            features=data.features[start:end],
+            committee=data.committee[start:end],
+        )
         queried.append(q)
         scores.append(s)
         if decider.needs_labels and end % LABEL_EVERY == 0:
@@ -149,13 +158,14 @@ def test_spends_budget_when_the_model_is_unsure(strategy):
     # A model at chance everywhere: every rule (but the fixed threshold) finds reasons to ask.
     data = make_stream(5000)
     decider = Decider(strategy, 0.1, seed=3, n_features=N_FEATURES)
-    queried, _ = feed(decider, Stream(np.full((5000, 2), 0.5), data.features, data.classes))
+    at_chance = np.full((5000, 2), 0.5)
+    queried, _ = feed(decider, Stream(at_chance, data.features, data.classes, at_chance[:, None]))
     assert 0.07 <= queried.mean() <= 0.12
 
 
 def test_uncertain_events_are_preferred():
     data = make_stream(seed=5)
-    for strategy in ("variable_uncertainty", "quantile_uncertainty", "entropy", "dbal"):
+    for strategy in ("variable_uncertainty", "quantile_uncertainty", "entropy", "dbal", "qbc"):
         queried, scores = feed(Decider(strategy, 0.1, n_features=N_FEATURES), data)
         assert scores[queried].mean() > scores[~queried].mean() + 0.05, strategy
 

@@ -40,7 +40,9 @@ def test_hard_cap_never_exceeded_at_any_prefix(raw, budget, strategy, manager, s
     )
     # Clustered feature rows, for the strategies that measure density.
     features = np.random.default_rng(seed).integers(0, 3, size=(len(raw), 2)) * 1.0
-    queried, _ = decider.decide(normalise(raw), features=features)
+    proba = normalise(raw)
+    committee = np.stack([proba, np.roll(proba, 1, axis=0)], axis=1)  # two members
+    queried, _ = decider.decide(proba, features=features, committee=committee)
     b = Fraction(repr(budget))
     labels = np.cumsum(queried)
     for n, spent in enumerate(labels, start=1):

@@ -7,6 +7,7 @@ import pytest
 
 from streamal.decider import Decider
 from streamal.decider import layout as L
+from streamal.decider.measures import VOTE_ENTROPY, disagreement
 from streamal.engine import Engine, Event, Label
 from streamal.features import FeatureEncoder
 
@@ -70,3 +71,26 @@ def test_engine_tells_a_learning_decider_the_labels():
     assert window_classes.tolist() == expected
     # Encoding labeled events again does not move the standardisation statistics.
     assert engine.features._count[0] == 200
+
+
+def test_engine_gives_the_committee_to_qbc():
+    spec = "ensemble.BaggingClassifier(naive_bayes.GaussianNB(), n_models=4, seed=1)"
+    engine = Engine(spec, Decider("qbc", 0.3, seed=0))
+    rng = np.random.default_rng(4)
+    xs = [{"a": float(v)} for v in rng.normal(size=300)]
+    first = engine.process(events(xs[:100]))
+    assert first.queried.any()  # an untrained committee has no opinion: all uncertain
+    labels = [Label(q.id, q.x["a"] > 0, ts=1e3) for q in first.queries]
+    engine.answer(labels)
+    later = engine.process(events(xs[100:], start=100))
+    committee = engine.model.committee_proba([xs[i] for i in range(100, 300)])
+    assert committee.shape == (200, 4, 2)
+    expected = [disagreement(VOTE_ENTROPY, members) for members in committee]
+    scores = [q.score for q in later.queries]
+    queried_ids = [int(q.id) - 100 for q in later.queries]
+    assert scores == pytest.approx([expected[i] for i in queried_ids])
+
+
+def test_qbc_without_an_ensemble_is_refused():
+    with pytest.raises(ValueError, match="needs a committee"):
+        Engine("naive_bayes.GaussianNB()", Decider("qbc"))

@@ -254,3 +254,51 @@ def test_pal_kernel_frequencies_from_the_labeled_window():
     decider.learn(column(1.0), np.array([2]))
     _, gains = decider.decide(unsure(1), features=column(1.0))
     assert gains[0] == pytest.approx(expected_gain(np.array([0.0, half, 1.0]), 0.001, 2))
+
+
+def test_committee_measures_by_hand():
+    from streamal.decider.measures import KL_CONSENSUS, VOTE_ENTROPY, disagreement
+
+    # Five members, three classes, votes 2 : 2 : 1 → H = -(2 · 0.4 ln 0.4 + 0.2 ln 0.2) / ln 3.
+    members = np.array(
+        [[0.5, 0.3, 0.2], [0.6, 0.2, 0.2], [0.1, 0.8, 0.1], [0.3, 0.4, 0.3], [0.2, 0.2, 0.6]]
+    )
+    h = -(2 * 0.4 * np.log(0.4) + 0.2 * np.log(0.2)) / np.log(3)
+    assert disagreement(VOTE_ENTROPY, members) == pytest.approx(h)
+    # KL to the consensus: p̄ = (0.6, 0.4); KL((.8,.2) || p̄) = .8 ln(4/3) + .2 ln(1/2),
+    # KL((.4,.6) || p̄) = .4 ln(2/3) + .6 ln(3/2); their mean over ln 2.
+    pair = np.array([[0.8, 0.2], [0.4, 0.6]])
+    first = 0.8 * np.log(0.8 / 0.6) + 0.2 * np.log(0.2 / 0.4)
+    second = 0.4 * np.log(0.4 / 0.6) + 0.6 * np.log(0.6 / 0.4)
+    assert disagreement(KL_CONSENSUS, pair) == pytest.approx((first + second) / 2 / np.log(2))
+    # Unanimous members disagree by nothing; untrained ones (all zero) abstain.
+    assert disagreement(KL_CONSENSUS, np.array([[0.7, 0.3], [0.7, 0.3]])) == pytest.approx(0.0)
+    assert disagreement(VOTE_ENTROPY, np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])) == 1.0
+    assert disagreement(VOTE_ENTROPY, np.zeros((3, 2))) == 1.0  # nobody knows anything
+    assert disagreement(VOTE_ENTROPY, np.array([[0.6, 0.4]])) == 0.0  # one member: no spread
+
+
+def test_qbc_variable_threshold_on_disagreement():
+    # Disagreements (vote entropy, 2 members, 2 classes): split = 1, agree = 0.
+    # θ: 0.5 → split: 1 > 0.5, query, θ 0.495 → agree: 0 > 0.505? no, θ 0.49995
+    # → split: query, θ 0.4949505 → agree: no.
+    split = [[0.9, 0.1], [0.3, 0.7]]
+    agree = [[0.9, 0.1], [0.6, 0.4]]
+    committee = np.array([split, agree, split, agree])
+    decider = Decider("qbc", 0.5, theta=0.5, **NO_BUDGET_LIMIT)
+    queried, scores = decider.decide(committee.mean(axis=1), committee=committee)
+    assert scores.tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert queried.tolist() == [True, False, True, False]
+    assert decider.threshold == pytest.approx(0.5 * 0.99 * 1.01 * 0.99 * 1.01)
+
+
+def test_committee_measure_composes_with_other_rules_and_is_required():
+    committee = np.array([[[0.9, 0.1], [0.3, 0.7]], [[0.9, 0.1], [0.6, 0.4]]])
+    decider = Decider("quantile_uncertainty", 0.5, measure="kl_consensus")
+    assert decider.needs_committee and not Decider("qbc", measure="margin").needs_committee
+    _, scores = decider.decide(committee.mean(axis=1), committee=committee)
+    assert scores[0] > scores[1] > 0.0
+    with pytest.raises(ValueError, match="needs the committee"):
+        decider.decide(committee.mean(axis=1))
+    with pytest.raises(ValueError, match=r"shape \(2, members, classes\)"):
+        decider.decide(committee.mean(axis=1), committee=committee[0])

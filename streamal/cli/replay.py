@@ -153,11 +153,19 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     try:
-        Model(args.model)
+        model = Model(args.model)
     except ModelSpecError as e:
         raise UsageError(f"--model: {e}") from None
+    if args.strategy.strip() == "all" and not model.is_committee:
+        # 'all' means all that this model can run: committee rules need an ensemble.
+        strategies = [s for s in strategies if not Decider(s).needs_committee]
     for name in strategies:
-        Decider(name, budgets[0], budget_manager=args.budget_manager)
+        decider = Decider(name, budgets[0], budget_manager=args.budget_manager)
+        if decider.needs_committee and not model.is_committee:
+            raise UsageError(
+                f"--strategy {name} needs an ensemble --model, e.g. "
+                "'ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)'"
+            )
 
     rows = _read(args)
     setups = [

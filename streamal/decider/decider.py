@@ -9,13 +9,14 @@ import numpy as np
 from streamal.decider import layout as L
 from streamal.decider.budget import BUDGET_MANAGERS, budget_fraction
 from streamal.decider.kernel import decide_batch, learn_batch
-from streamal.decider.measures import MEASURES
+from streamal.decider.measures import COMMITTEE_MEASURES, MEASURES
 from streamal.decider.rng import seed_state
 from streamal.decider.strategies import STRATEGIES
 
 __all__ = ["DEFAULT_STRATEGY", "Decider"]
 
 _NO_FEATURES = np.empty((0, 0))
+_NO_COMMITTEE = np.empty((0, 0, 0))
 
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
 DEFAULT_STRATEGY = "variable_uncertainty"
@@ -42,7 +43,8 @@ class Decider:
     budget_manager
         ``"estimated"`` or ``"biqf"``; defaults to the strategy's own choice.
     measure
-        ``"least_confidence"``, ``"margin"`` or ``"entropy"``; defaults to the
+        ``"least_confidence"``, ``"margin"``, ``"entropy"``, or a committee
+        measure, ``"vote_entropy"`` or ``"kl_consensus"``; defaults to the
         strategy's own choice.
     hard_cap
         Never spend more than ``floor(b n) + 1`` labels in the first ``n`` events.
@@ -147,6 +149,11 @@ class Decider:
         return STRATEGIES[self.strategy].needs_features
 
     @property
+    def needs_committee(self) -> bool:
+        """Whether :meth:`decide` needs the committee members' probability rows."""
+        return int(self.codes[L.MEASURE]) in COMMITTEE_MEASURES
+
+    @property
     def needs_labels(self) -> bool:
         """Whether the strategy learns from labeled events (see :meth:`learn`)."""
         return STRATEGIES[self.strategy].needs_labels
@@ -172,25 +179,53 @@ class Decider:
             raise ValueError("features must be finite")
         return features
 
+    def _committee(self, committee: np.ndarray | None, n: int) -> np.ndarray:
+        if not self.needs_committee:
+            return _NO_COMMITTEE
+        if committee is None:
+            raise ValueError(
+                f"measure {_name_of(int(self.codes[L.MEASURE]), MEASURES)!r} needs the "
+                "committee: decide(proba, committee=<events × members × classes array>)"
+            )
+        committee = np.ascontiguousarray(committee, dtype=np.float64)
+        if committee.ndim != 3 or committee.shape[0] != n:
+            raise ValueError(
+                f"committee must have shape ({n}, members, classes), got {committee.shape}"
+            )
+        return committee
+
     def decide(
-        self, proba: np.ndarray, features: np.ndarray | None = None
+        self,
+        proba: np.ndarray,
+        features: np.ndarray | None = None,
+        committee: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decide a batch of probability rows (n × k, classes in a fixed order).
 
         ``features`` (n × :attr:`n_features`, e.g. from
         :class:`streamal.features.FeatureEncoder`) is required by the strategies
-        that :attr:`needs_features` and ignored by the others. Returns the
-        boolean query mask and the score (uncertainty, or the strategy's
-        utility) of every row.
+        that :attr:`needs_features`, ``committee`` (n × members × classes) by
+        the committee measures (:attr:`needs_committee`); both are ignored
+        otherwise. Returns the boolean query mask and the score (uncertainty,
+        disagreement or the strategy's utility) of every row.
         """
         proba = np.ascontiguousarray(proba, dtype=np.float64)
         if proba.ndim != 2:
             raise ValueError(f"proba must be 2-D (events × classes), got shape {proba.shape}")
         features = self._features(features, proba.shape[0])
+        committee = self._committee(committee, proba.shape[0])
         queried = np.zeros(proba.shape[0], dtype=np.bool_)
         scores = np.empty(proba.shape[0], dtype=np.float64)
         decide_batch(
-            proba, features, self.codes, self.params, self.state, self.rng, queried, scores
+            proba,
+            features,
+            committee,
+            self.codes,
+            self.params,
+            self.state,
+            self.rng,
+            queried,
+            scores,
         )
         return queried, scores
 

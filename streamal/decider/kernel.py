@@ -7,7 +7,7 @@ import numpy as np
 
 from streamal.decider import budget
 from streamal.decider import layout as L
-from streamal.decider.measures import uncertainty
+from streamal.decider.measures import KL_CONSENSUS, VOTE_ENTROPY, disagreement, uncertainty
 from streamal.decider.strategies import (
     cogdqs,
     dbal,
@@ -15,6 +15,7 @@ from streamal.decider.strategies import (
     fixed_uncertainty,
     pal,
     periodic,
+    qbc,
     quantile_uncertainty,
     random,
     randomized_variable_uncertainty,
@@ -30,6 +31,7 @@ __all__ = ["decide_batch", "learn_batch"]
 def decide_batch(
     proba: np.ndarray,
     features: np.ndarray,
+    committee: np.ndarray,
     codes: np.ndarray,
     params: np.ndarray,
     state: np.ndarray,
@@ -39,8 +41,9 @@ def decide_batch(
 ) -> None:
     """Decide every row of ``proba`` (n × k) in order, writing ``queried`` and ``scores``.
 
-    ``features`` (n × d) is read only by rules that need it; others get an
-    empty array. ``state`` and ``rng`` are updated in place element by
+    ``features`` (n × d) is read only by rules that need it, ``committee``
+    (n × members × classes) only by committee measures; others get empty
+    arrays. ``state`` and ``rng`` are updated in place element by
     element, so deciding a stream in batches of any size gives the same
     decisions.
     """
@@ -55,6 +58,8 @@ def decide_batch(
         row = proba[i]
         if rule == pal.RULE:
             u = pal.gain(row, features[i], params, state)
+        elif measure in (VOTE_ENTROPY, KL_CONSENSUS):
+            u = disagreement(measure, committee[i])
         else:
             u = uncertainty(measure, row)
         scores[i] = u
@@ -92,6 +97,8 @@ def decide_batch(
                 ask = cogdqs.rule(row, u, density, params, state, rng)
             elif rule == pal.RULE:
                 ask = pal.rule(row, u, params, state, rng)
+            elif rule == qbc.RULE:
+                ask = qbc.rule(row, u, params, state, rng)
             elif rule == periodic.RULE:
                 ask = periodic.rule(row, u, params, state, rng)
             else:

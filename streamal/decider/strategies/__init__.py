@@ -9,6 +9,7 @@ from streamal.decider.strategies.entropy import EntropySampling
 from streamal.decider.strategies.fixed_uncertainty import FixedUncertainty
 from streamal.decider.strategies.pal import PAL
 from streamal.decider.strategies.periodic import Periodic
+from streamal.decider.strategies.qbc import QueryByCommittee
 from streamal.decider.strategies.quantile_uncertainty import QuantileUncertainty
 from streamal.decider.strategies.random import RandomSampling
 from streamal.decider.strategies.randomized_variable_uncertainty import (
@@ -27,6 +28,7 @@ __all__ = [
     "FixedUncertainty",
     "Periodic",
     "QuantileUncertainty",
+    "QueryByCommittee",
     "RandomSampling",
     "RandomizedVariableUncertainty",
     "SelectiveSampling",
@@ -50,5 +52,6 @@ STRATEGIES: dict[str, type[Strategy]] = {
         DBALStream,
         CogDQS,
         PAL,
+        QueryByCommittee,
     )
 }

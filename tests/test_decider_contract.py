@@ -199,3 +199,31 @@ def test_restoring_into_a_different_configuration_is_refused():
     saved = Decider("split", 0.1, biqf_window=10).state_dict()
     with pytest.raises(ValueError, match="does not fit"):
         Decider("split", 0.1, biqf_window=20).load_state_dict(saved)
+
+
+@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if not STRATEGIES[s].needs_features])
+def test_plain_and_rich_kernels_agree(strategy, proba):
+    # Rules that read only probability rows run in the short loop of decide_batch; the same
+    # rule in decide_batch_rich (used with a committee measure) must decide alike.
+    from streamal.decider.kernel import decide_batch, decide_batch_rich
+    from streamal.decider.measures import COMMITTEE_MEASURES
+
+    n = 3000
+    # A committee rule reads probability rows too when given a row measure.
+    measure = "margin" if STRATEGIES[strategy].measure in COMMITTEE_MEASURES else None
+    plain, rich = (Decider(strategy, 0.1, measure=measure, seed=1) for _ in range(2))
+    decided = [np.zeros(n, dtype=bool), np.empty(n), np.zeros(n, dtype=bool), np.empty(n)]
+    decide_batch(proba.proba[:n], plain.codes, plain.params, plain.state, plain.rng, *decided[:2])
+    decide_batch_rich(
+        proba.proba[:n],
+        np.empty((0, 0)),
+        np.empty((0, 0, 0)),
+        rich.codes,
+        rich.params,
+        rich.state,
+        rich.rng,
+        *decided[2:],
+    )
+    assert (decided[0] == decided[2]).all() and decided[0].any()
+    assert np.array_equal(decided[1], decided[3])
+    assert np.array_equal(plain.state, rich.state)

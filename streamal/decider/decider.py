@@ -8,7 +8,7 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.budget import BUDGET_MANAGERS, budget_fraction
-from streamal.decider.kernel import decide_batch, learn_batch
+from streamal.decider.kernel import decide_batch, decide_batch_rich, learn_batch
 from streamal.decider.measures import COMMITTEE_MEASURES, MEASURES
 from streamal.decider.rng import seed_state
 from streamal.decider.strategies import STRATEGIES
@@ -142,6 +142,8 @@ class Decider:
         self.state = np.zeros(int(self.params[L.REGION]) + kind.region_size(self.params))
         self.state[L.THETA] = self.params[L.THETA0]
         self.rng = seed_state(seed)
+        # Threshold rules take the shortest way through decide(): per-call overhead counts there.
+        self._plain = not (self.needs_features or self.needs_committee)
 
     @property
     def needs_features(self) -> bool:
@@ -212,11 +214,14 @@ class Decider:
         proba = np.ascontiguousarray(proba, dtype=np.float64)
         if proba.ndim != 2:
             raise ValueError(f"proba must be 2-D (events × classes), got shape {proba.shape}")
-        features = self._features(features, proba.shape[0])
-        committee = self._committee(committee, proba.shape[0])
         queried = np.zeros(proba.shape[0], dtype=np.bool_)
         scores = np.empty(proba.shape[0], dtype=np.float64)
-        decide_batch(
+        if self._plain:
+            decide_batch(proba, self.codes, self.params, self.state, self.rng, queried, scores)
+            return queried, scores
+        features = self._features(features, proba.shape[0])
+        committee = self._committee(committee, proba.shape[0])
+        decide_batch_rich(
             proba,
             features,
             committee,

@@ -24,14 +24,67 @@ from streamal.decider.strategies import (
     variable_uncertainty,
 )
 
-__all__ = ["decide_batch", "learn_batch"]
+__all__ = ["decide_batch", "decide_batch_rich", "learn_batch"]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decide_one(
+    row: np.ndarray,
+    u: float,
+    density: int,
+    manager: int,
+    rule: int,
+    capped: bool,
+    params: np.ndarray,
+    state: np.ndarray,
+    rng: np.ndarray,
+) -> bool:
+    """Budget manager, hard cap, then the query rule, for one event already counted as seen.
+
+    Inlined by numba into both loops, so the dispatch costs what it would
+    written out in the loop: a call that is not inlined costs more than a
+    whole threshold decision, and constant codes let LLVM unswitch the loop.
+    """
+    if manager == budget.BIQF:
+        ask = budget.allows_biqf(params, state, u)
+    else:
+        ask = budget.allows_estimated(params, state)
+    if ask and capped:
+        ask = budget.within_cap(params, state)
+    if ask:
+        if rule == variable_uncertainty.RULE:
+            ask = variable_uncertainty.rule(row, u, params, state, rng)
+        elif rule == randomized_variable_uncertainty.RULE:
+            ask = randomized_variable_uncertainty.rule(row, u, params, state, rng)
+        elif rule == split.RULE:
+            ask = split.rule(row, u, params, state, rng)
+        elif rule == fixed_uncertainty.RULE:
+            ask = fixed_uncertainty.rule(row, u, params, state, rng)
+        elif rule == selective_sampling.RULE:
+            ask = selective_sampling.rule(row, u, params, state, rng)
+        elif rule == entropy.RULE:
+            ask = entropy.rule(row, u, params, state, rng)
+        elif rule == quantile_uncertainty.RULE:
+            ask = quantile_uncertainty.rule(row, u, params, state, rng)
+        elif rule == dbal.RULE:
+            ask = dbal.rule(row, u, density, params, state, rng)
+        elif rule == cogdqs.RULE:
+            ask = cogdqs.rule(row, u, density, params, state, rng)
+        elif rule == pal.RULE:
+            ask = pal.rule(row, u, params, state, rng)
+        elif rule == qbc.RULE:
+            ask = qbc.rule(row, u, params, state, rng)
+        elif rule == periodic.RULE:
+            ask = periodic.rule(row, u, params, state, rng)
+        else:
+            ask = random.rule(row, u, params, state, rng)
+    budget.record(params, state, ask)
+    return ask
 
 
 @numba.njit(cache=True, nogil=True)
 def decide_batch(
     proba: np.ndarray,
-    features: np.ndarray,
-    committee: np.ndarray,
     codes: np.ndarray,
     params: np.ndarray,
     state: np.ndarray,
@@ -41,35 +94,24 @@ def decide_batch(
 ) -> None:
     """Decide every row of ``proba`` (n × k) in order, writing ``queried`` and ``scores``.
 
-    ``features`` (n × d) is read only by rules that need it, ``committee``
-    (n × members × classes) only by committee measures; others get empty
-    arrays. ``state`` and ``rng`` are updated in place element by
-    element, so deciding a stream in batches of any size gives the same
-    decisions.
+    ``state`` and ``rng`` are updated in place element by element, so deciding
+    a stream in batches of any size gives the same decisions. This is the
+    loop of the rules that need only the probability rows;
+    :func:`decide_batch_rich` serves the others.
     """
     # The dispatch is spelled out in the loop rather than behind helper
     # functions: a call that LLVM does not inline costs more than a whole
-    # threshold decision, and constant codes let it unswitch the loop.
+    # threshold decision, and constant codes let it unswitch the loop. (Even
+    # numba's inline="always" costs a third of the speed here: measured.)
     measure = codes[L.MEASURE]
     rule = codes[L.RULE]
     manager = codes[L.BUDGET_MANAGER]
     capped = params[L.HARD_CAP] > 0.0
     for i in range(proba.shape[0]):
         row = proba[i]
-        if rule == pal.RULE:
-            u = pal.gain(row, features[i], params, state)
-        elif measure in (VOTE_ENTROPY, KL_CONSENSUS):
-            u = disagreement(measure, committee[i])
-        else:
-            u = uncertainty(measure, row)
+        u = uncertainty(measure, row)
         scores[i] = u
         state[L.SEEN] += 1.0
-        # Density windows see every event, whatever the budget says.
-        density = 1
-        if rule == dbal.RULE:
-            density = dbal.observe(features[i], params, state)
-        elif rule == cogdqs.RULE:
-            density = cogdqs.observe(features[i], params, state)
         if manager == budget.BIQF:
             ask = budget.allows_biqf(params, state, u)
         else:
@@ -91,20 +133,60 @@ def decide_batch(
                 ask = entropy.rule(row, u, params, state, rng)
             elif rule == quantile_uncertainty.RULE:
                 ask = quantile_uncertainty.rule(row, u, params, state, rng)
-            elif rule == dbal.RULE:
-                ask = dbal.rule(row, u, density, params, state, rng)
-            elif rule == cogdqs.RULE:
-                ask = cogdqs.rule(row, u, density, params, state, rng)
-            elif rule == pal.RULE:
-                ask = pal.rule(row, u, params, state, rng)
-            elif rule == qbc.RULE:
-                ask = qbc.rule(row, u, params, state, rng)
             elif rule == periodic.RULE:
                 ask = periodic.rule(row, u, params, state, rng)
+            elif rule == qbc.RULE:
+                ask = qbc.rule(row, u, params, state, rng)
             else:
                 ask = random.rule(row, u, params, state, rng)
         budget.record(params, state, ask)
         queried[i] = ask
+
+
+@numba.njit(cache=True, nogil=True)
+def decide_batch_rich(
+    proba: np.ndarray,
+    features: np.ndarray,
+    committee: np.ndarray,
+    codes: np.ndarray,
+    params: np.ndarray,
+    state: np.ndarray,
+    rng: np.ndarray,
+    queried: np.ndarray,
+    scores: np.ndarray,
+) -> None:
+    """:func:`decide_batch` for rules that also read feature rows or a committee.
+
+    ``features`` (n × d) is read only by rules that need it, ``committee``
+    (n × members × classes) only by committee measures; others get empty
+    arrays.
+    """
+    measure = codes[L.MEASURE]
+    rule = codes[L.RULE]
+    manager = codes[L.BUDGET_MANAGER]
+    capped = params[L.HARD_CAP] > 0.0
+    n = proba.shape[0]
+    # Scores and density factors do not depend on the decisions (PAL's labeled window only
+    # changes between batches, density windows take every event), so they come first.
+    for i in range(n):
+        if rule == pal.RULE:
+            scores[i] = pal.gain(proba[i], features[i], params, state)
+        elif measure in (VOTE_ENTROPY, KL_CONSENSUS):
+            scores[i] = disagreement(measure, committee[i])
+        else:
+            scores[i] = uncertainty(measure, proba[i])
+    densities = np.ones(n, dtype=np.int64)
+    if rule == dbal.RULE:
+        for i in range(n):
+            densities[i] = dbal.observe(features[i], params, state)
+    elif rule == cogdqs.RULE:
+        for i in range(n):
+            densities[i] = cogdqs.observe(features[i], state[L.SEEN] + i + 1, params, state)
+    for i in range(n):
+        state[L.SEEN] += 1.0
+        queried[i] = _decide_one(
+            proba[i], scores[i], densities[i], manager, rule, capped, params, state, rng
+        )
 
 
 @numba.njit(cache=True, nogil=True)

@@ -16,14 +16,14 @@ RULE = 10
 
 
 @numba.njit(cache=True, nogil=True)
-def observe(x: np.ndarray, params: np.ndarray, state: np.ndarray) -> int:
-    """The local density factor of ``x`` in the cognition window; then ``x`` joins it.
+def observe(x: np.ndarray, now: float, params: np.ndarray, state: np.ndarray) -> int:
+    """The local density factor of ``x``, the ``now``-th event, in the cognition window.
 
     Every member whose nearest neighbour ``x`` becomes is reinforced: its count
     ``θ`` goes up by one and its last reinforcement time ``t_x`` becomes now.
     A full window first forgets the member of weakest memory strength
-    ``s = exp(-(t - t_x) / (θ + 1))`` (Ebbinghaus' forgetting curve; the
-    oldest of equals), then ``x`` enters with ``θ = 0``, ``t_x = t``.
+    ``s = exp(-(t - t_x) / (θ + 1))`` at ``t = now`` (Ebbinghaus' forgetting
+    curve; the oldest of equals), then ``x`` joins with ``θ = 0``, ``t_x = t``.
 
     Region: ``[count, size feature rows, size × (nearest distance², θ, t_x)]``,
     members in order of arrival.
@@ -34,7 +34,6 @@ def observe(x: np.ndarray, params: np.ndarray, state: np.ndarray) -> int:
     count = int(state[base])
     rows = base + 1
     memory = rows + size * d
-    now = state[L.SEEN]
     density = 0
     closest = math.inf
     for k in range(count):

@@ -262,6 +262,8 @@ class Engine:
             if self.decider.needs_labels:
                 classes = np.array([self.model.classes.index(e.y) for e in examples])
                 self.decider.learn(self.features.transform(xs, update=False), classes)
+            if self.decider.drift_aware:
+                self.decider.observe_errors(np.array([e.y_pred != e.y for e in examples]))
 
     def answer(self, labels: Sequence[Label]) -> Joined:
         """Join labels with their queries and learn from them at once."""

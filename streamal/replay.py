@@ -54,6 +54,7 @@ class ReplaySetup:
     batch_size: int = 16
     budget_manager: str | None = None
     hard_cap: bool = False
+    drift_aware: bool = False
     curve_points: int = 100
 
 
@@ -111,6 +112,7 @@ def replay(
         setup.budget,
         budget_manager=setup.budget_manager,
         hard_cap=setup.hard_cap,
+        drift_aware=setup.drift_aware,
         seed=setup.seed,
     )
     engine = Engine(Model(setup.model), decider)

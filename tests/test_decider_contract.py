@@ -14,13 +14,10 @@ import pytest
 
 from streamal.decider import BUDGET_MANAGERS, STRATEGIES, Decider
 
-COMBINATIONS = [
-    (strategy, manager, cap)
-    for strategy in STRATEGIES
-    for manager in BUDGET_MANAGERS
-    for cap in (False, True)
-]
-IDS = [f"{s}-{m}{'-cap' if c else ''}" for s, m, c in COMBINATIONS]
+#: the cap: none, the hard cap, or drift-aware spending (a reserve of one window)
+CAPS = ("", "cap", "drift")
+COMBINATIONS = [(s, m, cap) for s in STRATEGIES for m in BUDGET_MANAGERS for cap in CAPS]
+IDS = [f"{s}-{m}{'-' + c if c else ''}" for s, m, c in COMBINATIONS]
 
 
 def stream(n: int = 6000, classes: int = 3, seed: int = 0) -> np.ndarray:
@@ -70,16 +67,29 @@ def proba() -> Stream:
     return make_stream()
 
 
-def make(strategy: str, manager: str, cap: bool, budget: float = 0.1, seed: int = 1) -> Decider:
+def make(strategy: str, manager: str, cap: str, budget: float = 0.1, seed: int = 1) -> Decider:
     return Decider(
-        strategy, budget, budget_manager=manager, hard_cap=cap, seed=seed, n_features=N_FEATURES
+        strategy,
+        budget,
+        budget_manager=manager,
+        hard_cap=cap == "cap",
+        drift_aware=cap == "drift",
+        seed=seed,
+        n_features=N_FEATURES,
     )
 
 
 #: Strategies that learn from labels are told the label of every event at a multiple of this
-#: position, right after deciding it: a schedule fixed by position, so batch sizes, checkpoints
-#: and restarts see the same labels at the same moments.
+#: position, right after deciding it, and drift-aware deciders whether the model erred on it:
+#: a schedule fixed by position, so batch sizes, checkpoints and restarts see the same labels
+#: at the same moments.
 LABEL_EVERY = 16
+
+
+def model_erred(position: int) -> bool:
+    # Two abrupt changes of the error rate (10 %, then 90 % from event 2000, 10 % from 4000).
+    rate = 0.9 if 2000 <= position < 4000 else 0.1
+    return (position * 2654435761 % 1000) / 1000 < rate
 
 
 def feed(
@@ -91,7 +101,7 @@ def feed(
     start = lo
     while start < hi:
         end = min(start + batch, hi)
-        if decider.needs_labels:
+        if decider.needs_labels or decider.drift_aware:
             end = min(end, (start // LABEL_EVERY + 1) * LABEL_EVERY)
         q, s = decider.decide(
             data.proba[start:end],
@@ -100,8 +110,9 @@ def feed(
         )
         queried.append(q)
         scores.append(s)
-        if decider.needs_labels and end % LABEL_EVERY == 0:
+        if end % LABEL_EVERY == 0:
             decider.learn(data.features[end - 1 : end], data.classes[end - 1 : end])
+            decider.observe_errors(np.array([model_erred(end - 1)]))
         start = end
     return np.concatenate(queried), np.concatenate(scores)
 
@@ -115,8 +126,12 @@ def test_holds_the_budget(strategy, manager, cap, proba):
     assert queried.sum() <= (0.1 + 1 / 200) * len(proba) + 15
     assert decider.labels_spent == queried.sum()
     assert decider.events_seen == len(proba)
-    if cap:
-        assert (np.cumsum(queried) <= np.floor(0.1 * np.arange(1, len(proba) + 1)) + 1).all()
+    n = np.arange(1, len(proba) + 1)
+    if cap == "cap":
+        assert (np.cumsum(queried) <= np.floor(0.1 * n) + 1).all()
+    if cap == "drift":
+        assert decider.drifts >= 2  # the error stream changes twice
+        assert (np.cumsum(queried) <= 0.1 * (n + 100) + 1e-9).all()  # one window's reserve
 
 
 @pytest.mark.parametrize(("strategy", "manager", "cap"), COMBINATIONS, ids=IDS)

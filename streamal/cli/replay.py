@@ -56,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="never spend more than floor(b·n)+1 labels in the first n events",
     )
     p.add_argument(
+        "--drift-aware",
+        action="store_true",
+        help="ADWIN on the labeled errors; after a drift, restart the thresholds and spend "
+        "faster for a window, paid back later under the hard cap",
+    )
+    p.add_argument(
         "--label-delay",
         default="0",
         help="events before a queried label arrives (N), or with --time a duration (30s, 5m)",
@@ -178,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             budget_manager=args.budget_manager,
             hard_cap=args.hard_cap,
+            drift_aware=args.drift_aware,
         )
         for s, b in itertools.product(strategies, budgets)
     ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
+from river import drift
 
 from streamal.decider import layout as L
 from streamal.decider.budget import BUDGET_MANAGERS, budget_fraction
@@ -48,6 +50,16 @@ class Decider:
         strategy's own choice.
     hard_cap
         Never spend more than ``floor(b n) + 1`` labels in the first ``n`` events.
+    drift_aware
+        Watch the labeled error stream (:meth:`observe_errors`) with river's
+        ``drift.ADWIN``; on a drift, reset the thresholds (``θ``, the quantile
+        filter's window) and the spending estimate, so labels come faster for
+        the next ``w`` events, up to ``b (n + w)`` labels. Outside these bursts
+        the hard cap holds (``floor(b n) + 1``), so a burst is borrowed from
+        the long run, which still holds the budget. With ``hard_cap`` as well,
+        there are no bursts beyond the cap.
+    drift_delta
+        ``delta`` of ADWIN (river: 0.002); smaller detects fewer, surer drifts.
     window
         ``w`` of the estimated budget (Žliobaitė: 100).
     biqf_window, tolerance
@@ -91,6 +103,8 @@ class Decider:
         budget_manager: str | None = None,
         measure: str | None = None,
         hard_cap: bool = False,
+        drift_aware: bool = False,
+        drift_delta: float = 0.002,
         window: int = 100,
         biqf_window: int = 100,
         tolerance: float = 50.0,
@@ -129,7 +143,13 @@ class Decider:
         self.params[L.WINDOW] = int(window)
         self.params[L.BIQF_WINDOW] = int(biqf_window)
         self.params[L.BIQF_TOLERANCE] = float(tolerance)
-        self.params[L.HARD_CAP] = 1.0 if hard_cap else 0.0
+        self.hard_cap = bool(hard_cap)
+        self.drift_aware = bool(drift_aware)
+        # Drift-aware spending pays back its bursts under the hard cap (see budget.within_cap).
+        self.params[L.HARD_CAP] = 1.0 if hard_cap or drift_aware else 0.0
+        if drift_aware and not hard_cap:
+            self.params[L.CAP_RESERVE] = int(window)
+        self.detector = drift.ADWIN(delta=drift_delta) if drift_aware else None
         self.params[L.N_FEATURES] = int(n_features)
         for slot, value in kind.resolve(self.budget, parameters).items():
             self.params[slot] = value
@@ -248,12 +268,43 @@ class Decider:
             raise ValueError("classes must be a 1-D array of class indices (>= 0)")
         learn_batch(features, classes, self.codes, self.params, self.state)
 
+    def observe_errors(self, errors: np.ndarray) -> int:
+        """Feed the labeled error stream (1: the model's prediction at query time was wrong).
+
+        Returns how many drifts were detected; each resets the thresholds and
+        the spending estimate (see ``drift_aware``). Without ``drift_aware``
+        the call is ignored.
+        """
+        if self.detector is None:
+            return 0
+        detected = 0
+        for error in np.asarray(errors, dtype=np.float64).ravel().tolist():
+            self.detector.update(error)
+            if self.detector.drift_detected:
+                detected += 1
+                self._restart_thresholds()
+        return detected
+
+    def _restart_thresholds(self) -> None:
+        self.state[L.DRIFTS] += 1.0
+        self.state[L.THETA] = self.params[L.THETA0]
+        self.state[L.ESTIMATE] = 0.0
+        self.state[L.WINDOW_COUNT] = 0.0
+        self.state[L.WINDOW_HEAD] = 0.0
+        if self.params[L.CAP_RESERVE] > 0:
+            self.state[L.BURST_UNTIL] = self.state[L.SEEN] + self.params[L.CAP_RESERVE]
+
+    @property
+    def drifts(self) -> int:
+        """Drifts detected on the labeled error stream so far."""
+        return int(self.state[L.DRIFTS])
+
     @property
     def name(self) -> str:
         """Strategy/budget manager/measure, e.g. ``split/estimated/least_confidence``."""
         manager = _name_of(int(self.codes[L.BUDGET_MANAGER]), BUDGET_MANAGERS)
         measure = _name_of(int(self.codes[L.MEASURE]), MEASURES)
-        cap = "+cap" if self.params[L.HARD_CAP] else ""
+        cap = ("+cap" if self.hard_cap else "") + ("+drift" if self.drift_aware else "")
         return f"{self.strategy}/{manager}{cap}/{measure}"
 
     @property
@@ -276,14 +327,24 @@ class Decider:
         return float(self.state[L.THETA])
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the mutable arrays; with the same constructor arguments they restore it."""
-        return {"state": self.state.copy(), "rng": self.rng.copy()}
+        """Copies of the mutable arrays; with the same constructor arguments they restore it.
+
+        A drift-aware decider's detector travels as the bytes of its pickle.
+        """
+        saved = {"state": self.state.copy(), "rng": self.rng.copy()}
+        if self.detector is not None:
+            saved["detector"] = np.frombuffer(pickle.dumps(self.detector), dtype=np.uint8).copy()
+        return saved
 
     def load_state_dict(self, saved: dict[str, np.ndarray]) -> None:
         if saved["state"].shape != self.state.shape or saved["rng"].shape != self.rng.shape:
             raise ValueError("saved decider state does not fit this decider's configuration")
+        if (self.detector is None) != ("detector" not in saved):
+            raise ValueError("saved decider state does not fit this decider's configuration")
         self.state[:] = saved["state"]
         self.rng[:] = saved["rng"]
+        if self.detector is not None:
+            self.detector = pickle.loads(saved["detector"].tobytes())
 
     def __repr__(self) -> str:
         return f"Decider({self.name}, budget={self.budget:g}, seed={self.seed})"

@@ -30,7 +30,7 @@ SELECTIVE_B = 6  # b of selective sampling, b / (b + |p|)
 DISCOUNT = 7  # exponent of the entropy sampler
 BIQF_WINDOW = 8
 BIQF_TOLERANCE = 9  # w_tol of the balanced quantile filter
-HARD_CAP = 10  # 1.0: never more than floor(b * n) + 1 labels at any prefix
+HARD_CAP = 10  # 1.0: at most floor(b * n) + 1 labels at any prefix (but in a drift burst)
 FIXED_THETA = 11  # fixed uncertainty threshold; NaN: derived from budget and classes
 BUDGET_NUMERATOR = 12  # the budget as a fraction, for exact label counting
 BUDGET_DENOMINATOR = 13
@@ -41,7 +41,8 @@ DENSITY_THRESHOLD = 17  # CogDQS: neighbours an event must take over to count as
 BANDWIDTH = 18  # PAL: standard deviation of the Gaussian kernel
 PAL_M = 19  # PAL: most hypothetical labels considered
 PAL_PRIOR = 20  # PAL: Dirichlet prior added to every class frequency
-N_PARAMS = 21
+CAP_RESERVE = 21  # drift-aware: a burst may borrow the labels of this many events (w)
+N_PARAMS = 22
 
 # state
 SEEN = 0  # events decided
@@ -50,4 +51,6 @@ ESTIMATE = 2  # u_t = u_{t-1} (w - 1) / w + 1[queried]
 THETA = 3
 WINDOW_COUNT = 4  # utilities held in the quantile-filter window
 WINDOW_HEAD = 5  # next ring position to overwrite
-N_SCALARS = 6
+DRIFTS = 6  # drifts detected on the labeled error stream (drift-aware spending)
+BURST_UNTIL = 7  # last event of the burst after a drift, when the cap lends its reserve
+N_SCALARS = 8

@@ -55,6 +55,8 @@ class ReplaySetup:
     budget_manager: str | None = None
     hard_cap: bool = False
     drift_aware: bool = False
+    #: delay-aware querying: events a query stays pending (0: off)
+    pending_events: int = 0
     curve_points: int = 100
 
 
@@ -113,6 +115,7 @@ def replay(
         budget_manager=setup.budget_manager,
         hard_cap=setup.hard_cap,
         drift_aware=setup.drift_aware,
+        pending_events=setup.pending_events,
         seed=setup.seed,
     )
     engine = Engine(Model(setup.model), decider)

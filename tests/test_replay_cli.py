@@ -141,6 +141,8 @@ def test_jsonl_and_river_inputs(tmp_path):
         (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "-3"], "is not a delay"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--seed", "x"], "invalid int value"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--id", "key"], "no id column 'key'"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--strategy", "qbc"], "needs an ensemble"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--delay-aware"], "needs --label-delay N"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, make_input, args, message):

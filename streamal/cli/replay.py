@@ -62,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "faster for a window, paid back later under the hard cap",
     )
     p.add_argument(
+        "--delay-aware",
+        action="store_true",
+        help="while a query waits --label-delay events for its label, do not ask about "
+        "events near it",
+    )
+    p.add_argument(
         "--label-delay",
         default="0",
         help="events before a queried label arrives (N), or with --time a duration (30s, 5m)",
@@ -158,6 +164,11 @@ def run(args: argparse.Namespace) -> int:
     delay = parse_delay(args.label_delay, in_time=args.time_column is not None)
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    pending_events = 0
+    if args.delay_aware:
+        if delay.in_time or delay.amount < 1:
+            raise UsageError("--delay-aware needs --label-delay N, a delay of N >= 1 events")
+        pending_events = int(delay.amount)
     try:
         model = Model(args.model)
     except ModelSpecError as e:
@@ -185,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             budget_manager=args.budget_manager,
             hard_cap=args.hard_cap,
             drift_aware=args.drift_aware,
+            pending_events=pending_events,
         )
         for s, b in itertools.product(strategies, budgets)
     ]

@@ -12,6 +12,7 @@ from streamal.decider import layout as L
 from streamal.decider.budget import BUDGET_MANAGERS, budget_fraction
 from streamal.decider.kernel import decide_batch, decide_batch_rich, learn_batch
 from streamal.decider.measures import COMMITTEE_MEASURES, MEASURES
+from streamal.decider.pending_window import capacity
 from streamal.decider.rng import seed_state
 from streamal.decider.strategies import STRATEGIES
 
@@ -69,6 +70,11 @@ class Decider:
     n_features
         Width of the feature rows, for strategies that need them
         (:attr:`needs_features`; :class:`streamal.features.FeatureEncoder`'s default).
+    pending_events, pending_radius
+        Delay-aware querying (see :mod:`streamal.decider.pending_window`): for
+        ``pending_events`` (the label delay ``D``; 0, the default, turns it off)
+        after a query, do not ask about events within ``pending_radius`` of it
+        (standardised feature units). It needs feature rows.
     **parameters
         The strategy's parameters (e.g. ``step=0.01`` for variable uncertainty).
 
@@ -110,6 +116,8 @@ class Decider:
         tolerance: float = 50.0,
         seed: int = 0,
         n_features: int = 48,
+        pending_events: int = 0,
+        pending_radius: float = 0.5,
         **parameters: float,
     ) -> None:
         _check_choice("strategy", strategy, STRATEGIES)
@@ -158,8 +166,17 @@ class Decider:
                 raise ValueError(f"{name} must be at least 1")
         self.params[L.OWN_WINDOW] = int(self.params[L.OWN_WINDOW])
 
+        if int(pending_events) < 0 or not pending_radius >= 0:
+            raise ValueError("pending_events and pending_radius must not be negative")
+        self.params[L.PENDING_EVENTS] = int(pending_events)
+        self.params[L.PENDING_RADIUS] = float(pending_radius)
         self.params[L.REGION] = L.N_SCALARS + 2 * int(biqf_window)
-        self.state = np.zeros(int(self.params[L.REGION]) + kind.region_size(self.params))
+        self.params[L.PENDING_REGION] = self.params[L.REGION] + kind.region_size(self.params)
+        pending = 0
+        if pending_events:
+            self.params[L.PENDING_SIZE] = capacity(self.budget, int(pending_events))
+            pending = 2 + int(self.params[L.PENDING_SIZE]) * (int(n_features) + 1)
+        self.state = np.zeros(int(self.params[L.PENDING_REGION]) + pending)
         self.state[L.THETA] = self.params[L.THETA0]
         self.rng = seed_state(seed)
         # Threshold rules take the shortest way through decide(): per-call overhead counts there.
@@ -168,7 +185,7 @@ class Decider:
     @property
     def needs_features(self) -> bool:
         """Whether :meth:`decide` needs the events' feature rows."""
-        return STRATEGIES[self.strategy].needs_features
+        return STRATEGIES[self.strategy].needs_features or self.params[L.PENDING_EVENTS] > 0
 
     @property
     def needs_committee(self) -> bool:
@@ -305,6 +322,7 @@ class Decider:
         manager = _name_of(int(self.codes[L.BUDGET_MANAGER]), BUDGET_MANAGERS)
         measure = _name_of(int(self.codes[L.MEASURE]), MEASURES)
         cap = ("+cap" if self.hard_cap else "") + ("+drift" if self.drift_aware else "")
+        cap += "+delay" if self.params[L.PENDING_EVENTS] else ""
         return f"{self.strategy}/{manager}{cap}/{measure}"
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from streamal.decider import budget
+from streamal.decider import budget, pending_window
 from streamal.decider import layout as L
 from streamal.decider.measures import KL_CONSENSUS, VOTE_ENTROPY, disagreement, uncertainty
 from streamal.decider.strategies import (
@@ -32,6 +32,7 @@ def _decide_one(
     row: np.ndarray,
     u: float,
     density: int,
+    blocked: bool,
     manager: int,
     rule: int,
     capped: bool,
@@ -40,6 +41,9 @@ def _decide_one(
     rng: np.ndarray,
 ) -> bool:
     """Budget manager, hard cap, then the query rule, for one event already counted as seen.
+
+    A ``blocked`` event (a near-duplicate of a pending query) is not asked,
+    but the budget manager still sees it.
 
     Inlined by numba into both loops, so the dispatch costs what it would
     written out in the loop: a call that is not inlined costs more than a
@@ -51,7 +55,7 @@ def _decide_one(
         ask = budget.allows_estimated(params, state)
     if ask and capped:
         ask = budget.within_cap(params, state)
-    if ask:
+    if ask and not blocked:
         if rule == variable_uncertainty.RULE:
             ask = variable_uncertainty.rule(row, u, params, state, rng)
         elif rule == randomized_variable_uncertainty.RULE:
@@ -78,6 +82,8 @@ def _decide_one(
             ask = periodic.rule(row, u, params, state, rng)
         else:
             ask = random.rule(row, u, params, state, rng)
+    else:
+        ask = False
     budget.record(params, state, ask)
     return ask
 
@@ -157,9 +163,9 @@ def decide_batch_rich(
 ) -> None:
     """:func:`decide_batch` for rules that also read feature rows or a committee.
 
-    ``features`` (n × d) is read only by rules that need it, ``committee``
-    (n × members × classes) only by committee measures; others get empty
-    arrays.
+    ``features`` (n × d) is read only by rules that need it and by
+    delay-aware querying, ``committee`` (n × members × classes) only by
+    committee measures; others get empty arrays.
     """
     measure = codes[L.MEASURE]
     rule = codes[L.RULE]
@@ -182,11 +188,17 @@ def decide_batch_rich(
     elif rule == cogdqs.RULE:
         for i in range(n):
             densities[i] = cogdqs.observe(features[i], state[L.SEEN] + i + 1, params, state)
+    delay_aware = params[L.PENDING_EVENTS] > 0.0
     for i in range(n):
         state[L.SEEN] += 1.0
-        queried[i] = _decide_one(
-            proba[i], scores[i], densities[i], manager, rule, capped, params, state, rng
+        now = state[L.SEEN]
+        blocked = delay_aware and pending_window.is_pending(features[i], now, params, state)
+        ask = _decide_one(
+            proba[i], scores[i], densities[i], blocked, manager, rule, capped, params, state, rng
         )
+        if ask and delay_aware:
+            pending_window.remember_query(features[i], now, params, state)
+        queried[i] = ask
 
 
 @numba.njit(cache=True, nogil=True)

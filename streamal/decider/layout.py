@@ -8,7 +8,8 @@ arrays and restoring them gives the exact same future decisions:
 * ``state`` (float64): counters, thresholds and the quantile-filter window,
   whose ring buffer and sorted copy sit after the scalar slots, then the
   strategy's own region (from ``params[REGION]``: a density window of
-  feature rows, or a window of labeled feature rows), if it has one;
+  feature rows, or a window of labeled feature rows), if it has one, and the
+  ring of pending queries of delay-aware querying (from ``params[PENDING_REGION]``);
 
 plus a one-word ``uint64`` generator state (see :mod:`streamal.decider.rng`).
 """
@@ -42,7 +43,11 @@ BANDWIDTH = 18  # PAL: standard deviation of the Gaussian kernel
 PAL_M = 19  # PAL: most hypothetical labels considered
 PAL_PRIOR = 20  # PAL: Dirichlet prior added to every class frequency
 CAP_RESERVE = 21  # drift-aware: a burst may borrow the labels of this many events (w)
-N_PARAMS = 22
+PENDING_EVENTS = 22  # delay-aware: a query counts as pending for this many events (0: off)
+PENDING_RADIUS = 23  # delay-aware: events closer than this to a pending query are not asked
+PENDING_REGION = 24  # index in ``state`` of the ring of pending queries
+PENDING_SIZE = 25  # queries the ring holds
+N_PARAMS = 26
 
 # state
 SEEN = 0  # events decided

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,33 @@ def test_engine_gives_the_committee_to_qbc():
 def test_qbc_without_an_ensemble_is_refused():
     with pytest.raises(ValueError, match="needs a committee"):
         Engine("naive_bayes.GaussianNB()", Decider("qbc"))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "options"),
+    [("dbal", {}), ("cogdqs", {"drift_aware": True}), ("pal", {"pending_events": 20})],
+)
+def test_a_pickled_engine_continues_identically(strategy, options):
+    # The daemon's snapshot is a pickle: encoder statistics, windows and detector come along.
+    rng = np.random.default_rng(6)
+    xs = [
+        {"a": float(a), "b": float(b), "c": "pq"[i % 2]}
+        for i, (a, b) in enumerate(rng.normal(size=(400, 2)))
+    ]
+
+    def label(q) -> Label:
+        return Label(q.id, q.x["a"] + q.x["b"] > 0, ts=1e4)
+
+    engine = Engine(
+        "tree.HoeffdingTreeClassifier()", Decider(strategy, 0.2, n_features=5, **options)
+    )
+    for start in range(0, 200, 25):
+        engine.answer(
+            [label(q) for q in engine.process(events(xs[start : start + 25], start)).queries]
+        )
+    copy = pickle.loads(pickle.dumps(engine))
+    for e in (engine, copy):
+        e.answer([label(q) for q in e.process(events(xs[200:300], 200)).queries])
+    a = engine.process(events(xs[300:], 300)).queried
+    b = copy.process(events(xs[300:], 300)).queried
+    assert (a == b).all() and a.any()

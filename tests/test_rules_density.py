@@ -302,3 +302,19 @@ def test_committee_measure_composes_with_other_rules_and_is_required():
         decider.decide(committee.mean(axis=1))
     with pytest.raises(ValueError, match=r"shape \(2, members, classes\)"):
         decider.decide(committee.mean(axis=1), committee=committee[0])
+
+
+def test_pal_model_posterior_splits_the_label_count():
+    from streamal.decider.strategies.pal import expected_gain
+
+    # Labels at x=0 (class 0) and x=2 (class 1); at x=1 the kernel count is n = 2 e^-½,
+    # split by the model's (0.8, 0.2): k = (1.6 e^-½, 0.4 e^-½).
+    decider = Decider("pal", 0.5, n_features=1, model_posterior=1, **NO_BUDGET_LIMIT)
+    decider.learn(column(0.0, 2.0), np.array([0, 1]))
+    _, gains = decider.decide(np.array([[0.8, 0.2]]), features=column(1.0))
+    n = 2 * np.exp(-0.5)
+    assert gains[0] == pytest.approx(expected_gain(np.array([0.8 * n, 0.2 * n]), 0.001, 2))
+    # An untrained model (no probabilities) leaves the kernel class frequencies alone.
+    _, gains = decider.decide(np.zeros((1, 2)), features=column(1.0))
+    half = np.exp(-0.5)
+    assert gains[0] == pytest.approx(expected_gain(np.array([half, half]), 0.001, 2))

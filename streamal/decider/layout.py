@@ -42,12 +42,13 @@ DENSITY_THRESHOLD = 17  # CogDQS: neighbours an event must take over to count as
 BANDWIDTH = 18  # PAL: standard deviation of the Gaussian kernel
 PAL_M = 19  # PAL: most hypothetical labels considered
 PAL_PRIOR = 20  # PAL: Dirichlet prior added to every class frequency
+PAL_POSTERIOR = 26  # PAL: 0, kernel class frequencies; 1, kernel label count × model posterior
 CAP_RESERVE = 21  # drift-aware: a burst may borrow the labels of this many events (w)
 PENDING_EVENTS = 22  # delay-aware: a query counts as pending for this many events (0: off)
 PENDING_RADIUS = 23  # delay-aware: events closer than this to a pending query are not asked
 PENDING_REGION = 24  # index in ``state`` of the ring of pending queries
 PENDING_SIZE = 25  # queries the ring holds
-N_PARAMS = 26
+N_PARAMS = 27
 
 # state
 SEEN = 0  # events decided

@@ -6,13 +6,15 @@ common scale. :class:`FeatureEncoder` makes them:
 
 * **numbers** (``int``, ``float``, ``bool``) get a column each, in the order
   their names are first seen; the first ``width - buckets`` names get columns
-  and later ones are ignored (counted in :attr:`FeatureEncoder.ignored`). Each column is
-  standardised online, ``(x - mean) / sd`` with the running mean and standard
-  deviation (Welford) *including* the row itself, updated row by row in stream
-  order, so cutting the stream into batches of any size gives the same matrix;
+  and later ones are ignored (counted in :attr:`FeatureEncoder.ignored`).
+  Each column is standardised online, ``(x - mean) / sd`` with the running
+  mean and (population) standard deviation (Welford) *including* the row
+  itself, updated row by row in stream order, so cutting the stream into
+  batches of any size gives the same matrix;
 * **strings** are one-hot encoded into ``buckets`` columns by a stable hash of
   ``name=value`` (CRC-32, not Python's salted ``hash``), left at 0/1: a
-  mismatch then weighs about as much as two standard deviations;
+  different value adds 2 to the squared distance, as a number √2 standard
+  deviations apart would (values that share a bucket look alike);
 * a missing or non-finite number is written as 0 (the running mean) and does
   not move the statistics.
 
@@ -89,8 +91,9 @@ class FeatureEncoder:
         self.numeric = int(width - buckets)
         self.buckets = int(buckets)
         self._column: dict[str, int] = {}
-        #: numeric feature names that found no free column
-        self.ignored: set[str] = set()
+        #: numeric values dropped because their name found no free column (a count, not the
+        #: names: a stream with ever new names must not grow the encoder)
+        self.ignored = 0
         self._count = np.zeros(self.numeric)
         self._mean = np.zeros(self.numeric)
         self._m2 = np.zeros(self.numeric)
@@ -106,11 +109,11 @@ class FeatureEncoder:
 
     def _numeric_column(self, name: str) -> int | None:
         column = self._column.get(name)
-        if column is None and name not in self.ignored:
+        if column is None:
             if len(self._column) < self.numeric:
                 column = self._column[name] = len(self._column)
             else:
-                self.ignored.add(name)
+                self.ignored += 1
         return column
 
     def transform(self, xs: Sequence[dict], *, update: bool = True) -> np.ndarray:

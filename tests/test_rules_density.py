@@ -318,3 +318,16 @@ def test_pal_model_posterior_splits_the_label_count():
     _, gains = decider.decide(np.zeros((1, 2)), features=column(1.0))
     half = np.exp(-0.5)
     assert gains[0] == pytest.approx(expected_gain(np.array([half, half]), 0.001, 2))
+
+
+def test_pal_learn_refuses_bad_labels_and_others_ignore_it():
+    decider = Decider("pal", 0.1, n_features=2)
+    for classes in (np.array([-1]), np.array([[0]])):
+        with pytest.raises(ValueError, match="class indices"):
+            decider.learn(np.zeros((1, 2)), classes)
+    with pytest.raises(ValueError, match=r"shape \(2, 2\)"):
+        decider.learn(np.zeros((1, 2)), np.array([0, 1]))
+    split = Decider("split", 0.1)
+    before = split.state.copy()
+    split.learn(np.zeros((1, 2)), np.array([0]))  # not a learning rule: nothing changes
+    assert not split.needs_labels and np.array_equal(split.state, before)

@@ -280,9 +280,9 @@ class Decider:
         if not self.needs_labels:
             return
         classes = np.ascontiguousarray(classes, dtype=np.int64)
-        features = self._features(features, classes.shape[0])
         if classes.ndim != 1 or (classes < 0).any():
             raise ValueError("classes must be a 1-D array of class indices (>= 0)")
+        features = self._features(features, classes.shape[0])
         learn_batch(features, classes, self.codes, self.params, self.state)
 
     def observe_errors(self, errors: np.ndarray) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streamal.decider import Decider
+from streamal.features import FeatureEncoder
 from streamal.model import Model
 from streamal.pending import PendingQueries, PendingQuery
 
@@ -181,11 +182,21 @@ class Engine:
         self.pending = PendingQueries(max_pending, pending_ttl)
         #: queries dropped for age or room since the engine started
         self.expired = 0
+        #: feature rows for deciders that measure distances between events
+        self.features = FeatureEncoder(decider.n_features) if decider.needs_features else None
+        if decider.needs_committee and not self.model.is_committee:
+            raise ValueError(
+                f"{decider.name} needs a committee: use an ensemble model, "
+                "e.g. ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)"
+            )
 
     def process(self, events: Sequence[Event]) -> Decisions:
         """Predict every event, decide which to query, and remember the queries."""
-        proba = self.model.predict_proba([e.x for e in events])
-        queried, scores = self.decider.decide(proba)
+        xs = [e.x for e in events]
+        proba = self.model.predict_proba(xs)
+        features = self.features.transform(xs) if self.features else None
+        committee = self.model.committee_proba(xs) if self.decider.needs_committee else None
+        queried, scores = self.decider.decide(proba, features=features, committee=committee)
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         queries = []
@@ -244,9 +255,15 @@ class Engine:
         return joined
 
     def learn(self, examples: Sequence[TrainingExample]) -> None:
-        """Update the model with labeled examples, in order."""
+        """Update the model with labeled examples, in order (and the decider, if it learns)."""
         if examples:
-            self.model.learn([e.x for e in examples], [e.y for e in examples])
+            xs = [e.x for e in examples]
+            self.model.learn(xs, [e.y for e in examples])
+            if self.decider.needs_labels:
+                classes = np.array([self.model.classes.index(e.y) for e in examples])
+                self.decider.learn(self.features.transform(xs, update=False), classes)
+            if self.decider.drift_aware:
+                self.decider.observe_errors(np.array([e.y_pred != e.y for e in examples]))
 
     def answer(self, labels: Sequence[Label]) -> Joined:
         """Join labels with their queries and learn from them at once."""

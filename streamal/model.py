@@ -226,6 +226,52 @@ class Model:
         proba[:, [self._column[c] for c in result.columns]] = np.clip(values, 0.0, None)
         return proba
 
+    def _committee(self) -> tuple[list[Any], base.Ensemble] | None:
+        """The transformers in front of an ensemble classifier, and the ensemble."""
+        from river import compose
+
+        if isinstance(self.estimator, compose.Pipeline):
+            *transformers, last = self.estimator.steps.values()
+            return (transformers, last) if isinstance(last, base.Ensemble) else None
+        return ([], self.estimator) if isinstance(self.estimator, base.Ensemble) else None
+
+    @property
+    def is_committee(self) -> bool:
+        """Whether the classifier is an ensemble (maybe after transformers) whose members vote."""
+        return self._committee() is not None
+
+    def committee_proba(self, xs: Sequence[dict]) -> np.ndarray:
+        """Every member's class probabilities: events × members × :attr:`classes`.
+
+        >>> spec = "ensemble.BaggingClassifier(naive_bayes.GaussianNB(), n_models=3, seed=1)"
+        >>> model = Model(spec)
+        >>> model.learn([{"a": 1.0}, {"a": 3.0}], ["low", "high"])
+        >>> model.committee_proba([{"a": 2.0}]).round(2).tolist()
+        [[[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]]
+
+        """
+        found = self._committee()
+        if found is None:
+            raise TypeError(f"{self.spec!r} is not an ensemble, so it has no committee")
+        transformers, ensemble = found
+        dicts = []
+        for x in xs:
+            for transformer in transformers:
+                x = transformer.transform_one(x)
+            dicts.append([member.predict_proba_one(x) for member in ensemble])
+        for row in dicts:
+            for d in row:
+                for c in d:
+                    self._add_class(c)
+        proba = np.zeros((len(xs), len(ensemble), len(self.classes)))
+        column = self._column
+        for i, row in enumerate(dicts):
+            for m, d in enumerate(row):
+                for c, p in d.items():
+                    if p > 0.0 and math.isfinite(p):
+                        proba[i, m, column[c]] = p
+        return proba
+
     def predict(self, proba: np.ndarray) -> list[Hashable | None]:
         """The most probable class of every row (``None`` where the model knows no class)."""
         if not self.classes:

@@ -54,6 +54,9 @@ class ReplaySetup:
     batch_size: int = 16
     budget_manager: str | None = None
     hard_cap: bool = False
+    drift_aware: bool = False
+    #: delay-aware querying: events a query stays pending (0: off)
+    pending_events: int = 0
     curve_points: int = 100
 
 
@@ -112,6 +115,8 @@ def replay(
         setup.budget,
         budget_manager=setup.budget_manager,
         hard_cap=setup.hard_cap,
+        drift_aware=setup.drift_aware,
+        pending_events=setup.pending_events,
         seed=setup.seed,
     )
     engine = Engine(Model(setup.model), decider)

@@ -33,10 +33,28 @@ def normalise(raw: np.ndarray) -> np.ndarray:
     strategy=st.sampled_from(list(STRATEGIES)),
     manager=st.sampled_from(list(BUDGET_MANAGERS)),
     seed=st.integers(min_value=0, max_value=2**32),
+    drift_aware=st.booleans(),
 )
-def test_hard_cap_never_exceeded_at_any_prefix(raw, budget, strategy, manager, seed):
-    decider = Decider(strategy, budget, budget_manager=manager, hard_cap=True, seed=seed)
-    queried, _ = decider.decide(normalise(raw))
+def test_hard_cap_never_exceeded_at_any_prefix(raw, budget, strategy, manager, seed, drift_aware):
+    decider = Decider(
+        strategy,
+        budget,
+        budget_manager=manager,
+        hard_cap=True,
+        drift_aware=drift_aware,
+        seed=seed,
+        n_features=2,
+    )
+    # Clustered feature rows, for the strategies that measure density.
+    features = np.random.default_rng(seed).integers(0, 3, size=(len(raw), 2)) * 1.0
+    proba = normalise(raw)
+    committee = np.stack([proba, np.roll(proba, 1, axis=0)], axis=1)  # two members
+    half = len(raw) // 2
+    first, _ = decider.decide(proba[:half], features=features[:half], committee=committee[:half])
+    # A drift mid-stream restarts the thresholds; with the hard cap it lends no reserve.
+    decider.observe_errors(np.r_[np.zeros(300), np.ones(300)])
+    second, _ = decider.decide(proba[half:], features=features[half:], committee=committee[half:])
+    queried = np.concatenate([first, second])
     b = Fraction(repr(budget))
     labels = np.cumsum(queried)
     for n, spent in enumerate(labels, start=1):

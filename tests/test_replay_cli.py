@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from river.datasets import synth
 
+from streamal.decider import STRATEGIES, Decider
+
 STREAMAL = [sys.executable, "-m", "streamal"]
 
 
@@ -111,7 +113,10 @@ def test_jsonl_and_river_inputs(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in rows))
     result = run(str(path), "--id", "id", "--strategy", "all", "--budget", "0.3", "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.strip().splitlines()) == 1 + 9
+    # 'all' leaves out the committee strategies: the default model is not an ensemble.
+    runnable = [s for s in STRATEGIES if not Decider(s).needs_committee]
+    assert "qbc" not in runnable
+    assert len(result.stdout.strip().splitlines()) == 1 + len(runnable)
     result = run("river:Phishing", "--strategy", "periodic", "--budget", "0.1")
     assert result.returncode == 0, result.stderr
     assert " 125 " in result.stdout  # periodic: exactly floor(0.1 · 1250) labels
@@ -136,6 +141,8 @@ def test_jsonl_and_river_inputs(tmp_path):
         (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "-3"], "is not a delay"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--seed", "x"], "invalid int value"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--id", "key"], "no id column 'key'"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--strategy", "qbc"], "needs an ensemble"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--delay-aware"], "needs --label-delay N"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, make_input, args, message):

@@ -56,6 +56,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="never spend more than floor(b·n)+1 labels in the first n events",
     )
     p.add_argument(
+        "--drift-aware",
+        action="store_true",
+        help="ADWIN on the labeled errors; after a drift, restart the thresholds and spend "
+        "faster for a window, paid back later under the hard cap",
+    )
+    p.add_argument(
+        "--delay-aware",
+        action="store_true",
+        help="while a query waits --label-delay events for its label, do not ask about "
+        "events near it",
+    )
+    p.add_argument(
         "--label-delay",
         default="0",
         help="events before a queried label arrives (N), or with --time a duration (30s, 5m)",
@@ -152,12 +164,25 @@ def run(args: argparse.Namespace) -> int:
     delay = parse_delay(args.label_delay, in_time=args.time_column is not None)
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
+    pending_events = 0
+    if args.delay_aware:
+        if delay.in_time or delay.amount < 1:
+            raise UsageError("--delay-aware needs --label-delay N, a delay of N >= 1 events")
+        pending_events = int(delay.amount)
     try:
-        Model(args.model)
+        model = Model(args.model)
     except ModelSpecError as e:
         raise UsageError(f"--model: {e}") from None
+    if args.strategy.strip() == "all" and not model.is_committee:
+        # 'all' means all that this model can run: committee rules need an ensemble.
+        strategies = [s for s in strategies if not Decider(s).needs_committee]
     for name in strategies:
-        Decider(name, budgets[0], budget_manager=args.budget_manager)
+        decider = Decider(name, budgets[0], budget_manager=args.budget_manager)
+        if decider.needs_committee and not model.is_committee:
+            raise UsageError(
+                f"--strategy {name} needs an ensemble --model, e.g. "
+                "'ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)'"
+            )
 
     rows = _read(args)
     setups = [
@@ -170,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             budget_manager=args.budget_manager,
             hard_cap=args.hard_cap,
+            drift_aware=args.drift_aware,
+            pending_events=pending_events,
         )
         for s, b in itertools.product(strategies, budgets)
     ]

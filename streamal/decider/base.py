@@ -6,12 +6,21 @@ defaults of its paper. The rule itself is a numba function with the signature
 ``rule(row, uncertainty, params, state, rng) -> bool`` in the strategy's
 module, dispatched by :func:`streamal.decider.kernel.decide_batch`; it is
 only called for events the budget manager lets through.
+
+Rules that look at where an event lies (``needs_features``) get its
+standardised feature row too, and keep their window in a region of the state
+array of :meth:`Strategy.region_size` slots; density rules also receive the
+event's local density factor, computed for every event whatever the budget.
+Rules that learn from labels (``needs_labels``) are told each labeled event
+through :meth:`streamal.decider.Decider.learn`.
 """
 
 from __future__ import annotations
 
 import math
 from typing import ClassVar
+
+import numpy as np
 
 from streamal.decider.budget import ESTIMATED
 from streamal.decider.measures import LEAST_CONFIDENCE
@@ -36,6 +45,15 @@ class Strategy:
     budget_manager: ClassVar[int] = ESTIMATED
     #: parameter name → (params slot, default); ``None`` defaults are filled by ``resolve``
     parameters: ClassVar[dict[str, tuple[int, float]]] = {}
+    #: the rule needs a feature row per event (see :mod:`streamal.features`)
+    needs_features: ClassVar[bool] = False
+    #: the rule needs to be told the labeled events
+    needs_labels: ClassVar[bool] = False
+
+    @classmethod
+    def region_size(cls, params: np.ndarray) -> int:
+        """State slots of the strategy's own region, given its resolved ``params``."""
+        return 0
 
     @classmethod
     def resolve(cls, budget: float, given: dict[str, float]) -> dict[int, float]:

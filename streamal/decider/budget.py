@@ -13,6 +13,10 @@
 
 The hard cap is a switch on top of either: at every prefix of ``n`` events at
 most ``floor(b n) + 1`` labels are spent, checked in exact arithmetic.
+Drift-aware spending turns the hard cap on and lends it a reserve for a
+burst of ``w`` events after each drift: there, up to ``b (n + w)`` labels.
+The burst borrows at most one window's labels, paid back after it, so the
+long-run fraction still holds the budget.
 
 >>> import numpy as np
 >>> from streamal.decider import layout as L
@@ -95,7 +99,13 @@ def budget_fraction(budget: float) -> tuple[int, int]:
 
 @numba.njit(cache=True, nogil=True)
 def within_cap(params: np.ndarray, state: np.ndarray) -> bool:
-    """One more label keeps the prefix at most ``floor(b n) + 1`` (``n`` counts this event)."""
+    """One more label keeps the prefix within the cap (``n`` counts this event).
+
+    Hard cap: at most ``floor(b n) + 1`` labels, i.e. ``q <= b n`` since ``q``
+    is a whole number. In a drift burst: ``q + 1 <= b (n + w)``.
+    """
+    if state[L.SEEN] <= state[L.BURST_UNTIL]:
+        return at_most_budget(state[L.QUERIED] + 1.0, params, state[L.SEEN] + params[L.CAP_RESERVE])
     # q + 1 <= floor(b n) + 1  <=>  q <= b n, since q is a whole number.
     return at_most_budget(state[L.QUERIED], params, state[L.SEEN])
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
+from river import drift
 
 from streamal.decider import layout as L
 from streamal.decider.budget import BUDGET_MANAGERS, budget_fraction
-from streamal.decider.kernel import decide_batch
-from streamal.decider.measures import MEASURES
+from streamal.decider.kernel import decide_batch, decide_batch_rich, learn_batch
+from streamal.decider.measures import COMMITTEE_MEASURES, MEASURES
+from streamal.decider.pending_window import capacity
 from streamal.decider.rng import seed_state
 from streamal.decider.strategies import STRATEGIES
 
 __all__ = ["DEFAULT_STRATEGY", "Decider"]
+
+_NO_FEATURES = np.empty((0, 0))
+_NO_COMMITTEE = np.empty((0, 0, 0))
 
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
 DEFAULT_STRATEGY = "variable_uncertainty"
@@ -40,16 +46,35 @@ class Decider:
     budget_manager
         ``"estimated"`` or ``"biqf"``; defaults to the strategy's own choice.
     measure
-        ``"least_confidence"``, ``"margin"`` or ``"entropy"``; defaults to the
+        ``"least_confidence"``, ``"margin"``, ``"entropy"``, or a committee
+        measure, ``"vote_entropy"`` or ``"kl_consensus"``; defaults to the
         strategy's own choice.
     hard_cap
         Never spend more than ``floor(b n) + 1`` labels in the first ``n`` events.
+    drift_aware
+        Watch the labeled error stream (:meth:`observe_errors`) with river's
+        ``drift.ADWIN``; on a drift, reset the thresholds (``θ``, the quantile
+        filter's window) and the spending estimate, so labels come faster for
+        the next ``w`` events, up to ``b (n + w)`` labels. Outside these bursts
+        the hard cap holds (``floor(b n) + 1``), so a burst is borrowed from
+        the long run, which still holds the budget. With ``hard_cap`` as well,
+        there are no bursts beyond the cap.
+    drift_delta
+        ``delta`` of ADWIN (river: 0.002); smaller detects fewer, surer drifts.
     window
         ``w`` of the estimated budget (Žliobaitė: 100).
     biqf_window, tolerance
         ``w`` and ``w_tol`` of the balanced quantile filter (Kottke: 100, 50).
     seed
         Seed of the decider's own generator.
+    n_features
+        Width of the feature rows, for strategies that need them
+        (:attr:`needs_features`; :class:`streamal.features.FeatureEncoder`'s default).
+    pending_events, pending_radius
+        Delay-aware querying (see :mod:`streamal.decider.pending_window`): for
+        ``pending_events`` (the label delay ``D``; 0, the default, turns it off)
+        after a query, do not ask about events within ``pending_radius`` of it
+        (standardised feature units). It needs feature rows.
     **parameters
         The strategy's parameters (e.g. ``step=0.01`` for variable uncertainty).
 
@@ -84,17 +109,22 @@ class Decider:
         budget_manager: str | None = None,
         measure: str | None = None,
         hard_cap: bool = False,
+        drift_aware: bool = False,
+        drift_delta: float = 0.002,
         window: int = 100,
         biqf_window: int = 100,
         tolerance: float = 50.0,
         seed: int = 0,
+        n_features: int = 48,
+        pending_events: int = 0,
+        pending_radius: float = 0.5,
         **parameters: float,
     ) -> None:
         _check_choice("strategy", strategy, STRATEGIES)
         if not (isinstance(budget, int | float) and 0.0 < budget <= 1.0):
             raise ValueError(f"budget must be in (0, 1], got {budget!r}")
-        if int(window) < 1 or int(biqf_window) < 1 or not tolerance > 0:
-            raise ValueError("window, biqf_window and tolerance must be positive")
+        if int(window) < 1 or int(biqf_window) < 1 or not tolerance > 0 or int(n_features) < 1:
+            raise ValueError("window, biqf_window, tolerance and n_features must be positive")
         kind = STRATEGIES[strategy]
         if budget_manager is not None:
             _check_choice("budget manager", budget_manager, BUDGET_MANAGERS)
@@ -121,33 +151,178 @@ class Decider:
         self.params[L.WINDOW] = int(window)
         self.params[L.BIQF_WINDOW] = int(biqf_window)
         self.params[L.BIQF_TOLERANCE] = float(tolerance)
-        self.params[L.HARD_CAP] = 1.0 if hard_cap else 0.0
+        self.hard_cap = bool(hard_cap)
+        self.drift_aware = bool(drift_aware)
+        # Drift-aware spending pays back its bursts under the hard cap (see budget.within_cap).
+        self.params[L.HARD_CAP] = 1.0 if hard_cap or drift_aware else 0.0
+        if drift_aware and not hard_cap:
+            self.params[L.CAP_RESERVE] = int(window)
+        self.detector = drift.ADWIN(delta=drift_delta) if drift_aware else None
+        self.params[L.N_FEATURES] = int(n_features)
         for slot, value in kind.resolve(self.budget, parameters).items():
             self.params[slot] = value
+        for name, (slot, _) in kind.parameters.items():
+            if slot == L.OWN_WINDOW and self.params[slot] < 1:
+                raise ValueError(f"{name} must be at least 1")
+        self.params[L.OWN_WINDOW] = int(self.params[L.OWN_WINDOW])
 
-        self.state = np.zeros(L.N_SCALARS + 2 * int(biqf_window))
+        if int(pending_events) < 0 or not pending_radius >= 0:
+            raise ValueError("pending_events and pending_radius must not be negative")
+        self.params[L.PENDING_EVENTS] = int(pending_events)
+        self.params[L.PENDING_RADIUS] = float(pending_radius)
+        self.params[L.REGION] = L.N_SCALARS + 2 * int(biqf_window)
+        self.params[L.PENDING_REGION] = self.params[L.REGION] + kind.region_size(self.params)
+        pending = 0
+        if pending_events:
+            self.params[L.PENDING_SIZE] = capacity(self.budget, int(pending_events))
+            pending = 2 + int(self.params[L.PENDING_SIZE]) * (int(n_features) + 1)
+        self.state = np.zeros(int(self.params[L.PENDING_REGION]) + pending)
         self.state[L.THETA] = self.params[L.THETA0]
         self.rng = seed_state(seed)
+        # Threshold rules take the shortest way through decide(): per-call overhead counts there.
+        self._plain = not (self.needs_features or self.needs_committee)
 
-    def decide(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def needs_features(self) -> bool:
+        """Whether :meth:`decide` needs the events' feature rows."""
+        return STRATEGIES[self.strategy].needs_features or self.params[L.PENDING_EVENTS] > 0
+
+    @property
+    def needs_committee(self) -> bool:
+        """Whether :meth:`decide` needs the committee members' probability rows."""
+        return int(self.codes[L.MEASURE]) in COMMITTEE_MEASURES
+
+    @property
+    def needs_labels(self) -> bool:
+        """Whether the strategy learns from labeled events (see :meth:`learn`)."""
+        return STRATEGIES[self.strategy].needs_labels
+
+    @property
+    def n_features(self) -> int:
+        return int(self.params[L.N_FEATURES])
+
+    def _features(self, features: np.ndarray | None, n: int) -> np.ndarray:
+        if not self.needs_features:
+            return _NO_FEATURES
+        if features is None:
+            raise ValueError(
+                f"strategy {self.strategy!r} needs the events' features: "
+                f"decide(proba, features=<events × {self.n_features} float matrix>)"
+            )
+        features = np.ascontiguousarray(features, dtype=np.float64)
+        if features.shape != (n, self.n_features):
+            raise ValueError(
+                f"features must have shape ({n}, {self.n_features}), got {features.shape}"
+            )
+        if not np.isfinite(features).all():
+            raise ValueError("features must be finite")
+        return features
+
+    def _committee(self, committee: np.ndarray | None, n: int) -> np.ndarray:
+        if not self.needs_committee:
+            return _NO_COMMITTEE
+        if committee is None:
+            raise ValueError(
+                f"measure {_name_of(int(self.codes[L.MEASURE]), MEASURES)!r} needs the "
+                "committee: decide(proba, committee=<events × members × classes array>)"
+            )
+        committee = np.ascontiguousarray(committee, dtype=np.float64)
+        if committee.ndim != 3 or committee.shape[0] != n:
+            raise ValueError(
+                f"committee must have shape ({n}, members, classes), got {committee.shape}"
+            )
+        return committee
+
+    def decide(
+        self,
+        proba: np.ndarray,
+        features: np.ndarray | None = None,
+        committee: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Decide a batch of probability rows (n × k, classes in a fixed order).
 
-        Returns the boolean query mask and the uncertainty score of every row.
+        ``features`` (n × :attr:`n_features`, e.g. from
+        :class:`streamal.features.FeatureEncoder`) is required by the strategies
+        that :attr:`needs_features`, ``committee`` (n × members × classes) by
+        the committee measures (:attr:`needs_committee`); both are ignored
+        otherwise. Returns the boolean query mask and the score (uncertainty,
+        disagreement or the strategy's utility) of every row.
         """
         proba = np.ascontiguousarray(proba, dtype=np.float64)
         if proba.ndim != 2:
             raise ValueError(f"proba must be 2-D (events × classes), got shape {proba.shape}")
         queried = np.zeros(proba.shape[0], dtype=np.bool_)
         scores = np.empty(proba.shape[0], dtype=np.float64)
-        decide_batch(proba, self.codes, self.params, self.state, self.rng, queried, scores)
+        if self._plain:
+            decide_batch(proba, self.codes, self.params, self.state, self.rng, queried, scores)
+            return queried, scores
+        features = self._features(features, proba.shape[0])
+        committee = self._committee(committee, proba.shape[0])
+        decide_batch_rich(
+            proba,
+            features,
+            committee,
+            self.codes,
+            self.params,
+            self.state,
+            self.rng,
+            queried,
+            scores,
+        )
         return queried, scores
+
+    def learn(self, features: np.ndarray, classes: np.ndarray) -> None:
+        """Tell the decider about labeled events: their feature rows and class indices.
+
+        Class indices are columns of the probability rows :meth:`decide` is
+        given. Strategies that do not :attr:`needs_labels` ignore the call.
+        """
+        if not self.needs_labels:
+            return
+        classes = np.ascontiguousarray(classes, dtype=np.int64)
+        if classes.ndim != 1 or (classes < 0).any():
+            raise ValueError("classes must be a 1-D array of class indices (>= 0)")
+        features = self._features(features, classes.shape[0])
+        learn_batch(features, classes, self.codes, self.params, self.state)
+
+    def observe_errors(self, errors: np.ndarray) -> int:
+        """Feed the labeled error stream (1: the model's prediction at query time was wrong).
+
+        Returns how many drifts were detected; each resets the thresholds and
+        the spending estimate (see ``drift_aware``). Without ``drift_aware``
+        the call is ignored.
+        """
+        if self.detector is None:
+            return 0
+        detected = 0
+        for error in np.asarray(errors, dtype=np.float64).ravel().tolist():
+            self.detector.update(error)
+            if self.detector.drift_detected:
+                detected += 1
+                self._restart_thresholds()
+        return detected
+
+    def _restart_thresholds(self) -> None:
+        self.state[L.DRIFTS] += 1.0
+        self.state[L.THETA] = self.params[L.THETA0]
+        self.state[L.ESTIMATE] = 0.0
+        self.state[L.WINDOW_COUNT] = 0.0
+        self.state[L.WINDOW_HEAD] = 0.0
+        if self.params[L.CAP_RESERVE] > 0:
+            self.state[L.BURST_UNTIL] = self.state[L.SEEN] + self.params[L.CAP_RESERVE]
+
+    @property
+    def drifts(self) -> int:
+        """Drifts detected on the labeled error stream so far."""
+        return int(self.state[L.DRIFTS])
 
     @property
     def name(self) -> str:
         """Strategy/budget manager/measure, e.g. ``split/estimated/least_confidence``."""
         manager = _name_of(int(self.codes[L.BUDGET_MANAGER]), BUDGET_MANAGERS)
         measure = _name_of(int(self.codes[L.MEASURE]), MEASURES)
-        cap = "+cap" if self.params[L.HARD_CAP] else ""
+        cap = ("+cap" if self.hard_cap else "") + ("+drift" if self.drift_aware else "")
+        cap += "+delay" if self.params[L.PENDING_EVENTS] else ""
         return f"{self.strategy}/{manager}{cap}/{measure}"
 
     @property
@@ -170,14 +345,24 @@ class Decider:
         return float(self.state[L.THETA])
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the mutable arrays; with the same constructor arguments they restore it."""
-        return {"state": self.state.copy(), "rng": self.rng.copy()}
+        """Copies of the mutable arrays; with the same constructor arguments they restore it.
+
+        A drift-aware decider's detector travels as the bytes of its pickle.
+        """
+        saved = {"state": self.state.copy(), "rng": self.rng.copy()}
+        if self.detector is not None:
+            saved["detector"] = np.frombuffer(pickle.dumps(self.detector), dtype=np.uint8).copy()
+        return saved
 
     def load_state_dict(self, saved: dict[str, np.ndarray]) -> None:
         if saved["state"].shape != self.state.shape or saved["rng"].shape != self.rng.shape:
             raise ValueError("saved decider state does not fit this decider's configuration")
+        if (self.detector is None) != ("detector" not in saved):
+            raise ValueError("saved decider state does not fit this decider's configuration")
         self.state[:] = saved["state"]
         self.rng[:] = saved["rng"]
+        if self.detector is not None:
+            self.detector = pickle.loads(saved["detector"].tobytes())
 
     def __repr__(self) -> str:
         return f"Decider({self.name}, budget={self.budget:g}, seed={self.seed})"

@@ -6,7 +6,10 @@ arrays and restoring them gives the exact same future decisions:
 * ``codes`` (int64): which measure, query rule and budget manager;
 * ``params`` (float64): the fixed parameters;
 * ``state`` (float64): counters, thresholds and the quantile-filter window,
-  whose ring buffer and sorted copy sit after the scalar slots;
+  whose ring buffer and sorted copy sit after the scalar slots, then the
+  strategy's own region (from ``params[REGION]``: a density window of
+  feature rows, or a window of labeled feature rows), if it has one, and the
+  ring of pending queries of delay-aware querying (from ``params[PENDING_REGION]``);
 
 plus a one-word ``uint64`` generator state (see :mod:`streamal.decider.rng`).
 """
@@ -28,11 +31,24 @@ SELECTIVE_B = 6  # b of selective sampling, b / (b + |p|)
 DISCOUNT = 7  # exponent of the entropy sampler
 BIQF_WINDOW = 8
 BIQF_TOLERANCE = 9  # w_tol of the balanced quantile filter
-HARD_CAP = 10  # 1.0: never more than floor(b * n) + 1 labels at any prefix
+HARD_CAP = 10  # 1.0: at most floor(b * n) + 1 labels at any prefix (but in a drift burst)
 FIXED_THETA = 11  # fixed uncertainty threshold; NaN: derived from budget and classes
 BUDGET_NUMERATOR = 12  # the budget as a fraction, for exact label counting
 BUDGET_DENOMINATOR = 13
-N_PARAMS = 14
+N_FEATURES = 14  # width of the feature rows, for strategies that measure distances
+OWN_WINDOW = 15  # size of the strategy's own window (density, cognition or labeled events)
+REGION = 16  # index in ``state`` where the strategy's own region starts
+DENSITY_THRESHOLD = 17  # CogDQS: neighbours an event must take over to count as dense
+BANDWIDTH = 18  # PAL: standard deviation of the Gaussian kernel
+PAL_M = 19  # PAL: most hypothetical labels considered
+PAL_PRIOR = 20  # PAL: Dirichlet prior added to every class frequency
+PAL_POSTERIOR = 26  # PAL: 0, kernel class frequencies; 1, kernel label count × model posterior
+CAP_RESERVE = 21  # drift-aware: a burst may borrow the labels of this many events (w)
+PENDING_EVENTS = 22  # delay-aware: a query counts as pending for this many events (0: off)
+PENDING_RADIUS = 23  # delay-aware: events closer than this to a pending query are not asked
+PENDING_REGION = 24  # index in ``state`` of the ring of pending queries
+PENDING_SIZE = 25  # queries the ring holds
+N_PARAMS = 27
 
 # state
 SEEN = 0  # events decided
@@ -41,4 +57,6 @@ ESTIMATE = 2  # u_t = u_{t-1} (w - 1) / w + 1[queried]
 THETA = 3
 WINDOW_COUNT = 4  # utilities held in the quantile-filter window
 WINDOW_HEAD = 5  # next ring position to overwrite
-N_SCALARS = 6
+DRIFTS = 6  # drifts detected on the labeled error stream (drift-aware spending)
+BURST_UNTIL = 7  # last event of the burst after a drift, when the cap lends its reserve
+N_SCALARS = 8

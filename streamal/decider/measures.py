@@ -17,6 +17,16 @@ learned anything yet) is maximally uncertain.
 >>> uncertainty(ENTROPY, np.empty(0))
 1.0
 
+Committee measures look at every member's probability row instead (members ×
+classes), and are normalised by their largest possible value,
+``log min(members, classes)``:
+
+>>> members = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
+>>> round(disagreement(VOTE_ENTROPY, members), 6)  # votes 3 : 1
+0.811278
+>>> round(disagreement(KL_CONSENSUS, np.array([[1.0, 0.0], [0.0, 1.0]])), 6)
+1.0
+
 """
 
 from __future__ import annotations
@@ -26,14 +36,34 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["ENTROPY", "LEAST_CONFIDENCE", "MARGIN", "MEASURES", "uncertainty"]
+__all__ = [
+    "COMMITTEE_MEASURES",
+    "ENTROPY",
+    "KL_CONSENSUS",
+    "LEAST_CONFIDENCE",
+    "MARGIN",
+    "MEASURES",
+    "VOTE_ENTROPY",
+    "disagreement",
+    "uncertainty",
+]
 
 LEAST_CONFIDENCE = 0
 MARGIN = 1
 ENTROPY = 2
+VOTE_ENTROPY = 3  # committee: entropy of the members' votes
+KL_CONSENSUS = 4  # committee: mean KL divergence of the members from their consensus
 
 #: CLI name → measure code.
-MEASURES = {"least_confidence": LEAST_CONFIDENCE, "margin": MARGIN, "entropy": ENTROPY}
+MEASURES = {
+    "least_confidence": LEAST_CONFIDENCE,
+    "margin": MARGIN,
+    "entropy": ENTROPY,
+    "vote_entropy": VOTE_ENTROPY,
+    "kl_consensus": KL_CONSENSUS,
+}
+#: measures that need the committee members' probability rows
+COMMITTEE_MEASURES = frozenset({VOTE_ENTROPY, KL_CONSENSUS})
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -79,3 +109,44 @@ def uncertainty(code: int, row: np.ndarray) -> float:
     if code == MARGIN:
         return 1.0 - (first - second)
     return 1.0 - first
+
+
+@numba.njit(cache=True, nogil=True)
+def disagreement(code: int, members: np.ndarray) -> float:
+    """Disagreement of a committee (members × classes) under measure ``code``, in [0, 1].
+
+    Vote entropy (Dagan & Engelson 1995) is the entropy of the members'
+    votes (their most probable classes); KL to the consensus (McCallum &
+    Nigam 1998) is the mean ``KL(p_m || p̄)``, which equals
+    ``H(p̄) - mean_m H(p_m)``. Members with no probabilities (not trained
+    yet) abstain; a committee with no opinion at all is maximally uncertain.
+    """
+    n_classes = members.shape[1]
+    voters = 0
+    for m in range(members.shape[0]):
+        if members[m].sum() > 0.0:
+            voters += 1
+    if voters == 0 or n_classes == 0:
+        return 1.0
+    scale = math.log(min(voters, n_classes))
+    if scale <= 0.0:
+        return 0.0
+    share = np.zeros(n_classes)
+    spread = 0.0
+    for m in range(members.shape[0]):
+        total = members[m].sum()
+        if total <= 0.0:
+            continue
+        if code == VOTE_ENTROPY:
+            share[np.argmax(members[m])] += 1.0 / voters
+        else:
+            for c in range(n_classes):
+                p = members[m, c] / total
+                share[c] += p / voters
+                if p > 0.0:
+                    spread += p * math.log(p) / voters  # - mean_m H(p_m)
+    h = 0.0
+    for p in share:
+        if p > 0.0:
+            h -= p * math.log(p)
+    return min(max((h + spread) / scale, 0.0), 1.0)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from streamal.decider.base import Strategy
+from streamal.decider.strategies.cogdqs import CogDQS
+from streamal.decider.strategies.dbal import DBALStream
 from streamal.decider.strategies.entropy import EntropySampling
 from streamal.decider.strategies.fixed_uncertainty import FixedUncertainty
+from streamal.decider.strategies.pal import PAL
 from streamal.decider.strategies.periodic import Periodic
+from streamal.decider.strategies.qbc import QueryByCommittee
 from streamal.decider.strategies.quantile_uncertainty import QuantileUncertainty
 from streamal.decider.strategies.random import RandomSampling
 from streamal.decider.strategies.randomized_variable_uncertainty import (
@@ -16,11 +20,15 @@ from streamal.decider.strategies.split import Split
 from streamal.decider.strategies.variable_uncertainty import VariableUncertainty
 
 __all__ = [
+    "PAL",
     "STRATEGIES",
+    "CogDQS",
+    "DBALStream",
     "EntropySampling",
     "FixedUncertainty",
     "Periodic",
     "QuantileUncertainty",
+    "QueryByCommittee",
     "RandomSampling",
     "RandomizedVariableUncertainty",
     "SelectiveSampling",
@@ -41,5 +49,9 @@ STRATEGIES: dict[str, type[Strategy]] = {
         SelectiveSampling,
         EntropySampling,
         QuantileUncertainty,
+        DBALStream,
+        CogDQS,
+        PAL,
+        QueryByCommittee,
     )
 }

@@ -17,11 +17,17 @@ from streamal.decider import BUDGET_MANAGERS, STRATEGIES, Decider
 
 
 def main() -> int:
-    proba = np.random.default_rng(0).dirichlet([1.0, 1.0, 1.0], size=64)
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet([1.0, 1.0, 1.0], size=64)
+    committee = rng.dirichlet([1.0, 1.0, 1.0], size=(64, 5))
     start = time.perf_counter()
     for strategy in STRATEGIES:
         for manager in BUDGET_MANAGERS:
-            queried, scores = Decider(strategy, budget=0.1, budget_manager=manager).decide(proba)
+            decider = Decider(strategy, budget=0.1, budget_manager=manager)
+            # Density and PAL rules compile their feature and learning kernels too.
+            features = rng.normal(size=(64, decider.n_features))
+            decider.learn(features, rng.integers(0, 3, size=64))
+            queried, scores = decider.decide(proba, features=features, committee=committee)
             if queried.shape != (64,) or not np.isfinite(scores).all():
                 print(f"warm-up failed: {strategy}/{manager}")
                 return 1

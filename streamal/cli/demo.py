@@ -70,10 +70,8 @@ def _status(daemon, producer, annotator, scorekeeper, started: float, url: str) 
     )
 
 
-def _finished(daemon, producer, scorekeeper, events: int) -> bool:
-    if daemon is None:
-        return not producer.is_alive() and producer.sent >= events
-    return len(scorekeeper.seen) >= events
+#: With a daemon elsewhere, give up waiting for its predictions after this long without one.
+_STALL_SECONDS = 15.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,12 +143,24 @@ def run(args: argparse.Namespace) -> int:
                 actor.start()
             started = time.monotonic()
             shown = 0.0
-            while not stopping.is_set() and not _finished(
-                daemon, producer, scorekeeper, args.events
-            ):
+            last_seen, last_growth = 0, started
+            while not stopping.is_set() and len(scorekeeper.seen) < args.events:
                 if serving is not None and not serving.is_alive():
                     raise UsageError("the daemon stopped unexpectedly; see the log above")
                 now = time.monotonic()
+                if len(scorekeeper.seen) != last_seen:
+                    last_seen, last_growth = len(scorekeeper.seen), now
+                elif (
+                    daemon is None
+                    and not producer.is_alive()
+                    and now - last_growth > (_STALL_SECONDS)
+                ):
+                    print(
+                        f"\nno predictions for {_STALL_SECONDS:.0f} s: does the daemon write "
+                        f"--predictions-topic {config.predictions_topic}?",
+                        file=sys.stderr,
+                    )
+                    break
                 if now - shown >= (0.5 if interactive else 5.0):
                     line = _status(daemon, producer, annotator, scorekeeper, started, url)
                     print(f"\r{line}" if interactive else line, end="" if interactive else "\n")

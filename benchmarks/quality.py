@@ -1,6 +1,6 @@
 """Learning quality: prequential accuracy against the labels spent, for every strategy.
 
-Every strategy in :data:`streamal.decider.STRATEGIES` runs at budgets of 1, 5,
+Every strategy in :data:`STRATEGY_NAMES` (all but committee rules) runs at budgets of 1, 5,
 10 and 20 % on river's bundled streams (no download) and on drifting
 synthetic streams (abrupt, gradual and incremental drift; binary and
 multi-class), three seeds each, all with the same base learner
@@ -40,9 +40,12 @@ from river import datasets
 from river.datasets import synth
 
 import streamal.replay
-from streamal.decider import DEFAULT_STRATEGY, STRATEGIES
+from streamal.decider import DEFAULT_STRATEGY, STRATEGIES, Decider
 from streamal.model import DEFAULT_MODEL
 from streamal.replay import ReplaySetup, Row, replay
+
+#: Every strategy that works with a single (non-ensemble) base learner: all but committee rules.
+STRATEGY_NAMES = [s for s in STRATEGIES if not Decider(s).needs_committee]
 
 BUDGETS = (0.01, 0.05, 0.10, 0.20)
 SEEDS = (0, 1, 2)
@@ -256,7 +259,7 @@ def summarise(
     raw: dict[tuple, tuple[float, float]], streams: list[str], budgets: tuple, seeds: tuple
 ) -> dict:
     """Means over seeds per (stream, budget, strategy), gains, ratios, ranks and aggregates."""
-    strategies = list(STRATEGIES)
+    strategies = list(STRATEGY_NAMES)
     acc: dict[tuple[str, float, str], float] = {}
     spent: dict[tuple[str, float, str], float] = {}
     full: dict[str, float] = {}
@@ -317,7 +320,7 @@ def _pct(x: float) -> str:
 
 
 def tables(summary: dict, streams: list[str], budgets: tuple) -> str:
-    strategies = list(STRATEGIES)
+    strategies = list(STRATEGY_NAMES)
     acc, spent, full = summary["acc"], summary["spent"], summary["full"]
     short = {s: s.replace("randomized_variable_uncertainty", "rand_var_unc") for s in strategies}
     head = ["stream", "budget", *[short[s] for s in strategies], FULL]
@@ -385,7 +388,7 @@ def plot(summary: dict, streams: list[str], budgets: tuple, path: Path) -> None:
     nrows = -(-len(streams) // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False)
     for ax, stream in zip(axes.flat, streams, strict=False):
-        for strategy in STRATEGIES:
+        for strategy in STRATEGY_NAMES:
             ys = [summary["acc"][stream, b, strategy] for b in budgets]
             style = dict(ls="--", color="black") if strategy == "random" else {}
             ax.plot([100 * b for b in budgets], ys, marker="o", ms=3, label=strategy, **style)
@@ -510,7 +513,7 @@ def main(argv: list[str] | None = None) -> dict:
         _ROWS[stream, seed] = STREAMS[stream][1](n, seed)
     tasks = [
         (stream, seed, strategy, b, DEFAULT_MODEL)
-        for stream, seed, strategy, b in itertools.product(streams, seeds, STRATEGIES, budgets)
+        for stream, seed, strategy, b in itertools.product(streams, seeds, STRATEGY_NAMES, budgets)
     ]
     tasks += [(stream, seed, "random", 1.0, DEFAULT_MODEL) for stream in streams for seed in seeds]
     for model in models[1:]:

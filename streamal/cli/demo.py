@@ -167,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.flush()
                     shown = now
                 time.sleep(0.1)
+            if not stopping.is_set():
+                # The last queries are still with the annotator: let its answers out.
+                stopping.wait(annotator.delay[1] + 0.5)
             final = _status(daemon, producer, annotator, scorekeeper, started, url)
             print(f"\r{final}" if interactive else final)
             for actor in (producer, annotator, scorekeeper):

@@ -265,8 +265,8 @@ class Daemon:
         self.metrics.budget_target.set(config.budget)
         try:
             self._connect()
-            self._catch_up_training()
-            self._recover_queries()
+            self._until_done("reading the training log", self._catch_up_training)
+            self._until_done("reading the queries topic", self._recover_queries)
             failures = 0
             while not self.stopping.is_set():
                 try:
@@ -292,18 +292,21 @@ class Daemon:
             if self._http is not None:
                 self._http.shutdown()
 
+    def _until_done(self, what: str, step) -> None:
+        """Run ``step`` until it gets through without a Kafka error (it must be repeatable)."""
+        attempt = 0
+        while True:
+            try:
+                return step()
+            except KafkaError as e:
+                self._backoff(attempt, what, e)
+                attempt += 1
+
     def _catch_up_training(self) -> None:
         """Learn the whole training log before answering labels, so none is joined twice."""
         assert self.training is not None
         tp = TopicPartition(self.config.training_topic, 0)
-        attempt = 0
-        while True:
-            try:
-                end = self.training.end_offsets([tp])[tp]
-                break
-            except KafkaError as e:
-                self._backoff(attempt, "reading the training log's end", e)
-                attempt += 1
+        end = self.training.end_offsets([tp])[tp]
         while not self.stopping.is_set():
             polled = self.training.poll(timeout_ms=_POLL_MS)
             self._learn(polled)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
+
+import pytest
 
 from connectors.kafka_recording import KafkaRange, read_daemon_run, read_range
 from streamal.decider import Decider
@@ -61,3 +64,17 @@ def test_a_topic_range_reads_only_its_offsets(topics):
         topics.send(topics.events, {"v": 1, "id": f"r{i}", "x": {}})
     url = f"kafka://{topics.bootstrap_servers}/{topics.events}?start=3&end=7"
     assert [r.offset for r in read_range(KafkaRange.parse(url))] == [3, 4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("kafka://host:9092", "is not kafka://HOST:PORT/TOPIC"),
+        ("http://host:9092/t", "is not kafka://HOST:PORT/TOPIC"),
+        ("kafka://h:1/t?start=x", "start and end must be offsets"),
+        ("kafka://h:1/t?from=3", "unknown parameter 'from'"),
+    ],
+)
+def test_a_bad_kafka_url_says_what_is_expected(url, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        KafkaRange.parse(url)

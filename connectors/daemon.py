@@ -62,6 +62,8 @@ log = logging.getLogger("streamal.daemon")
 
 #: kafka-python 3 loses a group join to Tansu when polls are much shorter than this.
 _POLL_MS = 500
+#: How long a read that has reached the listed end waits for more (see _catch_up_training).
+_DRY_POLL_MS = 100
 _MAX_BACKOFF = 10.0
 
 
@@ -308,7 +310,8 @@ class Daemon:
         tp = TopicPartition(self.config.training_topic, 0)
         end = self.training.end_offsets([tp])[tp]
         while not self.stopping.is_set():
-            polled = self.training.poll(timeout_ms=_POLL_MS)
+            behind = self.training.position(tp) < end
+            polled = self.training.poll(timeout_ms=_POLL_MS if behind else _DRY_POLL_MS)
             self._learn(polled)
             # Tansu may list the end as the first offset of the last batch; a fetch
             # tells the true high watermark.
@@ -340,7 +343,8 @@ class Daemon:
                     reader.seek_to_beginning(tp)
             ends = reader.end_offsets(partitions) if partitions else {}
             while not self.stopping.is_set():
-                polled = reader.poll(timeout_ms=_POLL_MS)
+                behind = any(reader.position(tp) < end for tp, end in ends.items())
+                polled = reader.poll(timeout_ms=_POLL_MS if behind else _DRY_POLL_MS)
                 caught_up = all(
                     reader.position(tp) >= max(end, reader.highwater(tp) or 0)
                     for tp, end in ends.items()

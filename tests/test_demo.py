@@ -1,4 +1,5 @@
 import re
+import socket
 import subprocess
 
 from tests.conftest import STREAMAL
@@ -25,3 +26,21 @@ def test_demo_refuses_bad_arguments():
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
+
+
+def test_demo_says_when_its_metrics_port_is_taken():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [STREAMAL, "demo", "--metrics-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == f"error: metrics port {port} is in use; pick another --metrics-port (0 = off)\n"
+    )

@@ -11,6 +11,7 @@ import argparse
 import logging
 import math
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -41,6 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _status(daemon, producer, annotator, scorekeeper, started: float, url: str) -> str:
     elapsed = max(time.monotonic() - started, 1e-9)
     decider = daemon.engine.decider
@@ -64,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.events < 1 or not args.rate > 0 or not 0 <= args.noise <= 1:
         raise UsageError("--events and --rate must be positive and --noise in [0, 1]")
+    if args.metrics_port and not _port_free(args.metrics_port):
+        raise UsageError(
+            f"metrics port {args.metrics_port} is in use; pick another --metrics-port (0 = off)"
+        )
     setup_logging("text")
     logging.getLogger("streamal").setLevel(logging.WARNING)
     stopping = threading.Event()

@@ -51,7 +51,8 @@ _NUMBER_FLAGS = {
     "max-pending": (int, f"most queries waiting for a label (default {DEFAULTS.max_pending})"),
     "pending-ttl": (
         float,
-        f"seconds a query waits for its label (default {DEFAULTS.pending_ttl:g})",
+        "how long a query waits for its label, in the events' ts unit (seconds of Kafka "
+        f"time for events without ts; default {DEFAULTS.pending_ttl:g})",
     ),
     "partitions": (int, f"partitions of topics created at start (default {DEFAULTS.partitions})"),
     "replication-factor": (

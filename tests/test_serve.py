@@ -159,6 +159,9 @@ def test_serve_end_to_end(topics, serve, tmp_path: Path):
     assert _value(metrics, "streamal_model_update_latency_seconds_count") >= 1
     assert _value(metrics, "streamal_consumer_lag_records", topic=topics.events) == 0
     assert _value(metrics, "streamal_build_info", version="0.1.0") == 1
+    later_queried = queried - len(queries)
+    assert _value(metrics, "streamal_pending_queries") == later_queried
+    assert 0 < _value(metrics, "streamal_snapshot_age_seconds") < 60
 
     # SIGTERM: a final snapshot, then exit 0.
     assert daemon.stop() == 0

@@ -31,14 +31,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Start an embedded broker, the daemon, a drifting synthetic stream and a "
         "simulated annotator, and show how the budget is spent and what the model learns.",
     )
-    parser.add_argument("--events", type=int, default=20_000, help="stop after this many events")
-    parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
-    parser.add_argument("--budget", type=float, default=0.1)
-    parser.add_argument("--strategy", default=None)
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--noise", type=float, default=0.05, help="fraction of wrong labels")
-    parser.add_argument("--metrics-port", type=int, default=9108, help="0 = off")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--events", type=int, default=20_000, help="stop after this many (default 20000)"
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="events/s (default 1000)")
+    parser.add_argument("--budget", type=float, default=0.1, help="(default 0.1)")
+    parser.add_argument("--strategy", default=None, help="(default: as streamal serve)")
+    parser.add_argument("--model", default=None, help="(default: as streamal serve)")
+    parser.add_argument(
+        "--noise", type=float, default=0.05, help="fraction of wrong labels (default 0.05)"
+    )
+    parser.add_argument("--metrics-port", type=int, default=9108, help="0 = off (default 9108)")
+    parser.add_argument("--seed", type=int, default=0, help="(default 0)")
     parser.set_defaults(func=run)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.kafka_recording import KafkaRange, read_daemon_run, read_range
+from connectors.kafka_recording import KafkaRange, read_daemon_run, read_labeled_rows, read_range
 from streamal.decider import Decider
 from streamal.engine import Engine
 from streamal.model import DEFAULT_MODEL
@@ -78,3 +78,22 @@ def test_a_topic_range_reads_only_its_offsets(topics):
 def test_a_bad_kafka_url_says_what_is_expected(url, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         KafkaRange.parse(url)
+
+
+def test_events_and_labels_topics_become_a_recorded_stream(topics):
+    for i in range(6):
+        topics.send(topics.events, {"v": 1, "id": f"r{i}", "ts": float(i), "x": {"a": i}})
+    topics.send(topics.events, b"{broken")
+    for i in (4, 0, 2):
+        topics.send(topics.labels, {"v": 1, "id": f"r{i}", "label": i % 4 == 0})
+    topics.send(topics.labels, {"v": 1, "id": "r2", "label": "corrected"})
+    rows, unlabeled = read_labeled_rows(
+        KafkaRange.parse(f"kafka://{topics.bootstrap_servers}/{topics.events}"),
+        KafkaRange.parse(f"kafka://{topics.bootstrap_servers}/{topics.labels}"),
+    )
+    assert [(r.id, r.y, r.ts, r.x) for r in rows] == [
+        ("r0", True, 0.0, {"a": 0}),
+        ("r2", "corrected", 2.0, {"a": 2}),
+        ("r4", True, 4.0, {"a": 4}),
+    ]
+    assert unlabeled == 3

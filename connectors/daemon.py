@@ -62,6 +62,8 @@ log = logging.getLogger("streamal.daemon")
 
 #: kafka-python 3 loses a group join to Tansu when polls are much shorter than this.
 _POLL_MS = 500
+#: How long a read that has reached the listed end waits for more (see _catch_up_training).
+_DRY_POLL_MS = 100
 _MAX_BACKOFF = 10.0
 
 
@@ -265,8 +267,8 @@ class Daemon:
         self.metrics.budget_target.set(config.budget)
         try:
             self._connect()
-            self._catch_up_training()
-            self._recover_queries()
+            self._until_done("reading the training log", self._catch_up_training)
+            self._until_done("reading the queries topic", self._recover_queries)
             failures = 0
             while not self.stopping.is_set():
                 try:
@@ -292,20 +294,24 @@ class Daemon:
             if self._http is not None:
                 self._http.shutdown()
 
+    def _until_done(self, what: str, step) -> None:
+        """Run ``step`` until it gets through without a Kafka error (it must be repeatable)."""
+        attempt = 0
+        while True:
+            try:
+                return step()
+            except KafkaError as e:
+                self._backoff(attempt, what, e)
+                attempt += 1
+
     def _catch_up_training(self) -> None:
         """Learn the whole training log before answering labels, so none is joined twice."""
         assert self.training is not None
         tp = TopicPartition(self.config.training_topic, 0)
-        attempt = 0
-        while True:
-            try:
-                end = self.training.end_offsets([tp])[tp]
-                break
-            except KafkaError as e:
-                self._backoff(attempt, "reading the training log's end", e)
-                attempt += 1
+        end = self.training.end_offsets([tp])[tp]
         while not self.stopping.is_set():
-            polled = self.training.poll(timeout_ms=_POLL_MS)
+            behind = self.training.position(tp) < end
+            polled = self.training.poll(timeout_ms=_POLL_MS if behind else _DRY_POLL_MS)
             self._learn(polled)
             # Tansu may list the end as the first offset of the last batch; a fetch
             # tells the true high watermark.
@@ -337,7 +343,8 @@ class Daemon:
                     reader.seek_to_beginning(tp)
             ends = reader.end_offsets(partitions) if partitions else {}
             while not self.stopping.is_set():
-                polled = reader.poll(timeout_ms=_POLL_MS)
+                behind = any(reader.position(tp) < end for tp, end in ends.items())
+                polled = reader.poll(timeout_ms=_POLL_MS if behind else _DRY_POLL_MS)
                 caught_up = all(
                     reader.position(tp) >= max(end, reader.highwater(tp) or 0)
                     for tp, end in ends.items()

@@ -15,9 +15,10 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from streamal.engine import Event, TrainingExample
-from streamal.messages import InvalidRecord, decode_event, decode_training_example
+from streamal.messages import InvalidRecord, decode_event, decode_label, decode_training_example
+from streamal.replay import Row
 
-__all__ = ["DaemonRun", "KafkaRange", "read_daemon_run", "read_range"]
+__all__ = ["DaemonRun", "KafkaRange", "read_daemon_run", "read_labeled_rows", "read_range"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +128,30 @@ def read_daemon_run(
         for record in read_range(KafkaRange(bootstrap_servers, training_topic))
     ]
     return DaemonRun(ordered, versions, training)
+
+
+def read_labeled_rows(events: KafkaRange, labels: KafkaRange) -> tuple[list[Row], int]:
+    """A recorded stream for ``streamal replay``: events with their labels, in event order.
+
+    Labels are matched by id (the last one of an id wins). Returns the rows and
+    how many valid events had no label and were left out; records the daemon
+    would refuse are left out too.
+    """
+    truth = {}
+    for record in read_range(labels):
+        try:
+            label = decode_label(record.value or b"", default_ts=record.timestamp / 1000.0)
+        except InvalidRecord:
+            continue
+        truth[label.id] = label.label
+    rows, unlabeled = [], 0
+    for record in read_range(events):
+        try:
+            event = decode_event(record.value or b"", default_ts=record.timestamp / 1000.0)
+        except InvalidRecord:
+            continue
+        if event.id in truth:
+            rows.append(Row(event.id, event.x, truth[event.id], event.ts))
+        else:
+            unlabeled += 1
+    return rows, unlabeled

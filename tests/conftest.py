@@ -57,11 +57,16 @@ def wait_for(condition, timeout: float, what: str, every: float = 0.2):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def partitions_of(consumer: KafkaConsumer, topic: str) -> list[int]:
+    return sorted(wait_for(lambda: consumer.partitions_for_topic(topic), 10, f"topic {topic}"))
+
+
 class Topics:
     """Uniquely named topics for one test, with helpers to write and read them."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, partitions: int = 1) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.partitions = partitions
         prefix = f"t{uuid.uuid4().hex[:8]}"
         self.group = f"{prefix}-group"
         self.events = f"{prefix}.events"
@@ -98,7 +103,8 @@ class Topics:
             "training_topic": self.training,
             "dead_letter_topic": self.dead_letter,
         }
-        create_topics(load_config({"bootstrap_servers": self.bootstrap_servers, **names}, {}))
+        settings = {"bootstrap_servers": self.bootstrap_servers, "partitions": self.partitions}
+        create_topics(load_config({**settings, **names}, {}))
 
     @property
     def producer(self) -> KafkaProducer:
@@ -118,27 +124,30 @@ class Topics:
         self.producer.flush(timeout=10)
 
     def read(self, topic: str, at_least: int = 0, timeout: float = 20.0) -> list:
-        """Every record of ``topic`` (partition 0), waiting until there are ``at_least``."""
+        """Every record of ``topic`` (partition by partition), once there are ``at_least``."""
         consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
         try:
-            tp = TopicPartition(topic, 0)
-            consumer.assign([tp])
-            consumer.seek_to_beginning(tp)
-            records: list = []
+            partitions = [TopicPartition(topic, p) for p in partitions_of(consumer, topic)]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            records: dict[int, list] = {tp.partition: [] for tp in partitions}
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 polled = consumer.poll(timeout_ms=300)
-                for batch in polled.values():
-                    records.extend(batch)
+                for tp, batch in polled.items():
+                    records[tp.partition].extend(batch)
                 # Tansu's end offset can be the start of the last batch: also wait for a dry poll.
-                end = consumer.end_offsets([tp])[tp]
-                if not polled and len(records) >= at_least and consumer.position(tp) >= end:
-                    return records
-            raise AssertionError(f"{topic}: {len(records)} records, expected {at_least}")
+                ends = consumer.end_offsets(partitions)
+                caught_up = all(consumer.position(tp) >= end for tp, end in ends.items())
+                everything = [r for p in sorted(records) for r in records[p]]
+                if not polled and len(everything) >= at_least and caught_up:
+                    return everything
+            found = sum(map(len, records.values()))
+            raise AssertionError(f"{topic}: {found} records, expected {at_least}")
         finally:
             consumer.close()
 
@@ -172,7 +181,8 @@ class Annotator(threading.Thread):
             bootstrap_servers=self.topics.bootstrap_servers, auto_offset_reset="earliest"
         )
         producer = KafkaProducer(bootstrap_servers=self.topics.bootstrap_servers)
-        consumer.assign([TopicPartition(self.topics.queries, 0)])
+        queries = partitions_of(consumer, self.topics.queries)
+        consumer.assign([TopicPartition(self.topics.queries, p) for p in queries])
         while not self.stopping.is_set():
             for records in consumer.poll(timeout_ms=200).values():
                 for record in records:

@@ -1,4 +1,5 @@
 import re
+import socket
 import subprocess
 
 from tests.conftest import STREAMAL
@@ -56,3 +57,21 @@ def test_demo_joins_an_existing_kafka_served_by_its_own_daemon(broker, serve, tm
     events = daemon.metrics()[("streamal_events_total",)]
     assert events >= int(answered)
     assert daemon.stop() == 0
+
+
+def test_demo_says_when_its_metrics_port_is_taken():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [STREAMAL, "demo", "--metrics-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == f"error: metrics port {port} is in use; pick another --metrics-port (0 = off)\n"
+    )

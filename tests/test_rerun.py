@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 
-from connectors.kafka_recording import KafkaRange, read_daemon_run, read_range
+import pytest
+
+from connectors.kafka_recording import KafkaRange, read_daemon_run, read_labeled_rows, read_range
 from streamal.decider import Decider
 from streamal.engine import Engine
 from streamal.model import DEFAULT_MODEL
@@ -61,3 +64,36 @@ def test_a_topic_range_reads_only_its_offsets(topics):
         topics.send(topics.events, {"v": 1, "id": f"r{i}", "x": {}})
     url = f"kafka://{topics.bootstrap_servers}/{topics.events}?start=3&end=7"
     assert [r.offset for r in read_range(KafkaRange.parse(url))] == [3, 4, 5, 6]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("kafka://host:9092", "is not kafka://HOST:PORT/TOPIC"),
+        ("http://host:9092/t", "is not kafka://HOST:PORT/TOPIC"),
+        ("kafka://h:1/t?start=x", "start and end must be offsets"),
+        ("kafka://h:1/t?from=3", "unknown parameter 'from'"),
+    ],
+)
+def test_a_bad_kafka_url_says_what_is_expected(url, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        KafkaRange.parse(url)
+
+
+def test_events_and_labels_topics_become_a_recorded_stream(topics):
+    for i in range(6):
+        topics.send(topics.events, {"v": 1, "id": f"r{i}", "ts": float(i), "x": {"a": i}})
+    topics.send(topics.events, b"{broken")
+    for i in (4, 0, 2):
+        topics.send(topics.labels, {"v": 1, "id": f"r{i}", "label": i % 4 == 0})
+    topics.send(topics.labels, {"v": 1, "id": "r2", "label": "corrected"})
+    rows, unlabeled = read_labeled_rows(
+        KafkaRange.parse(f"kafka://{topics.bootstrap_servers}/{topics.events}"),
+        KafkaRange.parse(f"kafka://{topics.bootstrap_servers}/{topics.labels}"),
+    )
+    assert [(r.id, r.y, r.ts, r.x) for r in rows] == [
+        ("r0", True, 0.0, {"a": 0}),
+        ("r2", "corrected", 2.0, {"a": 2}),
+        ("r4", True, 4.0, {"a": 4}),
+    ]
+    assert unlabeled == 3

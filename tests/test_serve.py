@@ -159,6 +159,9 @@ def test_serve_end_to_end(topics, serve, tmp_path: Path):
     assert _value(metrics, "streamal_model_update_latency_seconds_count") >= 1
     assert _value(metrics, "streamal_consumer_lag_records", topic=topics.events) == 0
     assert _value(metrics, "streamal_build_info", version="0.1.0") == 1
+    later_queried = queried - len(queries)
+    assert _value(metrics, "streamal_pending_queries") == later_queried
+    assert 0 < _value(metrics, "streamal_snapshot_age_seconds") < 60
 
     # SIGTERM: a final snapshot, then exit 0.
     assert daemon.stop() == 0
@@ -171,7 +174,7 @@ def test_serve_end_to_end(topics, serve, tmp_path: Path):
     assert snapshot.offsets[topics.training] == {0: len(answered)}
 
     # A restart resumes from the snapshot: nothing is redone, new events flow.
-    again = serve(args)
+    again = serve([*args, "--log-format", "json"])
     again.wait_logged("partitions assigned")
     again.wait_logged("restored")
     topics.send(topics.events, {"v": 1, "id": "after", "ts": 5001.0, "x": {"a": 1.0, "b": 1.0}})
@@ -180,6 +183,9 @@ def test_serve_end_to_end(topics, serve, tmp_path: Path):
     wait_for(lambda: _value(again.metrics(), "streamal_events_total") == 1, 10, "one event")
     assert len(topics.read(topics.training)) == len(answered)
     assert again.stop() == 0
+    lines = [orjson.loads(line) for line in again.log]
+    assert {"ts", "level", "logger", "message"} <= set(lines[0])
+    assert any(line["message"].startswith("restored ") for line in lines)
 
 
 def predictions_queried(topics) -> int:

@@ -14,6 +14,7 @@ import argparse
 import logging
 import math
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -33,14 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Start an embedded broker, the daemon, a drifting synthetic stream and a "
         "simulated annotator, and show how the budget is spent and what the model learns.",
     )
-    parser.add_argument("--events", type=int, default=20_000, help="stop after this many events")
-    parser.add_argument("--rate", type=float, default=1000.0, help="events per second")
-    parser.add_argument("--budget", type=float, default=0.1)
-    parser.add_argument("--strategy", default=None)
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--noise", type=float, default=0.05, help="fraction of wrong labels")
-    parser.add_argument("--metrics-port", type=int, default=9108, help="0 = off")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--events", type=int, default=20_000, help="stop after this many (default 20000)"
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="events/s (default 1000)")
+    parser.add_argument("--budget", type=float, default=0.1, help="(default 0.1)")
+    parser.add_argument("--strategy", default=None, help="(default: as streamal serve)")
+    parser.add_argument("--model", default=None, help="(default: as streamal serve)")
+    parser.add_argument(
+        "--noise", type=float, default=0.05, help="fraction of wrong labels (default 0.05)"
+    )
+    parser.add_argument("--metrics-port", type=int, default=9108, help="0 = off (default 9108)")
+    parser.add_argument("--seed", type=int, default=0, help="(default 0)")
     parser.add_argument(
         "--bootstrap-servers",
         metavar="HOST:PORT",
@@ -48,6 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "broker and daemon",
     )
     parser.set_defaults(func=run)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _status(daemon, producer, annotator, scorekeeper, started: float, url: str) -> str:
@@ -82,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.events < 1 or not args.rate > 0 or not 0 <= args.noise <= 1:
         raise UsageError("--events and --rate must be positive and --noise in [0, 1]")
+    if args.bootstrap_servers is None and args.metrics_port and not _port_free(args.metrics_port):
+        raise UsageError(
+            f"metrics port {args.metrics_port} is in use; pick another --metrics-port (0 = off)"
+        )
     setup_logging("text")
     logging.getLogger("streamal").setLevel(logging.WARNING)
     stopping = threading.Event()

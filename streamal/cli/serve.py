@@ -51,7 +51,8 @@ _NUMBER_FLAGS = {
     "max-pending": (int, f"most queries waiting for a label (default {DEFAULTS.max_pending})"),
     "pending-ttl": (
         float,
-        f"seconds a query waits for its label (default {DEFAULTS.pending_ttl:g})",
+        "how long a query waits for its label, in the events' ts unit (seconds of Kafka "
+        f"time for events without ts; default {DEFAULTS.pending_ttl:g})",
     ),
     "partitions": (int, f"partitions of topics created at start (default {DEFAULTS.partitions})"),
     "replication-factor": (
@@ -106,7 +107,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "serve",
         help="run the daemon on Kafka",
         description="Consume events, send queries, consume labels, learn from the training log. "
-        "Every flag can also be set in the --config file or as STREAMAL_<FLAG>.",
+        'Every flag can also be set in the --config file (e.g. group_id = "fraud") or as '
+        "STREAMAL_<FLAG> (e.g. STREAMAL_GROUP_ID); flags win over the environment, the "
+        "environment over the file. Kafka client settings: --kafka-option KEY=VALUE, "
+        "STREAMAL_KAFKA_OPTIONS=KEY=VALUE,KEY=VALUE, or a [kafka] table in the file. "
+        "Snapshots are signed with STREAMAL_SNAPSHOT_KEY, or a key file made in --state-dir.",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML file of settings")
     for flag, text in _FLAGS.items():

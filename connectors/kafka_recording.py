@@ -151,7 +151,7 @@ def read_labeled_rows(events: KafkaRange, labels: KafkaRange) -> tuple[list[Row]
         except InvalidRecord:
             continue
         if event.id in truth:
-            rows.append(Row(event.id, event.x, truth[event.id], event.ts))
+            rows.append(Row(id=event.id, x=event.x, ts=event.ts, y=truth[event.id]))
         else:
             unlabeled += 1
     return rows, unlabeled

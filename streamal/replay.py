@@ -23,11 +23,11 @@ from streamal.model import Model
 __all__ = ["LabelDelay", "ReplayResult", "ReplaySetup", "Row", "replay"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Row(Event):
-    """One event of a recorded stream, with its true label."""
+    """One event of a recorded stream, with its true label (always passed by name)."""
 
-    y: Hashable = None
+    y: Hashable
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gzipped, or river:NAME for a dataset bundled with river) through the engine with a "
         "simulated oracle that reveals only queried labels, after a delay.",
     )
-    p.add_argument("input", help="recorded stream: FILE.csv[.gz], FILE.jsonl[.gz] or river:NAME")
+    p.add_argument(
+        "input",
+        help="recorded stream: FILE.csv[.gz], FILE.jsonl[.gz], river:NAME, or "
+        "kafka://HOST:PORT/EVENTS_TOPIC[?start=N&end=M] (labels from --labels-topic)",
+    )
     p.add_argument("--target", default="y", help="label column (default: y)")
+    p.add_argument(
+        "--labels-topic",
+        default="streamal.labels",
+        help="with a kafka:// input: the topic of the labels, on the same broker "
+        "(default: streamal.labels)",
+    )
     p.add_argument("--id", dest="id_column", metavar="COL", help="event id column")
     p.add_argument("--time", dest="time_column", metavar="COL", help="event time column")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"river model spec ({DEFAULT_MODEL})")
@@ -130,6 +140,8 @@ def parse_delay(text: str, in_time: bool) -> LabelDelay:
 def _read(args: argparse.Namespace) -> list[Row]:
     from connectors.records import RecordingError, read_recording, read_river_dataset
 
+    if args.input.startswith("kafka://"):
+        return _read_kafka(args.input, args.labels_topic)
     try:
         if args.input.startswith("river:"):
             return read_river_dataset(args.input.removeprefix("river:"))
@@ -141,6 +153,27 @@ def _read(args: argparse.Namespace) -> list[Row]:
         )
     except RecordingError as e:
         raise UsageError(str(e)) from None
+
+
+def _read_kafka(url: str, labels_topic: str) -> list[Row]:
+    """Events of a topic range with their labels from the labels topic (a daemon's record)."""
+    from kafka.errors import KafkaError
+
+    from connectors.kafka_recording import KafkaRange, read_labeled_rows
+
+    try:
+        events = KafkaRange.parse(url)
+        labels = KafkaRange(events.bootstrap_servers, labels_topic)
+        rows, unlabeled = read_labeled_rows(events, labels)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    except KafkaError as e:
+        raise UsageError(f"{url}: {e.__class__.__name__}: {e}") from None
+    if unlabeled:
+        print(f"{unlabeled} events without a label on {labels_topic} left out", file=sys.stderr)
+    if not rows:
+        raise UsageError(f"{url}: no events with a label on {labels_topic}")
+    return rows
 
 
 # Set before the worker processes fork, so the rows are shared, not pickled per run.

@@ -27,6 +27,9 @@ __all__ = ["DEFAULT_MODEL", "Model", "ModelSpecError", "parse_model_spec"]
 #: labels (README, "Choosing the defaults").
 DEFAULT_MODEL = "tree.HoeffdingAdaptiveTreeClassifier(seed=42)"
 
+#: Below this many events a pandas frame costs more than it saves (benchmarks/RESULTS.md).
+_MIN_FRAME_ROWS = 32
+
 #: The only bare names a spec may use as arguments, e.g. ``compose.SelectType(str)``.
 _TYPE_NAMES = {"str": str, "int": int, "float": float, "bool": bool}
 
@@ -198,7 +201,7 @@ class Model:
 
     def predict_proba(self, xs: Sequence[dict]) -> np.ndarray:
         """Class probabilities, one row per event, one column per class in :attr:`classes`."""
-        if self.mini_batch and xs:
+        if self.mini_batch and len(xs) >= _MIN_FRAME_ROWS:
             names = dict.fromkeys(k for x in xs for k in x)
             # river's frames need string column names; other keys take the one-by-one path.
             if all(isinstance(k, str) for k in names):

@@ -39,6 +39,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/decider_throughput.py
 	$(BIN)/python benchmarks/replay_throughput.py
+	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/daemon_throughput.py
+	$(BIN)/python benchmarks/daemon_latency.py
 
 clean-cache:  # numba keys its cache on the jitted function's own file only: clear it after editing a callee
 	find streamal -name "*.nbi" -o -name "*.nbc" | xargs rm -f

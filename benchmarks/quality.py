@@ -198,6 +198,8 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
     stream, seed, name, budget, model = task
     strategy, options = parse_variant(name)
     manager = options.pop("budget_manager", None)
+    # replay() passes hard_cap itself, which would override a partial's: it goes in the setup.
+    hard_cap = bool(options.pop("hard_cap", False))
     if "window" in options:
         options["window"] = int(options["window"])
     # ReplaySetup carries no strategy parameters, so a variant reaches the decider that
@@ -207,7 +209,9 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
     if options:
         streamal.replay.Decider = functools.partial(original, **options)
     try:
-        setup = ReplaySetup(strategy, budget, model, seed=seed, budget_manager=manager)
+        setup = ReplaySetup(
+            strategy, budget, model, seed=seed, budget_manager=manager, hard_cap=hard_cap
+        )
         result = replay(_ROWS[stream, seed], setup)
     finally:
         streamal.replay.Decider = original
@@ -483,6 +487,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
     )
     parser.add_argument("--plots", default=str(PLOTS), help="directory of the PNG")
+    parser.add_argument(
+        "--reuse",
+        metavar="JSON",
+        help="raw runs of an earlier invocation (quality_raw.json): only missing runs are run",
+    )
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else None
     env = environment()
@@ -517,8 +526,17 @@ def main(argv: list[str] | None = None) -> dict:
         for stream, seed, variant, b in itertools.product(streams, seeds, variants, variant_budgets)
     ]
     replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(DEFAULT_STRATEGY, 0.1, DEFAULT_MODEL))
-    raw = run_all(tasks, max(1, args.jobs))
+    reused: dict[tuple, tuple[float, float]] = {}
+    if args.reuse:
+        for r in json.loads(Path(args.reuse).read_text()):
+            key = (r["stream"], r["seed"], r["strategy"], r["budget"], r["model"])
+            reused[key] = (r["accuracy"], r["spent"])
+    todo = [t for t in tasks if t not in reused]
+    raw = {t: reused[t] for t in tasks if t in reused} | run_all(todo, max(1, args.jobs))
     elapsed = time.perf_counter() - started
+    runs_note = f"{len(todo)} runs in {elapsed:.0f} s on {args.jobs} workers" + (
+        f" ({len(tasks) - len(todo)} more reused from `{Path(args.reuse).name}`)" if reused else ""
+    )
     raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
     raw_path.parent.mkdir(parents=True, exist_ok=True)
     raw_path.write_text(
@@ -558,12 +576,12 @@ def main(argv: list[str] | None = None) -> dict:
     print(models_text)
     print(variants_text)
     print(headline)
-    print(f"{len(tasks)} runs in {elapsed:.0f} s on {args.jobs} workers; plot: {png}")
+    print(f"{runs_note}; plot: {png}")
     body = (
         f"Model `{DEFAULT_MODEL}` for every strategy; budgets "
         f"{', '.join(f'{b:.0%}' for b in budgets)}; seeds {', '.join(map(str, seeds))}; "
         f"no label delay; replay batch size {ReplaySetup.batch_size}; full labels = `random` "
-        f"at budget 1. {len(tasks)} runs in {elapsed:.0f} s on {args.jobs} workers. "
+        f"at budget 1. {runs_note}. "
         f"Plot: `{png.relative_to(png.parent.parent) if not args.quick else png.name}`.\n\n"
         f"{streams_text}\n\n{headline}\n\n{text}\n"
         f"### Base learners at 10 % ({DEFAULT_STRATEGY} / random / full labels, accuracy %)\n\n"

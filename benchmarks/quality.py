@@ -24,6 +24,7 @@ Run ``python benchmarks/quality.py`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import itertools
 import json
@@ -97,7 +98,7 @@ STREAMS: dict[str, tuple[str, Callable[[int, int], list[Row]]]] = {
     "Phishing": ("bundled, binary", _bundled(datasets.Phishing, 1_250)),
     "Bananas": ("bundled, binary", _bundled(datasets.Bananas, 5_300)),
     "ImageSegments": ("bundled, 7 classes", _bundled(datasets.ImageSegments, 2_310)),
-    "Shuttle": ("bundled, binary, first 20k", _bundled(datasets.Shuttle, 20_000)),
+    "Shuttle": ("bundled, binary, first n (≤ 20k)", _bundled(datasets.Shuttle, 20_000)),
     "SEA abrupt": (
         "binary, abrupt drift at n/2 (width n/200)",
         _synthetic(
@@ -476,6 +477,11 @@ def variant_table(
     return markdown_table(head, lines)
 
 
+def _default_batch_size() -> int:
+    """The replay's default batch size (a slotted dataclass hides it from the class)."""
+    return next(f.default for f in dataclasses.fields(ReplaySetup) if f.name == "batch_size")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two short streams, one seed")
@@ -580,7 +586,7 @@ def main(argv: list[str] | None = None) -> dict:
     body = (
         f"Model `{DEFAULT_MODEL}` for every strategy; budgets "
         f"{', '.join(f'{b:.0%}' for b in budgets)}; seeds {', '.join(map(str, seeds))}; "
-        f"no label delay; replay batch size {ReplaySetup.batch_size}; full labels = `random` "
+        f"no label delay; replay batch size {_default_batch_size()}; full labels = `random` "
         f"at budget 1. {runs_note}. "
         f"Plot: `{png.relative_to(png.parent.parent) if not args.quick else png.name}`.\n\n"
         f"{streams_text}\n\n{headline}\n\n{text}\n"

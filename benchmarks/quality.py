@@ -24,6 +24,7 @@ Run ``python benchmarks/quality.py`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import itertools
 import json
@@ -105,7 +106,7 @@ STREAMS: dict[str, tuple[str, Callable[[int, int], list[Row]]]] = {
     "Phishing": ("bundled, binary", _bundled(datasets.Phishing, 1_250)),
     "Bananas": ("bundled, binary", _bundled(datasets.Bananas, 5_300)),
     "ImageSegments": ("bundled, 7 classes", _bundled(datasets.ImageSegments, 2_310)),
-    "Shuttle": ("bundled, binary, first 20k", _bundled(datasets.Shuttle, 20_000)),
+    "Shuttle": ("bundled, binary, first n (≤ 20k)", _bundled(datasets.Shuttle, 20_000)),
     "SEA abrupt": (
         "binary, abrupt drift at n/2 (width n/200)",
         _synthetic(
@@ -206,6 +207,8 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
     stream, seed, name, budget, model = task
     strategy, options = parse_variant(name)
     manager = options.pop("budget_manager", None)
+    # replay() passes hard_cap itself, which would override a partial's: it goes in the setup.
+    hard_cap = bool(options.pop("hard_cap", False))
     if "window" in options:
         options["window"] = int(options["window"])
     # ReplaySetup carries no strategy parameters, so a variant reaches the decider that
@@ -215,7 +218,9 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
     if options:
         streamal.replay.Decider = functools.partial(original, **options)
     try:
-        setup = ReplaySetup(strategy, budget, model, seed=seed, budget_manager=manager)
+        setup = ReplaySetup(
+            strategy, budget, model, seed=seed, budget_manager=manager, hard_cap=hard_cap
+        )
         result = replay(_ROWS[stream, seed], setup)
     finally:
         streamal.replay.Decider = original
@@ -480,6 +485,11 @@ def variant_table(
     return markdown_table(head, lines)
 
 
+def _default_batch_size() -> int:
+    """The replay's default batch size (a slotted dataclass hides it from the class)."""
+    return next(f.default for f in dataclasses.fields(ReplaySetup) if f.name == "batch_size")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two short streams, one seed")
@@ -491,6 +501,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
     )
     parser.add_argument("--plots", default=str(PLOTS), help="directory of the PNG")
+    parser.add_argument(
+        "--reuse",
+        metavar="JSON",
+        help="raw runs of an earlier invocation (quality_raw.json): only missing runs are run",
+    )
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else None
     env = environment()
@@ -525,8 +540,17 @@ def main(argv: list[str] | None = None) -> dict:
         for stream, seed, variant, b in itertools.product(streams, seeds, variants, variant_budgets)
     ]
     replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(DEFAULT_STRATEGY, 0.1, DEFAULT_MODEL))
-    raw = run_all(tasks, max(1, args.jobs))
+    reused: dict[tuple, tuple[float, float]] = {}
+    if args.reuse:
+        for r in json.loads(Path(args.reuse).read_text()):
+            key = (r["stream"], r["seed"], r["strategy"], r["budget"], r["model"])
+            reused[key] = (r["accuracy"], r["spent"])
+    todo = [t for t in tasks if t not in reused]
+    raw = {t: reused[t] for t in tasks if t in reused} | run_all(todo, max(1, args.jobs))
     elapsed = time.perf_counter() - started
+    runs_note = f"{len(todo)} runs in {elapsed:.0f} s on {args.jobs} workers" + (
+        f" ({len(tasks) - len(todo)} more reused from `{Path(args.reuse).name}`)" if reused else ""
+    )
     raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
     raw_path.parent.mkdir(parents=True, exist_ok=True)
     raw_path.write_text(
@@ -566,12 +590,12 @@ def main(argv: list[str] | None = None) -> dict:
     print(models_text)
     print(variants_text)
     print(headline)
-    print(f"{len(tasks)} runs in {elapsed:.0f} s on {args.jobs} workers; plot: {png}")
+    print(f"{runs_note}; plot: {png}")
     body = (
         f"Model `{DEFAULT_MODEL}` for every strategy; budgets "
         f"{', '.join(f'{b:.0%}' for b in budgets)}; seeds {', '.join(map(str, seeds))}; "
-        f"no label delay; replay batch size {ReplaySetup.batch_size}; full labels = `random` "
-        f"at budget 1. {len(tasks)} runs in {elapsed:.0f} s on {args.jobs} workers. "
+        f"no label delay; replay batch size {_default_batch_size()}; full labels = `random` "
+        f"at budget 1. {runs_note}. "
         f"Plot: `{png.relative_to(png.parent.parent) if not args.quick else png.name}`.\n\n"
         f"{streams_text}\n\n{headline}\n\n{text}\n"
         f"### Base learners at 10 % ({DEFAULT_STRATEGY} / random / full labels, accuracy %)\n\n"

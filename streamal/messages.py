@@ -91,10 +91,11 @@ def _parse(raw: bytes, max_bytes: int) -> dict:
         raise InvalidRecord(
             Reason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"
         )
-    if "v" in obj and obj["v"] != VERSION:
-        raise InvalidRecord(Reason.BAD_VERSION, f"v is {obj['v']!r}, this daemon reads v={VERSION}")
     if "v" not in obj:
         raise InvalidRecord(Reason.BAD_VERSION, f"no v field (expected v={VERSION})")
+    # true == 1 in Python, not in the schema (docs/schemas): a boolean is no version.
+    if isinstance(obj["v"], bool) or obj["v"] != VERSION:
+        raise InvalidRecord(Reason.BAD_VERSION, f"v is {obj['v']!r}, this daemon reads v={VERSION}")
     if "id" not in obj:
         raise InvalidRecord(Reason.MISSING_ID, "no id field")
     if not isinstance(obj["id"], str) or not obj["id"]:
@@ -130,9 +131,8 @@ def decode_event(raw: bytes, *, default_ts: float, max_bytes: int = MAX_RECORD_B
     if not isinstance(x, dict):
         raise InvalidRecord(Reason.BAD_FEATURES, f"x must be an object of features, got {x!r}")
     for name, value in x.items():
-        if isinstance(value, bool):
-            x[name] = float(value)
-        elif isinstance(value, int | float):
+        # Booleans are neither numbers nor strings in the event schema (docs/schemas).
+        if isinstance(value, int | float) and not isinstance(value, bool):
             if isinstance(value, float) and not math.isfinite(value):
                 raise InvalidRecord(Reason.NON_FINITE, f"feature {name!r} is {value!r}")
         elif not isinstance(value, str):
@@ -175,10 +175,14 @@ def decode_label(raw: bytes, *, default_ts: float, max_bytes: int = MAX_RECORD_B
     label = _label_value(obj["label"])
     annotator = obj.get("annotator")
     if annotator is not None and not isinstance(annotator, str):
-        annotator = str(annotator)
+        raise InvalidRecord(Reason.BAD_LABEL, f"annotator must be a string, got {annotator!r}")
     cost = obj.get("cost")
-    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float)):
-        cost = None
+    if cost is not None and (
+        isinstance(cost, bool)
+        or not isinstance(cost, int | float)
+        or not (math.isfinite(cost) and cost >= 0)
+    ):
+        raise InvalidRecord(Reason.BAD_LABEL, f"cost must be a number >= 0, got {cost!r}")
     return Label(obj["id"], label, _timestamp(obj, default_ts), annotator, cost)
 
 

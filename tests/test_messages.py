@@ -51,11 +51,18 @@ def test_oversized_records_are_refused_before_parsing():
 
 
 def test_event_keeps_numbers_strings_and_ignores_unknown_fields():
-    raw = b'{"v":1,"id":"e","ts":12,"x":{"a":1,"b":"red","c":true},"extra":[1]}'
+    raw = b'{"v":1,"id":"e","ts":12,"x":{"a":1,"b":"red","c":2.5},"extra":[1]}'
     event = decode_event(raw, default_ts=99.0)
     assert event.id == "e"
     assert event.ts == 12.0
-    assert event.x == {"a": 1, "b": "red", "c": 1.0}
+    assert event.x == {"a": 1, "b": "red", "c": 2.5}
+
+
+def test_a_boolean_is_not_a_feature_value_nor_a_version():
+    with pytest.raises(InvalidRecord, match="bad_features"):
+        decode_event(b'{"v":1,"id":"e","x":{"flag":true}}', default_ts=0.0)
+    with pytest.raises(InvalidRecord, match="bad_version"):
+        decode_event(b'{"v":true,"id":"e","x":{}}', default_ts=0.0)
 
 
 @pytest.mark.parametrize(

@@ -84,8 +84,9 @@ DEAD_LETTER = {
     "topic": "streamal.events",
     "partition": 2,
     "offset": 41,
-    "value_base64": base64.b64encode(b'{"v":1,"id":').decode(),
-    "error": "Expecting value: line 1 column 13",
+    "detail": "Expecting value: line 1 column 13",
+    "value": '{"v":1,"id":',
+    "value_b64": base64.b64encode(b'{"v":1,"id":').decode(),
 }
 
 
@@ -107,7 +108,7 @@ GOOD = [
     ("training", TRAINING),
     ("training", {"v": 1, "id": "e-1", "x": {"a": 1}, "y": 0}),
     ("dead-letter", DEAD_LETTER),
-    ("dead-letter", with_(DEAD_LETTER, reason="unknown", topic="streamal.labels", error=...)),
+    ("dead-letter", with_(DEAD_LETTER, reason="unknown", topic="streamal.labels", value=None)),
 ]
 
 
@@ -153,8 +154,9 @@ BAD = [
     ("dead-letter", with_(DEAD_LETTER, reason="Bad Reason"), "does not match"),
     ("dead-letter", with_(DEAD_LETTER, offset=-1), "-1 is less than the minimum of 0"),
     ("dead-letter", with_(DEAD_LETTER, partition="0"), "'0' is not of type 'integer'"),
-    ("dead-letter", with_(DEAD_LETTER, value_base64="not base64!"), "does not match"),
-    ("dead-letter", with_(DEAD_LETTER, value_base64=...), "'value_base64' is a required property"),
+    ("dead-letter", with_(DEAD_LETTER, value_b64="not base64!"), "does not match"),
+    ("dead-letter", with_(DEAD_LETTER, value_b64=...), "'value_b64' is a required property"),
+    ("dead-letter", with_(DEAD_LETTER, detail=...), "'detail' is a required property"),
     ("dead-letter", with_(DEAD_LETTER, topic=...), "'topic' is a required property"),
 ]
 

@@ -1,0 +1,69 @@
+"""The published schemas (docs/schemas) and the daemon's validator agree.
+
+Every example that the event and label schemas accept, the daemon reads;
+every one they refuse, the daemon refuses with a reason. Everything the
+daemon writes validates against its kind's schema.
+"""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from streamal.engine import Prediction, Query, TrainingExample
+from streamal.messages import (
+    InvalidRecord,
+    decode_event,
+    decode_label,
+    encode_dead_letter,
+    encode_prediction,
+    encode_query,
+    encode_training_example,
+)
+from tests.test_schemas import BAD, GOOD, errors
+
+DECODERS = {"event": decode_event, "label": decode_label}
+
+
+def as_bytes(message: dict | str) -> bytes:
+    return message.encode() if isinstance(message, str) else json.dumps(message).encode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"), [(k, m) for k, m in GOOD if k in DECODERS], ids=lambda v: str(v)[:40]
+)
+def test_the_daemon_reads_what_the_schema_accepts(kind, message):
+    DECODERS[kind](as_bytes(message), default_ts=0.0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [(k, m) for k, m, _ in BAD if k in DECODERS],
+    ids=lambda v: str(v)[:40],
+)
+def test_the_daemon_refuses_what_the_schema_refuses(kind, message):
+    with pytest.raises(InvalidRecord):
+        DECODERS[kind](as_bytes(message), default_ts=0.0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "record"),
+    [
+        ("query", encode_query(Query("e1", 3.0, {"a": 1.0, "c": "red"}, {"x": 0.25, "y": 0.75},
+                                     0.5, "split", 4))),
+        ("prediction", encode_prediction(Prediction("e1", "y", {"x": 0.25, "y": 0.75}, True), 4)),
+        ("prediction", encode_prediction(Prediction("e2", None, {}, False), 0)),
+        ("training", encode_training_example(
+            TrainingExample("e1", {"a": 1.0}, True, 1.0, 2.5, False, "ann"))),
+        ("training", encode_training_example(
+            TrainingExample("e2", {"a": 1.0}, 3, 1.0, 2.5, None, None))),
+        ("dead-letter", encode_dead_letter(b"{oops", topic="streamal.events", partition=0,
+                                           offset=41, reason="malformed_json", detail="bad")),
+        ("dead-letter", encode_dead_letter(b"\xff\xfe", topic="streamal.labels", partition=2,
+                                           offset=0, reason="unknown", detail="never asked")),
+    ],
+)  # fmt: skip
+def test_what_the_daemon_writes_validates(kind, record):
+    assert errors(kind, orjson.loads(record)) == []

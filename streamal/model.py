@@ -27,9 +27,10 @@ __all__ = ["DEFAULT_MODEL", "Model", "ModelSpecError", "parse_model_spec"]
 #: labels (README, "Choosing the defaults").
 DEFAULT_MODEL = "tree.HoeffdingAdaptiveTreeClassifier(seed=42)"
 
-#: Below this many events a pandas frame costs more than it saves (benchmarks/RESULTS.md:
-#: 46k events/s at batch 64 through frames, 105k one by one at 16, 111k at 256).
-_MIN_FRAME_ROWS = 256
+#: Below this many events a pandas frame costs more than it saves (benchmarks/RESULTS.md,
+#: scaler + logistic regression: 141k events/s one by one at batch 64, 112k through a
+#: frame at 256, 178k at 1024).
+_MIN_FRAME_ROWS = 512
 
 #: The only bare names a spec may use as arguments, e.g. ``compose.SelectType(str)``.
 _TYPE_NAMES = {"str": str, "int": int, "float": float, "bool": bool}

@@ -81,7 +81,7 @@ def test_mini_batch_models_predict_many_like_one():
     rng = np.random.default_rng(0)
     xs = [{"a": float(v), "b": float(w)} for v, w in rng.normal(size=(50, 2))]
     model.learn(xs, [x["a"] > 0 for x in xs])
-    many = model.predict_proba(xs * 6)[:5]  # enough rows for the frame path
+    many = model.predict_proba(xs * 11)[:5]  # enough rows for the frame path
     one = np.array(
         [[model.estimator.predict_proba_one(x)[c] for c in model.classes] for x in xs[:5]]
     )

@@ -360,14 +360,20 @@ class Daemon:
         log.info("%d queries written after the snapshot are pending again", recovered)
 
     def _recover_query(self, raw: bytes) -> int:
-        query = orjson.loads(raw)
-        if query["id"] in self.fold:
+        try:
+            query = orjson.loads(raw)
+            query_id, x, ts, score = query["id"], query["x"], query["ts"], query["score"]
+            proba = query.get("proba") or {}
+            y_pred = max(proba, key=proba.get) if proba else None
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            # Only daemons write this topic; a stray record must not keep one from starting.
+            log.warning("skipping a record on the queries topic that is not a query: %.80r", raw)
             return 0
-        proba = query.get("proba") or {}
-        y_pred = max(proba, key=proba.get) if proba else None
+        if query_id in self.fold:
+            return 0
         # JSON keys are strings; the model's classes may be integers or booleans.
         y_pred = next((c for c in self.engine.model.classes if str(c) == y_pred), y_pred)
-        pending = PendingQuery(query["id"], query["x"], query["ts"], y_pred, query["score"])
+        pending = PendingQuery(query_id, x, ts, y_pred, score)
         self.engine.expired += len(self.engine.pending.add(pending))
         return 1
 

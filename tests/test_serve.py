@@ -190,3 +190,15 @@ def test_serve_end_to_end(topics, serve, tmp_path: Path):
 
 def predictions_queried(topics) -> int:
     return sum(p["queried"] for p in topics.read_json(topics.predictions))
+
+
+def test_a_stray_record_on_the_queries_topic_does_not_stop_a_start(topics, serve, tmp_path):
+    # At start the daemon re-reads the queries topic to make unanswered queries pending again.
+    topics.send(topics.queries, b"not a query")
+    topics.send(topics.queries, {"v": 1, "id": "half a query"})
+    daemon = serve([*topics.flags(), *FAST_GROUP, "--state-dir", str(tmp_path / "state")])
+    daemon.wait_logged("partitions assigned")
+    assert daemon.logged("skipping a record on the queries topic that is not a query")
+    topics.send_many(topics.events, _events(0, 20, seed=2))
+    assert len(topics.read_json(topics.predictions, at_least=20)) == 20
+    assert daemon.stop() == 0

@@ -71,12 +71,12 @@ def top_two(row: np.ndarray) -> tuple[float, float]:
     """The largest and second largest probabilities of ``row`` (0 where absent)."""
     first = 0.0
     second = 0.0
+    # min/max rather than branches: which class leads is unpredictable, a mispredicted
+    # branch costs more than the whole update.
     for p in row:
-        if p > first:
-            second = first
-            first = p
-        elif p > second:
-            second = p
+        lower = p if p < first else first
+        second = lower if lower > second else second
+        first = p if p > first else first
     return first, second
 
 

@@ -19,7 +19,8 @@ def threshold(row: np.ndarray, params: np.ndarray) -> float:
     theta = params[L.FIXED_THETA]
     if math.isnan(theta):
         classes = max(row.shape[0], 2)
-        theta = 1.0 / classes + params[L.BUDGET] * (1.0 - 1.0 / classes)
+        # 1/C + b (1 - 1/C), with one division instead of two
+        theta = (1.0 + params[L.BUDGET] * (classes - 1)) / classes
     return theta
 
 

@@ -23,7 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from results_md import DEFAULT_RESULTS, environment, markdown_table, write_section
+from results_md import (
+    add_output_arguments,
+    environment,
+    markdown_table,
+    write_section,
+)
 from river import active
 
 from streamal.decider import STRATEGIES, Decider
@@ -34,7 +39,6 @@ CLASS_COUNTS = (2, 5)
 BUDGET = 0.1
 #: the issue's goal for the threshold rules at batch 1024
 GOAL = 50e6
-PLOTS = Path(__file__).resolve().parent / "results"
 #: rules that compare a score with a threshold (no per-event quantile window)
 THRESHOLD_RULES = (
     "fixed_uncertainty",
@@ -161,10 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few rows, few repeats")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument(
-        "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
-    )
-    parser.add_argument("--plots", default=str(PLOTS), help="directory of the PNG")
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else None
     env = environment()

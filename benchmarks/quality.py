@@ -36,7 +36,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from results_md import DEFAULT_RESULTS, environment, markdown_table, write_section
+from results_md import (
+    add_output_arguments,
+    environment,
+    markdown_table,
+    write_section,
+)
 from river import datasets
 from river.datasets import synth
 
@@ -59,7 +64,6 @@ MODELS = (
     "preprocessing.StandardScaler() | linear_model.SoftmaxRegression()",
     "forest.ARFClassifier(n_models=5, seed=42)",
 )
-PLOTS = Path(__file__).resolve().parent / "results"
 #: parameter and budget-manager variants of the candidate defaults, run at 5 % and 10 %
 VARIANTS = (
     "variable_uncertainty[step=0.02]",
@@ -497,10 +501,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-models", action="store_true", help="skip the base-learner check")
     parser.add_argument("--skip-variants", action="store_true", help="skip the parameter variants")
-    parser.add_argument(
-        "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
-    )
-    parser.add_argument("--plots", default=str(PLOTS), help="directory of the PNG")
+    add_output_arguments(parser)
     parser.add_argument(
         "--reuse",
         metavar="JSON",

@@ -36,7 +36,12 @@ import statistics
 import time
 from pathlib import Path
 
-from results_md import DEFAULT_RESULTS, environment, markdown_table, write_section
+from results_md import (
+    add_output_arguments,
+    environment,
+    markdown_table,
+    write_section,
+)
 from river import active, base, evaluate, metrics
 from river.datasets import synth
 
@@ -49,7 +54,6 @@ MODELS = {
     "mini-batch": "preprocessing.StandardScaler() | linear_model.LogisticRegression()",
 }
 BATCH_SIZES = (1, 16, 64, 256, 1024)
-PLOTS = Path(__file__).resolve().parent / "results"
 #: binary streams of the quality benchmark used for the batch-size sweep
 SWEEP_STREAMS = ["Phishing", "Bananas", "SEA abrupt", "Agrawal gradual", "Hyperplane incremental"]
 #: events the model learns before the measured stream (see the module docstring)
@@ -169,10 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="short stream, one repeat")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
-    )
-    parser.add_argument("--plots", default=str(PLOTS), help="directory of the PNG")
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else None
     env = environment()

@@ -19,6 +19,7 @@ keep
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import os
@@ -40,6 +41,7 @@ __all__ = [
 
 BENCHMARKS = Path(__file__).resolve().parent
 DEFAULT_RESULTS = BENCHMARKS / "RESULTS.md"
+PLOTS = BENCHMARKS / "results"
 _TITLE = "# streamal benchmarks\n\nEach section is rewritten by the script that produces it.\n"
 
 
@@ -126,3 +128,11 @@ def write_section(path: Path | None, title: str, body: str, env: dict[str, str])
     full = f"{head}\n- command: `{command_line()}`\n\n{body.strip()}\n"
     text = path.read_text() if path.exists() else _TITLE
     path.write_text(replace_section(text, title, full))
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--results`` and ``--plots``, which every benchmark script takes."""
+    parser.add_argument(
+        "--results", default=str(DEFAULT_RESULTS), help="RESULTS.md to update ('' for none)"
+    )
+    parser.add_argument("--plots", default=str(PLOTS), help="directory of the PNG")

@@ -438,23 +438,29 @@ class Daemon:
         outgoing.append(_Outgoing(self.config.dead_letter_topic, record.key, value))
         self.metrics.dead_letters.labels(reason=reason).inc()
 
-    def _score(self, records: list, outgoing: list[_Outgoing]) -> None:
-        config = self.config
-        good: list[Event] = []
-        sources = []
+    def _decode(self, records: list, decode, outgoing: list[_Outgoing]) -> list[tuple]:
+        """``(message, record)`` for the records ``decode`` reads; the others are dead-lettered."""
+        decoded = []
         for record in records:
             try:
-                event = decode_event(
+                message = decode(
                     record.value or b"",
                     default_ts=record.timestamp / 1000.0,
-                    max_bytes=config.max_record_bytes,
+                    max_bytes=self.config.max_record_bytes,
                 )
             except InvalidRecord as e:
                 self.metrics.invalid_records.labels(reason=e.reason.value).inc()
                 self._dead_letter(record, e.reason.value, e.detail, outgoing)
                 continue
-            good.append(event)
-            sources.append(record)
+            decoded.append((message, record))
+        return decoded
+
+    def _score(self, records: list, outgoing: list[_Outgoing]) -> None:
+        config = self.config
+        decoded = self._decode(records, decode_event, outgoing)
+        good: list[Event] = [event for event, _ in decoded]
+        sources = [record for _, record in decoded]
+        for event in good:
             self._latest_ts = max(self._latest_ts, event.ts)
         if not good:
             return
@@ -505,22 +511,10 @@ class Daemon:
 
     def _join(self, records: list, outgoing: list[_Outgoing]) -> None:
         config = self.config
-        labels: list[Label] = []
-        sources = {}
-        for record in records:
-            try:
-                label = decode_label(
-                    record.value or b"",
-                    default_ts=record.timestamp / 1000.0,
-                    max_bytes=config.max_record_bytes,
-                )
-            except InvalidRecord as e:
-                self.metrics.invalid_records.labels(reason=e.reason.value).inc()
-                self.metrics.labels.labels(outcome="invalid").inc()
-                self._dead_letter(record, e.reason.value, e.detail, outgoing)
-                continue
-            labels.append(label)
-            sources[id(label)] = record
+        decoded = self._decode(records, decode_label, outgoing)
+        self.metrics.labels.labels(outcome="invalid").inc(len(records) - len(decoded))
+        labels: list[Label] = [label for label, _ in decoded]
+        sources = {id(label): record for label, record in decoded}
         joined = self.engine.join(labels)
         for rejected in joined.rejected:
             outcome = rejected.outcome.value

@@ -214,7 +214,11 @@ class Decider:
     @property
     def needs_features(self) -> bool:
         """Whether :meth:`decide` needs the events' feature rows."""
-        return STRATEGIES[self.strategy].needs_features or self.params[L.PENDING_EVENTS] > 0
+        return (
+            STRATEGIES[self.strategy].needs_features
+            or self.params[L.PENDING_EVENTS] > 0
+            or any(arm.needs_features for arm in self.arms)
+        )
 
     @property
     def needs_committee(self) -> bool:

@@ -177,20 +177,23 @@ class Bandit(Strategy):
 
     >>> import numpy as np
     >>> from streamal.decider import Decider
-    >>> decider = Decider("bandit", budget=0.1, seed=1, n_features=2)
-    >>> rng = np.random.default_rng(0)
-    >>> proba = rng.dirichlet([2, 2], size=5_000)
-    >>> queried, p = decider.decide(proba, features=rng.normal(size=(5_000, 2)))
+    >>> decider = Decider("bandit", budget=0.1, seed=1)
+    >>> proba = np.random.default_rng(0).dirichlet([2, 2], size=5_000)
+    >>> queried, p = decider.decide(proba)
     >>> decider.labels_spent <= 0.1 * 5_000 + 1, bool(p[queried].min() > 0)
     (True, True)
 
-    When the answers show that one rule's queries teach the model more, that
-    rule's weight grows:
+    If the model erred on exactly the queries the third rule advised (bit 2
+    of each receipt, kept after the rules' weights in the decider's state),
+    the bandit comes to follow that rule:
 
+    >>> from streamal.decider import layout as L
     >>> numbers = np.arange(decider.labels_spent)
-    >>> decider.credit(numbers, errors=numbers % 2 == 0)
-    >>> decider.arm_weights().round(2).sum()
-    1.0
+    >>> ring = int(decider.params[L.REGION]) + len(decider.arms) + 2
+    >>> advised = decider.state[ring + 3 * numbers].astype(np.int64)
+    >>> decider.credit(numbers, errors=(advised & 0b100) > 0)
+    >>> decider.arm_weights().round(2).tolist()
+    [0.03, 0.03, 0.93]
 
     References
     ----------
@@ -206,20 +209,14 @@ class Bandit(Strategy):
     name = "bandit"
     rule = RULE
     #: the query rules it chooses between, each with its paper's defaults
-    arms: ClassVar[tuple[str, ...]] = (
-        "variable_uncertainty",
-        "split",
-        "quantile_uncertainty",
-        "dbal",
-    )
+    arms: ClassVar[tuple[str, ...]] = ("variable_uncertainty", "split", "quantile_uncertainty")
     parameters = {
-        "eta": (L.BANDIT_ETA, 0.1),
+        "eta": (L.BANDIT_ETA, 0.3),
         "gamma": (L.BANDIT_GAMMA, 0.1),
         "forget": (L.BANDIT_FORGET, 0.01),
         "receipts": (L.BANDIT_RECEIPTS, 4096.0),
         "reward": (L.BANDIT_REWARD, 0.0),
     }
-    needs_features = True
 
     @classmethod
     def region_size(cls, params: np.ndarray) -> int:

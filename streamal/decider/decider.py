@@ -22,7 +22,7 @@ _NO_FEATURES = np.empty((0, 0))
 _NO_COMMITTEE = np.empty((0, 0, 0))
 
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
-DEFAULT_STRATEGY = "variable_uncertainty"
+DEFAULT_STRATEGY = "bandit"
 
 
 def _name_of(code: int, names: dict[str, int]) -> str:

@@ -112,7 +112,7 @@ def test_the_rule_whose_queries_teach_gains_weight():
     decider = Decider("bandit", 0.1, seed=3, n_features=2)
     rng = np.random.default_rng(1)
     proba = rng.dirichlet([1, 1], size=4000)
-    queried, _ = decider.decide(proba, features=rng.normal(size=(4000, 2)))
+    decider.decide(proba)
     # The model erred on exactly the queries that variable uncertainty (arm 0) advised.
     ring = int(decider.params[L.REGION]) + len(decider.arms) + 2
     numbers = np.arange(decider.labels_spent)

@@ -115,7 +115,8 @@ def feed(
             decider.learn(data.features[end - 1 : end], data.classes[end - 1 : end])
             decider.observe_errors(np.array([model_erred(end - 1)]))
             if q[-1]:  # the last event decided is the last query
-                decider.credit(np.array([decider.labels_spent - 1]), np.array([model_erred(end - 1)]))
+                last = np.array([decider.labels_spent - 1])
+                decider.credit(last, np.array([model_erred(end - 1)]))
         start = end
     return np.concatenate(queried), np.concatenate(scores)
 

@@ -300,7 +300,8 @@ class Decider:
             advice = np.empty((proba.shape[0], len(self.arms)), dtype=np.bool_)
             for e, arm in enumerate(self.arms):
                 advice[:, e] = arm.decide(proba, features, committee)[0]
-            bandit.decide(proba, advice, features, self.params, self.state, self.rng, queried, scores)
+            arrays = (self.params, self.state, self.rng)
+            bandit.decide(proba, advice, features, *arrays, queried, scores)
             return queried, scores
         decide_batch_rich(
             proba,
@@ -440,8 +441,8 @@ class Decider:
             return False
         if (self.detector is None) != ("detector" not in saved):
             return False
-        arm_states = self._arm_states(saved)
-        return all(arm._fits(arm_saved) for arm, arm_saved in zip(self.arms, arm_states, strict=True))
+        arm_states = zip(self.arms, self._arm_states(saved), strict=True)
+        return all(arm._fits(arm_saved) for arm, arm_saved in arm_states)
 
     def load_state_dict(self, saved: dict[str, np.ndarray]) -> None:
         if not self._fits(saved):

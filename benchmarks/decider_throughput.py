@@ -182,7 +182,8 @@ def main(argv: list[str] | None = None) -> dict:
         for strategy in STRATEGIES:
             plain = Decider(strategy, BUDGET)
             # Density, PAL and committee rules run at 10⁴–10⁶/s: fewer events keep them short.
-            rich = plain.needs_features or plain.needs_committee
+            # A meta-strategy's decision is its rules' plus its own: no one kernel to time.
+            rich = plain.needs_features or plain.needs_committee or bool(plain.arms)
             for b in BATCH_SIZES:
                 n = min(events[b], 16_384) if rich else events[b]
                 table["decide"][strategy, classes, b] = decider_rate(strategy, rows[:n], b, repeats)

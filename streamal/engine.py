@@ -194,13 +194,14 @@ class Engine:
         """Predict every event, decide which to query, and remember the queries."""
         xs = [e.x for e in events]
         proba = self.model.predict_proba(xs)
+        first_number = self.decider.labels_spent
         features = self.features.transform(xs) if self.features else None
         committee = self.model.committee_proba(xs) if self.decider.needs_committee else None
         queried, scores = self.decider.decide(proba, features=features, committee=committee)
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         queries = []
-        for i in np.flatnonzero(queried).tolist():
+        for number, i in enumerate(np.flatnonzero(queried).tolist(), start=first_number):
             event = events[i]
             score = float(scores[i])
             row = dict(zip(classes, proba[i].tolist(), strict=True))
@@ -215,7 +216,9 @@ class Engine:
                     self.model.version,
                 )
             )
-            dropped = self.pending.add(PendingQuery(event.id, event.x, event.ts, y_pred[i], score))
+            dropped = self.pending.add(
+                PendingQuery(event.id, event.x, event.ts, y_pred[i], score, number)
+            )
             self.expired += len(dropped)
         return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries)
 
@@ -230,9 +233,13 @@ class Engine:
 
         Labels that answer nothing pending are rejected with the reason, not
         raised: duplicates, late labels for expired queries and labels for
-        ids that were never asked are normal on a real stream.
+        ids that were never asked are normal on a real stream. A decider that
+        learns which queries pay off is told here, from the query's own
+        prediction, so it learns from the answers to its own queries only
+        (replicas learn each other's examples from the training log, not these).
         """
         joined = Joined()
+        answered: list[tuple[int, bool]] = []
         for label in labels:
             query = self.pending.pop(label.id)
             if query is None:
@@ -252,6 +259,10 @@ class Engine:
                     label.annotator,
                 )
             )
+            answered.append((query.number, query.y_pred != label.label))
+        if answered and self.decider.needs_answers:
+            numbers, errors = zip(*answered, strict=True)
+            self.decider.credit(np.array(numbers), np.array(errors))
         return joined
 
     def learn(self, examples: Sequence[TrainingExample]) -> None:

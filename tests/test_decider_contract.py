@@ -80,7 +80,8 @@ def make(strategy: str, manager: str, cap: str, budget: float = 0.1, seed: int =
 
 
 #: Strategies that learn from labels are told the label of every event at a multiple of this
-#: position, right after deciding it, and drift-aware deciders whether the model erred on it:
+#: position, right after deciding it, drift-aware deciders whether the model erred on it, and
+#: deciders that learn from answers the same, if they asked for it:
 #: a schedule fixed by position, so batch sizes, checkpoints and restarts see the same labels
 #: at the same moments.
 LABEL_EVERY = 16
@@ -101,7 +102,7 @@ def feed(
     start = lo
     while start < hi:
         end = min(start + batch, hi)
-        if decider.needs_labels or decider.drift_aware:
+        if decider.needs_labels or decider.drift_aware or decider.needs_answers:
             end = min(end, (start // LABEL_EVERY + 1) * LABEL_EVERY)
         q, s = decider.decide(
             data.proba[start:end],
@@ -113,6 +114,9 @@ def feed(
         if end % LABEL_EVERY == 0:
             decider.learn(data.features[end - 1 : end], data.classes[end - 1 : end])
             decider.observe_errors(np.array([model_erred(end - 1)]))
+            if q[-1]:  # the last event decided is the last query
+                last = np.array([decider.labels_spent - 1])
+                decider.credit(last, np.array([model_erred(end - 1)]))
         start = end
     return np.concatenate(queried), np.concatenate(scores)
 

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from connectors.snapshots import SnapshotStore, snapshot_key
+from streamal.decider import DEFAULT_STRATEGY
 from tests.conftest import FAST_GROUP, STREAMAL, wait_for
 
 
@@ -98,7 +99,7 @@ def test_serve_end_to_end(topics, serve, tmp_path: Path):
     assert [q["id"] for q in queries] == [p["id"] for p in predictions if p["queried"]]
     assert 10 <= len(queries) <= 0.3 * len(events)
     first = queries[0]
-    assert first["v"] == 1 and first["strategy"] == "variable_uncertainty"
+    assert first["v"] == 1 and first["strategy"] == DEFAULT_STRATEGY
     assert first["x"] == events[int(first["id"][1:])]["x"]
 
     letters = topics.read_json(topics.dead_letter, at_least=len(BAD_EVENTS))

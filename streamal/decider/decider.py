@@ -14,7 +14,7 @@ from streamal.decider.kernel import decide_batch, decide_batch_rich, learn_batch
 from streamal.decider.measures import COMMITTEE_MEASURES, MEASURES
 from streamal.decider.pending_window import capacity
 from streamal.decider.rng import seed_state
-from streamal.decider.strategies import STRATEGIES
+from streamal.decider.strategies import STRATEGIES, bandit
 
 __all__ = ["DEFAULT_STRATEGY", "Decider"]
 
@@ -22,7 +22,7 @@ _NO_FEATURES = np.empty((0, 0))
 _NO_COMMITTEE = np.empty((0, 0, 0))
 
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
-DEFAULT_STRATEGY = "variable_uncertainty"
+DEFAULT_STRATEGY = "bandit"
 
 
 def _name_of(code: int, names: dict[str, int]) -> str:
@@ -165,6 +165,33 @@ class Decider:
             if slot == L.OWN_WINDOW and self.params[slot] < 1:
                 raise ValueError(f"{name} must be at least 1")
         self.params[L.OWN_WINDOW] = int(self.params[L.OWN_WINDOW])
+        #: the rules a meta-strategy chooses between, each a decider of its own
+        self.arms = [
+            Decider(
+                arm,
+                budget,
+                budget_manager=budget_manager,
+                measure=measure,
+                window=window,
+                biqf_window=biqf_window,
+                tolerance=tolerance,
+                seed=seed + 1 + i,
+                n_features=n_features,
+            )
+            for i, arm in enumerate(getattr(kind, "arms", ()))
+        ]
+        if self.arms:
+            if self.params[L.BANDIT_RECEIPTS] < 1:
+                raise ValueError("receipts must be at least 1")
+            self.params[L.BANDIT_RECEIPTS] = int(self.params[L.BANDIT_RECEIPTS])
+            self.params[L.BANDIT_ARMS] = len(self.arms)
+            # The rules pace themselves without a cap, so the mixture may lean over the
+            # budget; the cap on the mixture is what holds it. An untrained model gains the
+            # most from its first labels, so unless the strict cap was asked for, the first
+            # w events may borrow w events' labels (as a drift burst does), paid back after.
+            self.params[L.HARD_CAP] = 1.0
+            if not hard_cap:
+                self.params[L.CAP_RESERVE] = int(window)
 
         if int(pending_events) < 0 or not pending_radius >= 0:
             raise ValueError("pending_events and pending_radius must not be negative")
@@ -178,14 +205,20 @@ class Decider:
             pending = 2 + int(self.params[L.PENDING_SIZE]) * (int(n_features) + 1)
         self.state = np.zeros(int(self.params[L.PENDING_REGION]) + pending)
         self.state[L.THETA] = self.params[L.THETA0]
+        if self.arms:
+            self.state[L.BURST_UNTIL] = self.params[L.CAP_RESERVE]
         self.rng = seed_state(seed)
         # Threshold rules take the shortest way through decide(): per-call overhead counts there.
-        self._plain = not (self.needs_features or self.needs_committee)
+        self._plain = not (self.needs_features or self.needs_committee or self.arms)
 
     @property
     def needs_features(self) -> bool:
         """Whether :meth:`decide` needs the events' feature rows."""
-        return STRATEGIES[self.strategy].needs_features or self.params[L.PENDING_EVENTS] > 0
+        return (
+            STRATEGIES[self.strategy].needs_features
+            or self.params[L.PENDING_EVENTS] > 0
+            or any(arm.needs_features for arm in self.arms)
+        )
 
     @property
     def needs_committee(self) -> bool:
@@ -195,7 +228,12 @@ class Decider:
     @property
     def needs_labels(self) -> bool:
         """Whether the strategy learns from labeled events (see :meth:`learn`)."""
-        return STRATEGIES[self.strategy].needs_labels
+        return STRATEGIES[self.strategy].needs_labels or any(a.needs_labels for a in self.arms)
+
+    @property
+    def needs_answers(self) -> bool:
+        """Whether the strategy learns which of its queries paid off (see :meth:`credit`)."""
+        return bool(self.arms)
 
     @property
     def n_features(self) -> int:
@@ -258,6 +296,13 @@ class Decider:
             return queried, scores
         features = self._features(features, proba.shape[0])
         committee = self._committee(committee, proba.shape[0])
+        if self.arms:
+            advice = np.empty((proba.shape[0], len(self.arms)), dtype=np.bool_)
+            for e, arm in enumerate(self.arms):
+                advice[:, e] = arm.decide(proba, features, committee)[0]
+            arrays = (self.params, self.state, self.rng)
+            bandit.decide(proba, advice, features, *arrays, queried, scores)
+            return queried, scores
         decide_batch_rich(
             proba,
             features,
@@ -284,6 +329,30 @@ class Decider:
             raise ValueError("classes must be a 1-D array of class indices (>= 0)")
         features = self._features(features, classes.shape[0])
         learn_batch(features, classes, self.codes, self.params, self.state)
+        for arm in self.arms:
+            arm.learn(features, classes)
+
+    def credit(self, numbers: np.ndarray, errors: np.ndarray) -> None:
+        """Tell the decider which of its queries were answered, and whether the model erred.
+
+        ``numbers`` are query numbers (the decider's count of queries before
+        each one: the first query is 0), ``errors`` whether the model's
+        prediction at query time was wrong. Strategies that do not
+        :attr:`needs_answers` ignore the call.
+        """
+        if not self.needs_answers:
+            return
+        numbers = np.ascontiguousarray(numbers, dtype=np.int64)
+        errors = np.ascontiguousarray(errors, dtype=np.bool_)
+        if numbers.shape != errors.shape or numbers.ndim != 1:
+            raise ValueError("numbers and errors must be 1-D arrays of the same length")
+        bandit.credit(numbers, errors, self.params, self.state)
+
+    def arm_weights(self) -> np.ndarray:
+        """The chance of following each of :attr:`arms` now (empty for a single rule)."""
+        if not self.arms:
+            return np.empty(0)
+        return bandit.choice_probabilities(self.params, self.state)
 
     def observe_errors(self, errors: np.ndarray) -> int:
         """Feed the labeled error stream (1: the model's prediction at query time was wrong).
@@ -310,6 +379,8 @@ class Decider:
         self.state[L.WINDOW_HEAD] = 0.0
         if self.params[L.CAP_RESERVE] > 0:
             self.state[L.BURST_UNTIL] = self.state[L.SEEN] + self.params[L.CAP_RESERVE]
+        for arm in self.arms:
+            arm._restart_thresholds()
 
     @property
     def drifts(self) -> int:
@@ -352,13 +423,32 @@ class Decider:
         saved = {"state": self.state.copy(), "rng": self.rng.copy()}
         if self.detector is not None:
             saved["detector"] = np.frombuffer(pickle.dumps(self.detector), dtype=np.uint8).copy()
+        for e, arm in enumerate(self.arms):
+            saved |= {f"arm{e}.{key}": value for key, value in arm.state_dict().items()}
         return saved
 
-    def load_state_dict(self, saved: dict[str, np.ndarray]) -> None:
+    def _arm_states(self, saved: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+        return [
+            {key.partition(".")[2]: value for key, value in saved.items() if key.startswith(prefix)}
+            for prefix in (f"arm{e}." for e in range(len(self.arms)))
+        ]
+
+    def _fits(self, saved: dict[str, np.ndarray]) -> bool:
+        """Whether ``saved`` came from a decider configured like this one."""
+        if "state" not in saved or "rng" not in saved:
+            return False
         if saved["state"].shape != self.state.shape or saved["rng"].shape != self.rng.shape:
-            raise ValueError("saved decider state does not fit this decider's configuration")
+            return False
         if (self.detector is None) != ("detector" not in saved):
+            return False
+        arm_states = zip(self.arms, self._arm_states(saved), strict=True)
+        return all(arm._fits(arm_saved) for arm, arm_saved in arm_states)
+
+    def load_state_dict(self, saved: dict[str, np.ndarray]) -> None:
+        if not self._fits(saved):
             raise ValueError("saved decider state does not fit this decider's configuration")
+        for arm, arm_saved in zip(self.arms, self._arm_states(saved), strict=True):
+            arm.load_state_dict(arm_saved)
         self.state[:] = saved["state"]
         self.rng[:] = saved["rng"]
         if self.detector is not None:

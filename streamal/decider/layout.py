@@ -48,7 +48,13 @@ PENDING_EVENTS = 22  # delay-aware: a query counts as pending for this many even
 PENDING_RADIUS = 23  # delay-aware: events closer than this to a pending query are not asked
 PENDING_REGION = 24  # index in ``state`` of the ring of pending queries
 PENDING_SIZE = 25  # queries the ring holds
-N_PARAMS = 27
+BANDIT_ARMS = 27  # bandit: how many query rules it chooses between
+BANDIT_ETA = 28  # bandit: learning rate of the exponential weights
+BANDIT_GAMMA = 29  # bandit: share of the choice spread evenly over the rules
+BANDIT_FORGET = 30  # bandit: pull of the weights back to even, per answer
+BANDIT_RECEIPTS = 31  # bandit: queries whose answer can still be credited
+BANDIT_REWARD = 32
+N_PARAMS = 33
 
 # state
 SEEN = 0  # events decided

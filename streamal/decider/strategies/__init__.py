@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streamal.decider.base import Strategy
+from streamal.decider.strategies.bandit import Bandit
 from streamal.decider.strategies.cogdqs import CogDQS
 from streamal.decider.strategies.dbal import DBALStream
 from streamal.decider.strategies.entropy import EntropySampling
@@ -22,6 +23,7 @@ from streamal.decider.strategies.variable_uncertainty import VariableUncertainty
 __all__ = [
     "PAL",
     "STRATEGIES",
+    "Bandit",
     "CogDQS",
     "DBALStream",
     "EntropySampling",
@@ -53,5 +55,6 @@ STRATEGIES: dict[str, type[Strategy]] = {
         CogDQS,
         PAL,
         QueryByCommittee,
+        Bandit,
     )
 }

@@ -256,6 +256,31 @@ def test_pal_kernel_frequencies_from_the_labeled_window():
     assert gains[0] == pytest.approx(expected_gain(np.array([0.0, half, 1.0]), 0.001, 2))
 
 
+def test_pal_mean_criterion_bandwidth_from_the_labeled_window():
+    from math import exp, log
+
+    from streamal.decider.strategies.pal import expected_gain
+
+    # bandwidth=nan: 1/(2σ²) = (N - 1) ln((N - 1)/δ²) / (4 N Σ var), δ² = 2e-12.
+    # Labels at x=0 and x=2: N = 2, var = 1 → 2σ² = 8 / ln(5e11); at x=1, k = (e^(-1/2σ²), same).
+    decider = Decider("pal", 0.5, n_features=1, bandwidth=float("nan"), **NO_BUDGET_LIMIT)
+    decider.learn(column(0.0, 2.0), np.array([0, 1]))
+    _, gains = decider.decide(unsure(1), features=column(1.0))
+    near = exp(-log(5e11) / 8)
+    assert gains[0] == pytest.approx(expected_gain(np.array([near, near]), 0.001, 2))
+    # A third label at x=1: N = 3, var = 2/3 → 2σ² = 4·3·(2/3) / (2 ln(1e12)) = 4 / ln(1e12).
+    decider.learn(column(1.0), np.array([0]))
+    width = 4 / log(1e12)
+    assert decider.state[int(decider.params[L.REGION]) + 2] == pytest.approx(width)
+    _, gains = decider.decide(unsure(1), features=column(1.0))
+    far = exp(-1 / width)
+    assert gains[0] == pytest.approx(expected_gain(np.array([1 + far, far]), 0.001, 2))
+    # One label has no spread: σ = 1 until a second one arrives.
+    single = Decider("pal", 0.5, n_features=1, bandwidth=float("nan"), **NO_BUDGET_LIMIT)
+    single.learn(column(3.0), np.array([1]))
+    assert single.state[int(single.params[L.REGION]) + 2] == 2.0
+
+
 def test_committee_measures_by_hand():
     from streamal.decider.measures import KL_CONSENSUS, VOTE_ENTROPY, disagreement
 

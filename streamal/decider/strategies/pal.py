@@ -13,6 +13,8 @@ from streamal.decider.budget import BIQF
 from streamal.decider.strategies.dbal import squared_distance
 
 RULE = 11
+#: δ of the mean criterion (Chaudhuri et al.'s and scikit-activeml's value)
+MEAN_CRITERION_DELTA = math.sqrt(2.0) * 1e-6
 
 
 @numba.njit(cache=True, nogil=True)
@@ -77,18 +79,48 @@ def expected_gain(k: np.ndarray, prior: float, m_max: int) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
+def mean_criterion_width(state: np.ndarray, rows: int, count: int, d: int) -> float:
+    """``2 σ²`` of the mean criterion over the ``count`` feature rows of width ``d`` at ``rows``.
+
+    Chaudhuri et al.'s rule (scikit-activeml's ``gamma="mean"``):
+    ``1 / (2 σ²) = (N - 1) ln((N - 1) / δ²) / (4 N Σ_j var_j)`` with ``N``
+    rows (at least 2) and their per-column population variances. Zero
+    variance (a single row) falls back to ``σ = 1``.
+
+    >>> rows = np.array([0.0, 2.0])  # N = 2, var = 1: 2σ² = 8 / ln(1 / δ²)
+    >>> round(mean_criterion_width(rows, 0, 2, 1), 4), round(8 / math.log(5e11), 4)
+    (0.297, 0.297)
+    """
+    n = max(count, 2)
+    total = 0.0
+    for j in range(d):
+        mean = 0.0
+        for i in range(count):
+            mean += state[rows + i * d + j]
+        mean /= max(count, 1)
+        spread = 0.0
+        for i in range(count):
+            spread += (state[rows + i * d + j] - mean) ** 2
+        total += spread / max(count, 1)
+    if total <= 0.0:
+        return 2.0
+    return 4.0 * n * total / ((n - 1) * math.log((n - 1) / MEAN_CRITERION_DELTA**2))
+
+
+@numba.njit(cache=True, nogil=True)
 def gain(row: np.ndarray, x: np.ndarray, params: np.ndarray, state: np.ndarray) -> float:
     """PAL gain of ``x``: class frequencies from the labeled window, by a Gaussian kernel.
 
-    Region: ``[count, head, w feature rows, w class indices]``.
+    Region: ``[count, head, 2σ² of the mean criterion, w feature rows, w class indices]``.
     """
     w = int(params[L.OWN_WINDOW])
     d = x.shape[0]
     base = int(params[L.REGION])
     count = int(state[base])
-    rows = base + 2
+    rows = base + 3
     classes = rows + w * d
-    width = 2.0 * params[L.BANDWIDTH] * params[L.BANDWIDTH]
+    sigma = params[L.BANDWIDTH]
+    width = state[base + 2] if math.isnan(sigma) else 2.0 * sigma * sigma
     # A labeled class the model has no column for yet still counts as a class.
     n_classes = max(row.shape[0], 2)
     for j in range(count):
@@ -111,12 +143,14 @@ def remember(x: np.ndarray, label: int, params: np.ndarray, state: np.ndarray) -
     d = x.shape[0]
     base = int(params[L.REGION])
     head = int(state[base + 1])
-    rows = base + 2
+    rows = base + 3
     for j in range(d):
         state[rows + head * d + j] = x[j]
     state[rows + w * d + head] = label
     state[base] = min(state[base] + 1.0, w)
     state[base + 1] = (head + 1) % w
+    if math.isnan(params[L.BANDWIDTH]):
+        state[base + 2] = mean_criterion_width(state, rows, int(state[base]), d)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -198,8 +232,14 @@ class PAL(Strategy):
 
     @classmethod
     def resolve(cls, budget: float, given: dict[str, float]) -> dict[int, float]:
-        slots = super().resolve(budget, given)
-        if not (slots[L.BANDWIDTH] > 0 and slots[L.PAL_PRIOR] > 0):
+        # NaN asks for the bandwidth of the mean criterion, whatever the default.
+        derived = math.isnan(float(given.get("bandwidth", 1.0)))
+        slots = super().resolve(
+            budget, {k: v for k, v in given.items() if not derived or k != "bandwidth"}
+        )
+        if derived:
+            slots[L.BANDWIDTH] = math.nan
+        if not ((derived or slots[L.BANDWIDTH] > 0) and slots[L.PAL_PRIOR] > 0):
             raise ValueError("bandwidth and prior of 'pal' must be positive")
         if slots[L.PAL_M] not in (1, 2, 3, 4, 5):
             raise ValueError("m_max of 'pal' must be a whole number from 1 to 5")
@@ -207,4 +247,4 @@ class PAL(Strategy):
 
     @classmethod
     def region_size(cls, params: np.ndarray) -> int:
-        return 2 + int(params[L.OWN_WINDOW]) * (int(params[L.N_FEATURES]) + 1)
+        return 3 + int(params[L.OWN_WINDOW]) * (int(params[L.N_FEATURES]) + 1)

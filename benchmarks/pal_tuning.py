@@ -33,10 +33,7 @@ BANDWIDTHS = ("0.5", "1", "2", "4", "nan")
 #: bandwidth × posterior mode, then M, prior and window one at a time (see the module doc)
 VARIANTS = (
     PAPER,
-    *(
-        f"pal[bandwidth={b},model_posterior={p}]"
-        for p, b in itertools.product((0, 1), BANDWIDTHS)
-    ),
+    *(f"pal[bandwidth={b},model_posterior={p}]" for p, b in itertools.product((0, 1), BANDWIDTHS)),
 )
 BUDGETS = (0.05, 0.10)
 FINALIST_BUDGETS = (0.01, 0.20)
@@ -147,9 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
         ]
 
     yardsticks = [(st, s, "random", 1.0, DEFAULT_MODEL) for st in streams for s in seeds]
-    raw = run_all(
-        tasks_for(("random", *variants), BUDGETS) + yardsticks, max(1, args.jobs)
-    )
+    raw = run_all(tasks_for(("random", *variants), BUDGETS) + yardsticks, max(1, args.jobs))
     rows = {(v, b): aggregate(raw, streams, seeds, v, b) for v in variants for b in BUDGETS}
     finalists = [
         PAPER,

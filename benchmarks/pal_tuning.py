@@ -28,12 +28,50 @@ from results_md import add_output_arguments, environment, markdown_table, write_
 from streamal.model import DEFAULT_MODEL
 
 #: Kottke, Krempl & Spiliopoulou's defaults, as ``pal`` had them before this tuning.
-PAPER = "pal[bandwidth=1,m_max=2,prior=0.001,labeled_window_size=500,model_posterior=0]"
-BANDWIDTHS = ("0.5", "1", "2", "4", "nan")
-#: bandwidth × posterior mode, then M, prior and window one at a time (see the module doc)
-VARIANTS = (
-    PAPER,
-    *(f"pal[bandwidth={b},model_posterior={p}]" for p, b in itertools.product((0, 1), BANDWIDTHS)),
+PAPER_PARAMETERS = {
+    "bandwidth": 1.0,
+    "m_max": 2.0,
+    "prior": 0.001,
+    "labeled_window_size": 500.0,
+    "model_posterior": 0.0,
+}
+
+
+def variant(**changes: float) -> str:
+    """The variant name of the paper's parameters with ``changes``, every parameter spelled out.
+
+    Spelled out, a name keeps its meaning when ``pal``'s defaults move.
+
+    >>> variant(bandwidth=8, model_posterior=1)
+    'pal[bandwidth=8,m_max=2,prior=0.001,labeled_window_size=500,model_posterior=1]'
+    """
+    parameters = PAPER_PARAMETERS | changes
+    return "pal[" + ",".join(f"{k}={v:g}" for k, v in parameters.items()) + "]"
+
+
+PAPER = variant()
+#: the candidate defaults that M, prior and window are varied around
+CENTRE = {"bandwidth": 8.0, "model_posterior": 1.0}
+#: bandwidth × posterior mode (nan: the mean criterion), then M, prior and window one at a time
+VARIANTS = tuple(
+    dict.fromkeys(
+        [
+            PAPER,
+            *(
+                variant(bandwidth=b, model_posterior=p)
+                for p, b in itertools.product((0, 1), (0.5, 1, 2, 4, 8, 16, float("nan")))
+            ),
+            *(
+                variant(**CENTRE, **{name: value})
+                for name, values in (
+                    ("m_max", (1, 3)),
+                    ("prior", (0.01, 1)),
+                    ("labeled_window_size", (100, 1000)),
+                )
+                for value in values
+            ),
+        ]
+    )
 )
 BUDGETS = (0.05, 0.10)
 FINALIST_BUDGETS = (0.01, 0.20)
@@ -79,7 +117,14 @@ def best_variants(rows: dict, variants: tuple, budgets: tuple, k: int) -> list[s
 
 
 def _short(name: str) -> str:
-    return "paper's defaults" if name == PAPER else f"`{name}`"
+    """How a variant differs from the paper's defaults.
+
+    >>> _short(variant(bandwidth=8, m_max=3))
+    'bandwidth=8, m_max=3'
+    """
+    options = parse_variant(name)[1]
+    changed = [f"{k}={v:g}" for k, v in options.items() if f"{v}" != f"{PAPER_PARAMETERS[k]}"]
+    return ", ".join(changed) or "paper's defaults"
 
 
 def variant_table(rows: dict, variants: list[str], budgets: tuple, n_streams: int) -> str:
@@ -120,6 +165,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--variants", nargs="+", metavar="VARIANT", help="run these instead of VARIANTS"
     )
     add_output_arguments(parser)
+    parser.add_argument(
+        "--reuse",
+        metavar="JSON",
+        help="raw runs of an earlier invocation (pal_tuning_raw.json): only missing runs are run",
+    )
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else None
     env = environment()
@@ -143,19 +193,30 @@ def main(argv: list[str] | None = None) -> dict:
             for stream, seed, name, b in itertools.product(streams, seeds, names, budgets)
         ]
 
-    yardsticks = [(st, s, "random", 1.0, DEFAULT_MODEL) for st in streams for s in seeds]
-    raw = run_all(tasks_for(("random", *variants), BUDGETS) + yardsticks, max(1, args.jobs))
+    reused: dict[tuple, tuple[float, float]] = {}
+    if args.reuse:
+        for r in json.loads(Path(args.reuse).read_text()):
+            key = (r["stream"], r["seed"], r["strategy"], r["budget"], r["model"])
+            reused[key] = (r["accuracy"], r["spent"])
+    raw: dict[tuple, tuple[float, float]] = {}
+
+    def run(tasks: list[tuple]) -> None:
+        raw.update({t: reused[t] for t in tasks if t in reused})
+        raw.update(run_all([t for t in tasks if t not in reused], max(1, args.jobs)))
+
+    run(tasks_for(("random", *variants), BUDGETS))
+    run([(st, s, "random", 1.0, DEFAULT_MODEL) for st in streams for s in seeds])
     rows = {(v, b): aggregate(raw, streams, seeds, v, b) for v in variants for b in BUDGETS}
-    finalists = [
-        PAPER,
-        *(v for v in best_variants(rows, variants, BUDGETS, FINALISTS) if v != PAPER),
-    ]
-    finalists = [v for v in finalists if v in variants]
-    raw |= run_all(tasks_for(("random", *finalists), FINALIST_BUDGETS), max(1, args.jobs))
+    finalists = [PAPER, *best_variants(rows, variants, BUDGETS, FINALISTS)]
+    finalists = list(dict.fromkeys(v for v in finalists if v in variants))
+    run(tasks_for(("random", *finalists), FINALIST_BUDGETS))
     for v, b in itertools.product(finalists, FINALIST_BUDGETS):
         rows[v, b] = aggregate(raw, streams, seeds, v, b)
     elapsed = time.perf_counter() - started
-    runs_note = f"{len(raw)} runs in {elapsed:.0f} s on {args.jobs} workers"
+    ran = len(raw.keys() - reused.keys())
+    runs_note = f"{ran} runs in {elapsed:.0f} s on {args.jobs} workers" + (
+        f" ({len(raw) - ran} more reused from `{Path(args.reuse).name}`)" if reused else ""
+    )
 
     raw_path = Path(args.plots) / ("pal_tuning_quick.json" if args.quick else "pal_tuning_raw.json")
     raw_path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"seeds {', '.join(map(str, seeds))}; no label delay; gains in accuracy points over "
         "`random` at the same budget, means over streams of seed means; `wins` = streams "
         "where the variant beats random; ratio to full = accuracy over `random` at budget 1. "
-        f"`bandwidth=nan` is the rule derived from the labeled window. {runs_note}. "
+        f"`bandwidth=nan`: the mean criterion (Chaudhuri et al. 2017) over the labeled window. {runs_note}. "
         f"Raw runs: `{raw_path.name}`.\n\n"
         f"{headline}\n\n"
         f"### Every variant at {' and '.join(f'{b:.0%}' for b in BUDGETS)} "

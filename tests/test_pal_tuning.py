@@ -12,9 +12,9 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 def test_pal_tuning_quick(tmp_path):
     results = tmp_path / "RESULTS.md"
     results.write_text("# streamal benchmarks\n\n## Learning quality\nkept\n")
+    script = str(BENCHMARKS / "pal_tuning.py")
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "pal_tuning.py"), "--quick"]
-        + ["--results", str(results), "--plots", str(tmp_path)],
+        [sys.executable, script, "--quick", "--results", str(results), "--plots", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -67,7 +67,8 @@ def test_engine_tells_a_learning_decider_the_labels():
     assert len(joined.examples) == len(out.queries) > 0
     region = engine.decider.state[int(engine.decider.params[L.REGION]) :]
     assert region[0] == len(out.queries)  # every labeled event is in PAL's window
-    classes_start = 2 + 500 * 3  # after the count, the head and 500 feature rows of width 3
+    # after the count, the head, the derived width and w feature rows of width 3
+    classes_start = 3 + int(engine.decider.params[L.OWN_WINDOW]) * 3
     window_classes = region[classes_start : classes_start + len(out.queries)]
     expected = [engine.model.classes.index(label.label) for label in labels]
     assert window_classes.tolist() == expected

@@ -12,6 +12,8 @@ from streamal.decider import layout as L
 
 NO_BUDGET_LIMIT = {"window": 10**9}  # u/w stays ~0: the estimated budget always allows
 NO_JITTER = {"delta": 1e-12}  # η ≈ 1: the randomised threshold is θ itself
+#: PAL with Kottke, Krempl & Spiliopoulou's parameters: its hand-worked cases check the paper's rule
+PAPER = {"bandwidth": 1.0, "m_max": 2, "prior": 0.001, "model_posterior": 0}
 
 
 def unsure(n: int) -> np.ndarray:
@@ -241,7 +243,7 @@ def test_pal_kernel_frequencies_from_the_labeled_window():
     from streamal.decider.strategies.pal import expected_gain
 
     # Labels: x=0 class 0, x=2 class 1. At x=1, σ = 1: k = (e^-½, e^-½).
-    decider = Decider("pal", 0.5, n_features=1, labeled_window_size=2, **NO_BUDGET_LIMIT)
+    decider = Decider("pal", 0.5, n_features=1, labeled_window_size=2, **PAPER, **NO_BUDGET_LIMIT)
     decider.learn(column(0.0, 2.0), np.array([0, 1]))
     _, gains = decider.decide(unsure(1), features=column(1.0))
     half = np.exp(-0.5)
@@ -254,6 +256,32 @@ def test_pal_kernel_frequencies_from_the_labeled_window():
     decider.learn(column(1.0), np.array([2]))
     _, gains = decider.decide(unsure(1), features=column(1.0))
     assert gains[0] == pytest.approx(expected_gain(np.array([0.0, half, 1.0]), 0.001, 2))
+
+
+def test_pal_mean_criterion_bandwidth_from_the_labeled_window():
+    from math import exp, log
+
+    from streamal.decider.strategies.pal import expected_gain
+
+    # bandwidth=nan: 1/(2σ²) = (N - 1) ln((N - 1)/δ²) / (4 N Σ var), δ² = 2e-12.
+    # Labels at x=0 and x=2: N = 2, var = 1 → 2σ² = 8 / ln(5e11); at x=1, k = (e^(-1/2σ²), same).
+    mean_criterion = PAPER | {"bandwidth": float("nan")}
+    decider = Decider("pal", 0.5, n_features=1, **mean_criterion, **NO_BUDGET_LIMIT)
+    decider.learn(column(0.0, 2.0), np.array([0, 1]))
+    _, gains = decider.decide(unsure(1), features=column(1.0))
+    near = exp(-log(5e11) / 8)
+    assert gains[0] == pytest.approx(expected_gain(np.array([near, near]), 0.001, 2))
+    # A third label at x=1: N = 3, var = 2/3 → 2σ² = 4·3·(2/3) / (2 ln(1e12)) = 4 / ln(1e12).
+    decider.learn(column(1.0), np.array([0]))
+    width = 4 / log(1e12)
+    assert decider.state[int(decider.params[L.REGION]) + 2] == pytest.approx(width)
+    _, gains = decider.decide(unsure(1), features=column(1.0))
+    far = exp(-1 / width)
+    assert gains[0] == pytest.approx(expected_gain(np.array([1 + far, far]), 0.001, 2))
+    # One label has no spread: σ = 1 until a second one arrives.
+    single = Decider("pal", 0.5, n_features=1, **mean_criterion, **NO_BUDGET_LIMIT)
+    single.learn(column(3.0), np.array([1]))
+    assert single.state[int(single.params[L.REGION]) + 2] == 2.0
 
 
 def test_committee_measures_by_hand():
@@ -309,7 +337,8 @@ def test_pal_model_posterior_splits_the_label_count():
 
     # Labels at x=0 (class 0) and x=2 (class 1); at x=1 the kernel count is n = 2 e^-½,
     # split by the model's (0.8, 0.2): k = (1.6 e^-½, 0.4 e^-½).
-    decider = Decider("pal", 0.5, n_features=1, model_posterior=1, **NO_BUDGET_LIMIT)
+    paper_but_posterior = PAPER | {"model_posterior": 1}
+    decider = Decider("pal", 0.5, n_features=1, **paper_but_posterior, **NO_BUDGET_LIMIT)
     decider.learn(column(0.0, 2.0), np.array([0, 1]))
     _, gains = decider.decide(np.array([[0.8, 0.2]]), features=column(1.0))
     n = 2 * np.exp(-0.5)

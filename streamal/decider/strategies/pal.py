@@ -13,6 +13,8 @@ from streamal.decider.budget import BIQF
 from streamal.decider.strategies.dbal import squared_distance
 
 RULE = 11
+#: δ of the mean criterion (Chaudhuri et al.'s and scikit-activeml's value)
+MEAN_CRITERION_DELTA = math.sqrt(2.0) * 1e-6
 
 
 @numba.njit(cache=True, nogil=True)
@@ -77,18 +79,48 @@ def expected_gain(k: np.ndarray, prior: float, m_max: int) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
+def mean_criterion_width(state: np.ndarray, rows: int, count: int, d: int) -> float:
+    """``2 σ²`` of the mean criterion over the ``count`` feature rows of width ``d`` at ``rows``.
+
+    Chaudhuri et al.'s rule (scikit-activeml's ``gamma="mean"``):
+    ``1 / (2 σ²) = (N - 1) ln((N - 1) / δ²) / (4 N Σ_j var_j)`` with ``N``
+    rows (at least 2) and their per-column population variances. Zero
+    variance (a single row) falls back to ``σ = 1``.
+
+    >>> rows = np.array([0.0, 2.0])  # N = 2, var = 1: 2σ² = 8 / ln(1 / δ²)
+    >>> round(mean_criterion_width(rows, 0, 2, 1), 4), round(8 / math.log(5e11), 4)
+    (0.297, 0.297)
+    """
+    n = max(count, 2)
+    total = 0.0
+    for j in range(d):
+        mean = 0.0
+        for i in range(count):
+            mean += state[rows + i * d + j]
+        mean /= max(count, 1)
+        spread = 0.0
+        for i in range(count):
+            spread += (state[rows + i * d + j] - mean) ** 2
+        total += spread / max(count, 1)
+    if total <= 0.0:
+        return 2.0
+    return 4.0 * n * total / ((n - 1) * math.log((n - 1) / MEAN_CRITERION_DELTA**2))
+
+
+@numba.njit(cache=True, nogil=True)
 def gain(row: np.ndarray, x: np.ndarray, params: np.ndarray, state: np.ndarray) -> float:
     """PAL gain of ``x``: class frequencies from the labeled window, by a Gaussian kernel.
 
-    Region: ``[count, head, w feature rows, w class indices]``.
+    Region: ``[count, head, 2σ² of the mean criterion, w feature rows, w class indices]``.
     """
     w = int(params[L.OWN_WINDOW])
     d = x.shape[0]
     base = int(params[L.REGION])
     count = int(state[base])
-    rows = base + 2
+    rows = base + 3
     classes = rows + w * d
-    width = 2.0 * params[L.BANDWIDTH] * params[L.BANDWIDTH]
+    sigma = params[L.BANDWIDTH]
+    width = state[base + 2] if math.isnan(sigma) else 2.0 * sigma * sigma
     # A labeled class the model has no column for yet still counts as a class.
     n_classes = max(row.shape[0], 2)
     for j in range(count):
@@ -111,12 +143,14 @@ def remember(x: np.ndarray, label: int, params: np.ndarray, state: np.ndarray) -
     d = x.shape[0]
     base = int(params[L.REGION])
     head = int(state[base + 1])
-    rows = base + 2
+    rows = base + 3
     for j in range(d):
         state[rows + head * d + j] = x[j]
     state[rows + w * d + head] = label
     state[base] = min(state[base] + 1.0, w)
     state[base + 1] = (head + 1) % w
+    if math.isnan(params[L.BANDWIDTH]):
+        state[base + 2] = mean_criterion_width(state, rows, int(state[base]), d)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -141,40 +175,64 @@ class PAL(Strategy):
 
     Deviations: no density weight on the gain (scikit-activeml's default
     ``utility_weight=1``); the labeled window is a fixed-size sliding window.
-    On river's small bundled streams (one seed, Hoeffding adaptive tree) the
-    kernel frequencies were below random sampling on Bananas and
-    ``model_posterior=1`` did better on average; the benchmark will tell.
+
+    Defaults (``benchmarks/pal_tuning.py``, "PAL tuning" in
+    ``benchmarks/RESULTS.md``): with the paper's values (``bandwidth=1,
+    model_posterior=0, m_max=2, prior=0.001, labeled_window_size=500``) PAL
+    trailed random sampling on our streams (-0.7 pt at 5 %, -2.8 pt at 10 %):
+    on standardised rows a unit bandwidth leaves most events with almost no
+    labeled neighbours, so the gain chases sparse regions. A wide kernel
+    (``σ = 8``) whose label count is split by the model's posterior
+    (``model_posterior=1``), over the last 100 labeled events, had the best
+    mean gain over random at 5 % and 10 % (+4.1 and +2.7 pt); it weighs the
+    model's uncertainty by how many labels back it. To get the paper's rule
+    back, pass its values: ``Decider("pal", bandwidth=1, model_posterior=0,
+    labeled_window_size=500)``.
 
     Parameters
     ----------
     bandwidth
-        ``σ`` of the Gaussian kernel, in standard deviations (1).
+        ``σ`` of the Gaussian kernel, in standard deviations (8; the paper: 1).
+        NaN derives it from the labeled window by the mean criterion
+        (:func:`mean_criterion_width`, scikit-activeml's ``gamma="mean"``).
     m_max
-        Most hypothetical labels ``M`` in the expected gain (2).
+        Most hypothetical labels ``M`` in the expected gain (2, the paper's).
     prior
-        Dirichlet prior added to every class frequency (0.001).
+        Dirichlet prior added to every class frequency (0.001, the paper's).
     labeled_window_size
-        Labeled events the frequencies are estimated from (500).
+        Labeled events the frequencies are estimated from (100; the paper: 500).
     model_posterior
-        1: split the kernel count of nearby labels ``n(x) = Σ_j K(x, x_j)`` by
-        the model's own probabilities, ``k = n(x) P̂(y|x)`` (scikit-activeml's
-        ``metric`` mode); 0 (default): the kernel class frequencies of the paper.
+        1 (default): split the kernel count of nearby labels
+        ``n(x) = Σ_j K(x, x_j)`` by the model's own probabilities,
+        ``k = n(x) P̂(y|x)`` (scikit-activeml's ``metric`` mode); 0 (the
+        paper): the kernel class frequencies.
 
     Examples
     --------
 
-    Among four labels, two of each class, a new label changes little (gain
-    0.1); far from any label one is worth half an error (gain 0.5), so the
-    event there is asked:
+    The paper's rule: among four labels, two of each class, a new label
+    changes little (gain 0.1); far from any label one is worth half an error
+    (gain 0.5), so the event there is asked:
 
     >>> import numpy as np
     >>> from streamal.decider import Decider
-    >>> decider = Decider("pal", budget=0.2, n_features=1, seed=0)
+    >>> paper = {"bandwidth": 1, "model_posterior": 0, "labeled_window_size": 500}
+    >>> decider = Decider("pal", budget=0.2, n_features=1, seed=0, **paper)
     >>> decider.learn(np.array([[0.0], [0.1], [0.2], [0.3]]), np.array([0, 0, 1, 1]))
     >>> features = np.array([[0.1], [0.2], [0.15], [0.25], [6.0]])
     >>> queried, gains = decider.decide(np.full((5, 2), 0.5), features=features)
     >>> gains.round(2).tolist(), bool(queried[-1])
     ([0.1, 0.1, 0.1, 0.1, 0.5], True)
+
+    With the defaults all four labels back every event nearby (``n ≈ 4``), so
+    the model's posterior decides: the less sure it is, the more a label is worth.
+
+    >>> decider = Decider("pal", budget=0.2, n_features=1, seed=0)
+    >>> decider.learn(np.array([[0.0], [0.1], [0.2], [0.3]]), np.array([0, 0, 1, 1]))
+    >>> proba = np.array([[0.5, 0.5], [0.6, 0.4], [0.7, 0.3]])
+    >>> _, gains = decider.decide(proba, features=np.array([[0.1], [0.2], [0.3]]))
+    >>> gains.round(3).tolist()
+    [0.1, 0.021, 0.004]
 
     References
     ----------
@@ -189,17 +247,23 @@ class PAL(Strategy):
     needs_features = True
     needs_labels = True
     parameters = {
-        "bandwidth": (L.BANDWIDTH, 1.0),
+        "bandwidth": (L.BANDWIDTH, 8.0),
         "m_max": (L.PAL_M, 2.0),
         "prior": (L.PAL_PRIOR, 0.001),
-        "labeled_window_size": (L.OWN_WINDOW, 500.0),
-        "model_posterior": (L.PAL_POSTERIOR, 0.0),
+        "labeled_window_size": (L.OWN_WINDOW, 100.0),
+        "model_posterior": (L.PAL_POSTERIOR, 1.0),
     }
 
     @classmethod
     def resolve(cls, budget: float, given: dict[str, float]) -> dict[int, float]:
-        slots = super().resolve(budget, given)
-        if not (slots[L.BANDWIDTH] > 0 and slots[L.PAL_PRIOR] > 0):
+        # NaN asks for the bandwidth of the mean criterion, whatever the default.
+        derived = math.isnan(float(given.get("bandwidth", 0.0)))
+        slots = super().resolve(
+            budget, {k: v for k, v in given.items() if not derived or k != "bandwidth"}
+        )
+        if derived:
+            slots[L.BANDWIDTH] = math.nan
+        if not ((derived or slots[L.BANDWIDTH] > 0) and slots[L.PAL_PRIOR] > 0):
             raise ValueError("bandwidth and prior of 'pal' must be positive")
         if slots[L.PAL_M] not in (1, 2, 3, 4, 5):
             raise ValueError("m_max of 'pal' must be a whole number from 1 to 5")
@@ -207,4 +271,4 @@ class PAL(Strategy):
 
     @classmethod
     def region_size(cls, params: np.ndarray) -> int:
-        return 2 + int(params[L.OWN_WINDOW]) * (int(params[L.N_FEATURES]) + 1)
+        return 3 + int(params[L.OWN_WINDOW]) * (int(params[L.N_FEATURES]) + 1)

@@ -18,6 +18,8 @@ class PendingQuery:
     ts: float
     y_pred: Hashable | None
     score: float
+    #: the model's probability for ``y_pred`` when it asked
+    confidence: float | None = None
 
 
 class PendingQueries:

@@ -11,9 +11,13 @@ weakly held). Its estimate is the posterior mean ``r_a = α / (α + β)``. Every
 labeled example the model learns updates it:
 
 - with two answers or more, each answering annotator scores a success
-  (α += 1) if its answer is the aggregated label and a failure (β += 1)
-  otherwise — the E step of Dawid & Skene's EM replaced by the hard
-  consensus, the M step by a Beta count;
+  (α += 1) if its answer is the weighted vote of the *other* answers and a
+  failure (β += 1) otherwise (no update when the others are tied) — the E
+  step of Dawid & Skene's EM replaced by a hard, leave-one-out consensus,
+  the M step by a Beta count. Leaving the annotator's own answer out keeps
+  an annotator already believed reliable from confirming itself; with two
+  answers it scores agreement, whose rate grows with accuracy, so the
+  estimates rank annotators rightly but sit below their true accuracy;
 - with one answer, the only other witness is the model: if its probability
   for its own prediction at query time was at least ``confident``, the
   annotator scores a success if it agreed with the prediction, a failure if
@@ -192,15 +196,27 @@ class Annotators:
         y: Hashable,
     ) -> None:
         """Update the estimates from one learned example (the rule is in the module's docstring)."""
-        if len(answers) >= 2:
-            truth = y
-        elif self._trusted(y_pred, confidence):
-            truth = y_pred
-        else:
+        if len(answers) == 1:
+            if self._trusted(y_pred, confidence):
+                self._score(answers[0], y_pred)
             return
-        for answer in answers:
-            if answer.annotator is None:
-                continue
+        n_classes = len({a.label for a in answers} | {y})
+        verdicts = []  # all judged on the estimates before this example, then applied
+        for i, answer in enumerate(answers):
+            others = [*answers[:i], *answers[i + 1 :]]
+            weights = [self.weight(a.annotator, n_classes) for a in others]
+            scores: dict[Hashable, float] = {}
+            for other, weight in zip(others, weights, strict=True):
+                scores[other.label] = scores.get(other.label, 0.0) + weight
+            best = max(scores.values())
+            leaders = [k for k, v in scores.items() if math.isclose(v, best, abs_tol=1e-9)]
+            if len(leaders) == 1:  # the others disagree evenly: no evidence
+                verdicts.append((answer, leaders[0]))
+        for answer, truth in verdicts:
+            self._score(answer, truth)
+
+    def _score(self, answer: Answer, truth: Hashable) -> None:
+        if answer.annotator is not None:
             counts = self.counts.setdefault(answer.annotator, list(self.prior))
             counts[0 if answer.label == truth else 1] += 1.0
 

@@ -13,8 +13,13 @@ from streamal.engine import Engine, Event, Label, LabelOutcome
 
 def test_reliability_update_by_hand():
     annotators = Annotators(confident=0.9)  # prior Beta(2, 1)
-    # Two answers: each is scored against the aggregate y.
-    annotators.observe([Answer("a", "alice"), Answer("b", "bob")], "b", 0.5, y="a")
+    annotators.counts["eve"] = [5.0, 1.0]  # r = 5/6: weight log 5 = 1.61
+    # Three answers: each is scored against the weighted vote of the two others.
+    # alice: eve's "a" (1.61) beats bob's "b" (log 2 = 0.69), alice's "a" succeeds;
+    # bob: alice's and eve's "a" win, bob's "b" fails; eve: alice "a" and bob "b" tie
+    # at log 2 each, no evidence.
+    three = [Answer("a", "alice"), Answer("b", "bob"), Answer("a", "eve")]
+    annotators.observe(three, y_pred="b", confidence=0.5, y="a")
     # One answer, confident model: scored against the model's prediction.
     annotators.observe([Answer("a", "carol")], y_pred="b", confidence=0.95, y="a")
     annotators.observe([Answer("b", "carol")], y_pred="b", confidence=0.9, y="b")
@@ -22,7 +27,12 @@ def test_reliability_update_by_hand():
     annotators.observe([Answer("a", "dave")], y_pred="b", confidence=0.89, y="a")
     annotators.observe([Answer("a", None)], y_pred="b", confidence=0.99, y="a")
     # alice (2+1, 1) = 3/4; bob (2, 1+1) = 1/2; carol (2+1, 1+1) = 3/5; dave the prior 2/3.
-    assert annotators.counts == {"alice": [3.0, 1.0], "bob": [2.0, 2.0], "carol": [3.0, 2.0]}
+    assert annotators.counts == {
+        "eve": [5.0, 1.0],
+        "alice": [3.0, 1.0],
+        "bob": [2.0, 2.0],
+        "carol": [3.0, 2.0],
+    }
     assert annotators.accuracy("alice") == 0.75
     assert annotators.accuracy("bob") == 0.5
     assert annotators.accuracy("carol") == 0.6
@@ -108,9 +118,10 @@ def test_two_answers_for_one_id_are_learned_once_with_their_aggregate():
         ("dave", LabelOutcome.DUPLICATE)
     ]
     assert engine.model.version == 5
-    # Learning it scored the three against the aggregate.
+    # Learning it scored each against the two others: alice's and bob's "low" lose to
+    # carol's "high" (2.20 > 0.69); carol's "high" loses to their "low" (1.39 > 0): all fail.
     counts = engine.annotators.counts
-    assert (counts["alice"], counts["bob"], counts["carol"]) == ([2, 2], [2, 2], [10, 1])
+    assert (counts["alice"], counts["bob"], counts["carol"]) == ([2, 2], [2, 2], [9, 2])
 
 
 def test_an_answer_against_a_confident_model_is_asked_again_then_aggregated():
@@ -123,7 +134,8 @@ def test_an_answer_against_a_confident_model_is_asked_again_then_aggregated():
     # Bob agrees with the model: equal weights, so the model's prediction breaks the tie.
     joined = engine.answer([Label("q", "low", ts=12.0, annotator="bob")])
     assert [(e.y, e.annotator, len(e.answers)) for e in joined.examples] == [("low", "bob", 2)]
-    assert engine.annotators.counts == {"alice": [2, 2], "bob": [3, 1]}
+    # Two answers that disagree: each is scored against the other, both fail.
+    assert engine.annotators.counts == {"alice": [2, 2], "bob": [2, 2]}
     # An answer that agrees with the confident model is learned at once.
     engine.process([Event("r", {"x": 10.1}, ts=13.0)])
     joined = engine.answer([Label("r", "high", ts=14.0, annotator="alice")])

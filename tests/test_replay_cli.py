@@ -163,3 +163,49 @@ def test_bad_subcommand_and_missing_input():
         result = streamal(*args)
         assert result.returncode == 2
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_simulated_annotators_with_and_without_aggregation_under_a_cost_budget(tmp_path):
+    report = tmp_path / "a.json"
+    spec = "alice=0.95:1,bob=0.85:0.5,carol=0.6:0.2"
+    result = run(
+        "river:Phishing", "--strategy", "random", "--annotators", spec, "--cost-budget", "0.1",
+        "--seed", "3", "--report", str(report), "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "random (aggregated)" in result.stdout and "random (first answer)" in result.stdout
+    data = json.loads(report.read_text())
+    assert data["cost_budget"] == 0.1 and [a["annotator"] for a in data["annotators"]] == [
+        "alice",
+        "bob",
+        "carol",
+    ]
+    runs = {r["answers"]: r for r in data["runs"]}
+    assert set(runs) == {"first answer", "aggregated"}
+    # The decider paces for 0.1 / mean cost (0.567) of the events; the engine holds the cost.
+    for r in runs.values():
+        assert r["budget"] == pytest.approx(0.1 / ((1 + 0.5 + 0.2) / 3))
+        assert r["cost"] <= 0.1 * 1250 + 1.0
+        assert r["labels"] == sum(a["answers"] for a in r["annotators"])
+        observed = {a["annotator"]: a["observed_accuracy"] for a in r["annotators"]}
+        assert observed["alice"] > observed["bob"] > observed["carol"]
+    estimated = {a["annotator"]: a["estimated_accuracy"] for a in runs["aggregated"]["annotators"]}
+    assert estimated["carol"] < min(estimated["alice"], estimated["bob"])
+    assert all(a["estimated_accuracy"] is None for a in runs["first answer"]["annotators"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--annotators", "0.9,lots"], "'lots' is not ACCURACY or NAME=ACCURACY[:COST]"),
+        (["--annotators", "ann=1.5"], "ann: accuracy must be in [0, 1], got 1.5"),
+        (["--annotators", "ann=0.9:-1"], "ann: cost must be a number >= 0, got -1"),
+        (["--annotators", "a=0.9,a=0.8"], "a name is given twice"),
+        (["--cost-budget", "0"], "--cost-budget: 0 is not a positive number"),
+    ],
+)
+def test_bad_annotators_or_cost_budget_is_one_line_and_exit_2(args, message):
+    result = run("river:Phishing", *args)
+    assert result.returncode == 2
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ") and message in err, err

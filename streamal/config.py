@@ -59,7 +59,7 @@ class ServeConfig:
     #: annotator-aware mode (0: off): how long answers for one id wait for the others
     label_wait: float = 0.0
     labels_per_query: int = 1
-    second_label_confidence: float = 0.9
+    second_label_confidence: float = 0.75
     #: cost units per event (0: off; the budget is then a label fraction)
     cost_budget: float = 0.0
     expected_cost: float = 1.0

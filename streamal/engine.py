@@ -176,7 +176,7 @@ class Engine:
     annotators
         Annotator-aware mode (:mod:`streamal.annotators`): several answers
         for one id are awaited and aggregated by reliability, and a second
-        label is asked for when the answers disagree with a confident model.
+        label is asked for when the answers' vote is unsure.
         The model still learns each id once: one training example, carrying
         the aggregated label and every answer. ``None`` (the default): the
         first answer is learned and later ones are duplicates.
@@ -353,10 +353,10 @@ class Engine:
         return joined
 
     def _ask_again(self, waiting: _Waiting, joined: Joined) -> bool:
-        """Re-issue the query when its answers all disagree with a confident model."""
+        """Re-issue the query when its answers' vote is unsure (:meth:`Annotators.second_label`)."""
         query = waiting.query
         if waiting.asked_again or not self.annotators.second_label(
-            waiting.answers, query.y_pred, query.confidence
+            waiting.answers, query.y_pred, query.confidence, self.model.classes
         ):
             return False
         if self.cost_budget is not None and not self.cost_budget.ask(query.id):
@@ -379,7 +379,7 @@ class Engine:
 
     def _aggregate(self, waiting: _Waiting) -> TrainingExample:
         query, answers = waiting.query, waiting.answers
-        y = self.annotators.aggregate(answers, self.model.classes, query.y_pred)
+        y = self.annotators.aggregate(answers, self.model.classes, query.y_pred, query.confidence)
         return TrainingExample(
             query.id,
             query.x,
@@ -413,7 +413,9 @@ class Engine:
                 self.decider.observe_errors(np.array([e.y_pred != e.y for e in examples]))
             if self.annotators is not None:
                 for e in examples:
-                    self.annotators.observe(e.answers, e.y_pred, e.confidence, e.y)
+                    self.annotators.observe(
+                        e.answers, e.y_pred, e.confidence, e.y, self.model.classes
+                    )
 
     def answer(self, labels: Sequence[Label]) -> Joined:
         """Join labels with their queries and learn from them at once."""

@@ -10,8 +10,8 @@ With simulated annotators (:class:`SimulatedAnnotator`), each answer comes
 from one of them chosen at random, right with its accuracy and otherwise a
 uniformly random other class among those seen so far, and costs its cost.
 The engine then learns the first answer as is, or, with ``aggregate``,
-weighs answers by estimated reliability and asks again when an answer
-contradicts a confident model (:mod:`streamal.annotators`).
+weighs answers by estimated reliability and asks another annotator when
+their vote is unsure (:mod:`streamal.annotators`).
 """
 
 from __future__ import annotations
@@ -90,10 +90,12 @@ class ReplaySetup:
     curve_points: int = 100
     #: who answers the queries (none: the recorded labels, always right and free)
     annotators: tuple[SimulatedAnnotator, ...] = ()
-    #: weigh answers by reliability and ask again against a confident model
+    #: weigh answers by reliability and ask again when their vote is unsure
     aggregate: bool = False
     #: cost units per event, instead of ``budget`` (a label fraction)
     cost_budget: float | None = None
+    #: with ``aggregate``: answers asked per query, from different annotators
+    labels_per_query: int = 1
 
 
 @dataclass(slots=True)
@@ -112,6 +114,8 @@ class ReplayResult:
     cost: float = 0.0
     #: per annotator: name, true accuracy, observed accuracy, estimated accuracy, answers
     annotators: list[dict] = field(default_factory=list)
+    #: with simulated annotators: the share of the learned labels that are the true class
+    label_accuracy: float | None = None
 
     @property
     def name(self) -> str:
@@ -137,7 +141,12 @@ class ReplayResult:
             "events_per_second": self.events_per_second,
             "curve": self.curve,
         } | (
-            {"answers": self.answers, "cost": self.cost, "annotators": self.annotators}
+            {
+                "answers": self.answers,
+                "cost": self.cost,
+                "label_accuracy": self.label_accuracy,
+                "annotators": self.annotators,
+            }
             if self.answers
             else {}
         )
@@ -182,12 +191,13 @@ def replay(
     if setup.aggregate:
         # Long enough for an answer asked again to come back: a delay and a batch.
         wait = 2 * delay.amount + setup.batch_size + 1
-        annotators = Annotators(wait=wait)
+        annotators = Annotators(wait=wait, labels_per_query=setup.labels_per_query)
     engine = Engine(Model(setup.model), decider, annotators=annotators, cost_budget=cost_budget)
     oracle = _Oracle(setup.annotators, setup.seed)
     due: list[tuple[float, int, Label]] = []  # (available from, order asked, label)
     correct = 0
     asked = 0
+    trained = trained_right = 0
     n = len(rows)
     every = max(1, n // max(1, setup.curve_points))
     curve: list[list[float]] = []
@@ -199,10 +209,16 @@ def replay(
         while due and due[0][0] <= now:
             answers.append(heapq.heappop(due)[2])
         again: list[Query] = []
+        learned = []
         if answers:
             joined = engine.answer(answers)
             again = joined.queries
-        engine.learn(engine.settle(batch[0].ts))
+            learned = joined.examples
+        settled = engine.settle(batch[0].ts)
+        engine.learn(settled)
+        for example in [*learned, *settled]:
+            trained += 1
+            trained_right += example.y == oracle.truth.get(example.id, example.y)
         for query in again:
             # Someone else answers a query asked again.
             answered = {a.annotator for a in engine.waiting[query.id].answers}
@@ -224,8 +240,12 @@ def replay(
             # Row-counted delay: the label of event i is usable from event i + d + 1 on.
             available = row.ts + delay.amount if delay.in_time else start + i + delay.amount + 1
             oracle.truth[row.id] = row.y
-            heapq.heappush(due, (available, asked, oracle.answer(row.id, row.y, available)))
-            asked += 1
+            answered: set[str | None] = set()
+            for _ in range(setup.labels_per_query if setup.aggregate else 1):
+                label = oracle.answer(row.id, row.y, available, answered)
+                answered.add(label.annotator)
+                heapq.heappush(due, (available, asked, label))
+                asked += 1
         if progress is not None:
             progress(len(batch))
     seconds = time.perf_counter() - started
@@ -242,6 +262,7 @@ def replay(
         result.answers = "aggregated" if setup.aggregate else "first answer"
         result.cost = oracle.cost
         result.annotators = oracle.summary(annotators)
+        result.label_accuracy = trained_right / trained if trained else None
     return result
 
 

@@ -11,38 +11,45 @@ from streamal.decider import Decider
 from streamal.engine import Engine, Event, Label, LabelOutcome
 
 
-def test_reliability_update_by_hand():
-    annotators = Annotators(confident=0.9)  # prior Beta(2, 1)
-    annotators.counts["eve"] = [5.0, 1.0]  # r = 5/6: weight log 5 = 1.61
-    # Three answers: each is scored against the weighted vote of the two others.
-    # alice: eve's "a" (1.61) beats bob's "b" (log 2 = 0.69), alice's "a" succeeds;
-    # bob: alice's and eve's "a" win, bob's "b" fails; eve: alice "a" and bob "b" tie
-    # at log 2 each, no evidence.
-    three = [Answer("a", "alice"), Answer("b", "bob"), Answer("a", "eve")]
-    annotators.observe(three, y_pred="b", confidence=0.5, y="a")
-    # One answer, confident model: scored against the model's prediction.
-    annotators.observe([Answer("a", "carol")], y_pred="b", confidence=0.95, y="a")
-    annotators.observe([Answer("b", "carol")], y_pred="b", confidence=0.9, y="b")
-    # One answer, unsure model, or no name: no evidence.
-    annotators.observe([Answer("a", "dave")], y_pred="b", confidence=0.89, y="a")
-    annotators.observe([Answer("a", None)], y_pred="b", confidence=0.99, y="a")
-    # alice (2+1, 1) = 3/4; bob (2, 1+1) = 1/2; carol (2+1, 1+1) = 3/5; dave the prior 2/3.
-    assert annotators.counts == {
-        "eve": [5.0, 1.0],
-        "alice": [3.0, 1.0],
-        "bob": [2.0, 2.0],
-        "carol": [3.0, 2.0],
-    }
-    assert annotators.accuracy("alice") == 0.75
-    assert annotators.accuracy("bob") == 0.5
-    assert annotators.accuracy("carol") == 0.6
-    assert annotators.accuracy("dave") == pytest.approx(2 / 3)
-    # Weights, two classes: log(r / (1 - r)). alice log 3, bob log 1 = 0, carol log 1.5.
-    assert annotators.weight("alice", 2) == pytest.approx(math.log(3))
-    assert annotators.weight("bob", 2) == 0.0
-    assert annotators.weight("carol", 2) == pytest.approx(math.log(1.5))
-    # Three classes: log(r · 2 / (1 - r)). alice log 6, a newcomer log 4.
-    assert annotators.weight("alice", 3) == pytest.approx(math.log(6))
+def trusted(annotators: Annotators, m: float, reported: float, n: float = 20.0) -> None:
+    """Evidence of ``n`` newcomers' answers (r = 2/3, e = 1/3) putting the model at accuracy m."""
+    annotators.model_stats = [n, n * m / 3, n / 3, n * reported]
+
+
+def test_one_coin_dawid_skene_update_by_hand():
+    annotators = Annotators()  # prior Beta(2, 1)
+    trusted(annotators, m=0.8, reported=0.9)
+    # λ = (m − 1/2) / (c̄ − 1/2) = 0.3 / 0.4 = 0.75. The model said "a" with 0.9:
+    # q(a) = 0.75·0.9 + 0.25·0.5 = 0.8, q(b) = 0.2.
+    assert annotators.model_accuracy() == pytest.approx(0.8)
+    assert annotators.trust(2) == pytest.approx(0.75)
+    assert annotators.prior_row("a", 0.9, ["a", "b"]) == pytest.approx({"a": 0.8, "b": 0.2})
+    annotators.counts["alice"] = [9.0, 1.0]  # r = 0.9
+    answers = [Answer("b", "alice"), Answer("a", "bob")]  # bob new: r = 2/3
+    # π(a) ∝ 0.8 · 0.1 · 2/3 = 0.05333 (alice wrong, bob right)
+    # π(b) ∝ 0.2 · 0.9 · 1/3 = 0.06     (alice right, bob wrong)
+    # π(b) = 0.06 / 0.11333 = 9/17 = 0.529: alice's soft count, bob's is 8/17.
+    posterior = annotators.posterior(answers, annotators.prior_row("a", 0.9, ["a", "b"]))
+    assert posterior == pytest.approx({"a": 8 / 17, "b": 9 / 17})
+    # The training label is the answers' vote: alice log 9 = 2.20 beats bob log 2 = 0.69;
+    # the model's "a" does not outvote her.
+    assert annotators.aggregate(answers, ["a", "b"], y_pred="a", confidence=0.9) == "b"
+    annotators.observe(answers, y_pred="a", confidence=0.9, y="b", classes=["a", "b"])
+    assert annotators.counts["alice"] == pytest.approx([9 + 9 / 17, 1 + 8 / 17])
+    assert annotators.counts["bob"] == pytest.approx([2 + 8 / 17, 1 + 9 / 17])
+    # The model's evidence, discounted by 0.98, gains alice's disagreement (r 0.9, e 0.1:
+    # 0 − 0.1 over 0.9 − 0.1) and bob's agreement (1 − 1/3 over 2/3 − 1/3):
+    # m = (0.98·16/3 + 0.5667) / (0.98·20/3 + 1.1333) = 5.7933 / 7.6667 = 0.7557.
+    assert annotators.model_accuracy() == pytest.approx(5.79333 / 7.66667, abs=1e-4)
+    # One answer and an untrusted model (no evidence yet): nothing to count.
+    fresh = Annotators()
+    fresh.observe([Answer("a", "carol")], y_pred="b", confidence=0.99, y="a", classes="ab")
+    assert fresh.counts == {} and fresh.trust(2) == 0.0
+    # An overconfident model: reports 0.99, measures 0.6: λ = 0.1 / 0.49 = 0.204.
+    trusted(fresh, m=0.6, reported=0.99)
+    assert fresh.trust(2) == pytest.approx(0.1 / 0.49)
+    # Weights, two classes: log(r / (1 - r)); three classes: log(r · 2 / (1 - r)).
+    assert annotators.weight("newcomer", 2) == pytest.approx(math.log(2))
     assert annotators.weight("newcomer", 3) == pytest.approx(math.log(4))
 
 
@@ -56,11 +63,14 @@ def test_weighted_vote_by_hand():
     assert annotators.aggregate([x, y, Answer("y", "new2")], ["x", "y"], None) == "y"
     # Three classes: x log 6 = 1.79 against 2 log 4 = 2.77: still y.
     assert annotators.aggregate([x, y, Answer("y", "new2")], ["x", "y", "z"], None) == "y"
-    # One newcomer each way: a tie, broken by the model's prediction, else the first answered.
+    # One newcomer each way: a tie, the first answered while the model is not trusted...
     a, b = Answer("x", "new1"), Answer("y", "new2")
+    assert annotators.aggregate([a, b], ["x", "y"], y_pred="y") == "x"
+    assert annotators.aggregate([b, a], ["x", "y"], y_pred=None) == "y"
+    # ... and the model's prediction once its measured accuracy says it is better than chance.
+    trusted(annotators, m=0.8, reported=0.9)
     assert annotators.aggregate([a, b], ["x", "y"], y_pred="y") == "y"
     assert annotators.aggregate([a, b], ["x", "y"], y_pred="z") == "x"
-    assert annotators.aggregate([b, a], ["x", "y"], y_pred=None) == "y"
 
 
 def test_cost_budget_counts_unknown_costs_as_one_and_releases_cancelled_answers():
@@ -91,12 +101,12 @@ def confident_engine(**annotator_options) -> Engine:
     engine.process([Event(i, {"x": x}, ts=0.0) for i, (x, _) in values.items()])
     engine.answer([Label(i, y, ts=1.0) for i, (_, y) in values.items()])
     assert engine.model.version == 4
-    engine.annotators = Annotators(confident=0.9, **annotator_options)
+    engine.annotators = Annotators(**annotator_options)
     return engine
 
 
 def test_two_answers_for_one_id_are_learned_once_with_their_aggregate():
-    engine = confident_engine(labels_per_query=3, wait=100.0)
+    engine = confident_engine(labels_per_query=3, wait=100.0, confident=0.5)  # π = 9/13 > 0.5
     engine.annotators.counts["carol"] = [9.0, 1.0]  # r = 0.9: weight log 9 = 2.2
     out = engine.process([Event("q", {"x": 5.0}, ts=2.0)])
     assert [q.id for q in out.queries] == ["q"]
@@ -118,29 +128,33 @@ def test_two_answers_for_one_id_are_learned_once_with_their_aggregate():
         ("dave", LabelOutcome.DUPLICATE)
     ]
     assert engine.model.version == 5
-    # Learning it scored each against the two others: alice's and bob's "low" lose to
-    # carol's "high" (2.20 > 0.69); carol's "high" loses to their "low" (1.39 > 0): all fail.
+    # The model is not trusted yet (no evidence): q uniform.
+    # π(low) ∝ 2/3 · 0.1 · 2/3 = 0.0444, π(high) ∝ 1/3 · 0.9 · 1/3 = 0.1: π(high) = 9/13.
     counts = engine.annotators.counts
-    assert (counts["alice"], counts["bob"], counts["carol"]) == ([2, 2], [2, 2], [9, 2])
+    assert counts["alice"] == pytest.approx([2 + 4 / 13, 1 + 9 / 13])
+    assert counts["bob"] == pytest.approx([2 + 4 / 13, 1 + 9 / 13])
+    assert counts["carol"] == pytest.approx([9 + 9 / 13, 1 + 4 / 13])
 
 
-def test_an_answer_against_a_confident_model_is_asked_again_then_aggregated():
-    engine = confident_engine(wait=50.0)
+def test_an_unsure_answer_is_asked_again_and_the_model_never_breaks_the_tie():
+    engine = confident_engine(wait=50.0)  # second labels below 0.75
     engine.process([Event("q", {"x": 0.3}, ts=10.0)])
     assert engine.pending.status("q") == "pending"
+    # alice is new (r = 2/3 < 0.75): asked again, whatever the model says.
     joined = engine.answer([Label("q", "high", ts=11.0, annotator="alice")])
     assert joined.examples == [] and [q.id for q in joined.queries] == ["q"]
     assert joined.queries[0].proba["low"] > 0.9 and engine.asked_again == 1
-    # Bob agrees with the model: equal weights, so the model's prediction breaks the tie.
+    # Bob agrees with the model: equal weights, and the untrusted model does not break
+    # the tie: alice's answer, the first, is learned.
     joined = engine.answer([Label("q", "low", ts=12.0, annotator="bob")])
-    assert [(e.y, e.annotator, len(e.answers)) for e in joined.examples] == [("low", "bob", 2)]
-    # Two answers that disagree: each is scored against the other, both fail.
-    assert engine.annotators.counts == {"alice": [2, 2], "bob": [2, 2]}
-    # An answer that agrees with the confident model is learned at once.
-    engine.process([Event("r", {"x": 10.1}, ts=13.0)])
-    joined = engine.answer([Label("r", "high", ts=14.0, annotator="alice")])
+    assert [(e.y, e.annotator, len(e.answers)) for e in joined.examples] == [("high", "alice", 2)]
+    # π = 1/2 each way: half a success and half a failure each.
+    assert engine.annotators.counts == {"alice": [2.5, 1.5], "bob": [2.5, 1.5]}
+    # A reliable annotator against the confident model is learned at once, as answered.
+    engine.annotators.counts["erin"] = [19.0, 1.0]
+    engine.process([Event("r", {"x": 0.2}, ts=13.0)])
+    joined = engine.answer([Label("r", "high", ts=14.0, annotator="erin")])
     assert [e.y for e in joined.examples] == ["high"] and not joined.queries
-    assert engine.annotators.counts["alice"] == [3, 2]
 
 
 def test_when_the_wait_is_over_the_model_learns_what_came():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pytest import approx
+
 from connectors.snapshots import SnapshotStore, snapshot_key
 from tests.conftest import FAST_GROUP, wait_for
 
@@ -17,6 +19,7 @@ def test_three_answers_for_one_id_train_the_model_once_with_their_vote(topics, s
             *topics.flags(), *FAST_GROUP, "--state-dir", str(state),
             "--strategy", "random", "--budget", "1",
             "--label-wait", "1000", "--labels-per-query", "3", "--annotator-metrics", "2",
+            "--second-label-confidence", "0.5",
         ]
     )  # fmt: skip
     daemon.wait_logged("partitions assigned")
@@ -54,12 +57,18 @@ def test_three_answers_for_one_id_train_the_model_once_with_their_vote(topics, s
     assert _value(metrics, "streamal_annotator_labels_total", annotator="other") == 1
     assert _value(metrics, "streamal_annotator_labels_total", annotator="carol") is None
     assert _value(metrics, "streamal_label_cost_total") == 2.5  # 1 + 0.5 + 1 (no cost)
-    # alice is outvoted by the two others: Beta(2, 1+1), 1/2. For bob (and carol) the two
-    # others tie, pos against neg: no evidence, the prior's 2/3.
-    assert _value(metrics, "streamal_annotator_reliability", annotator="alice") == 0.5
-    assert _value(metrics, "streamal_annotator_reliability", annotator="bob") == 2 / 3
+    # Three newcomers (r = 2/3), no trusted model: π(neg) ∝ 2/3 · 2/3 · 1/3 = 4/27 and
+    # π(pos) ∝ 1/3 · 1/3 · 2/3 = 2/27, so π(neg) = 2/3 (not asked again: ≥ 0.5).
+    # alice: Beta(2 + 1/3, 1 + 2/3), 7/12; bob and carol: Beta(2 + 2/3, 1 + 1/3), 2/3.
+    assert _value(metrics, "streamal_annotator_reliability", annotator="alice") == approx(7 / 12)
+    assert _value(metrics, "streamal_annotator_reliability", annotator="bob") == approx(2 / 3)
 
     assert daemon.stop() == 0
     snapshot, _ = SnapshotStore(state, snapshot_key(state, {})).newest()
     assert snapshot.engine.model.version == 1
-    assert snapshot.engine.annotators.counts == {"alice": [2, 2]}
+    counts = snapshot.engine.annotators.counts
+    assert counts == {
+        "alice": approx([7 / 3, 5 / 3]),
+        "bob": approx([8 / 3, 4 / 3]),
+        "carol": approx([8 / 3, 4 / 3]),
+    }

@@ -96,7 +96,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or NAME=ACCURACY[:COST],… (alice=0.95:1,bob=0.7:0.2); each answer comes from one "
         "at random, a wrong one is another class seen so far. Runs each setup twice: "
         "learning the first answer as is, and aggregating answers by estimated reliability "
-        "with a second label when an answer contradicts a confident model",
+        "with a second label when their vote is unsure (one answer of an annotator "
+        "estimated below 0.75, or a split vote)",
+    )
+    p.add_argument(
+        "--labels-per-query",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --annotators: answers per query, from different annotators, in the "
+        "aggregated run (the first-answer run asks one); default 1",
     )
     p.add_argument(
         "--cost-budget",
@@ -258,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--cost-budget: {args.cost_budget:g} is not a positive number")
         budgets = budgets[:1]  # the decider's label fraction comes from the cost budget
     delay = parse_delay(args.label_delay, in_time=args.time_column is not None)
+    if args.labels_per_query < 1:
+        raise UsageError("--labels-per-query must be at least 1")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     pending_events = 0
@@ -296,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
             annotators=annotators,
             aggregate=aggregate,
             cost_budget=args.cost_budget,
+            labels_per_query=args.labels_per_query,
         )
         for s, b, aggregate in itertools.product(
             strategies, budgets, (False, True) if annotators else (False,)

@@ -75,8 +75,9 @@ _NUMBER_FLAGS = {
     ),
     "second-label-confidence": (
         float,
-        "ask again when the answers contradict a model at least this sure of its prediction "
-        f"(default {DEFAULTS.second_label_confidence:g}; above 1: never)",
+        "ask another annotator when the answers' reliability-weighted vote is right with "
+        "a posterior probability below this, from the answers alone "
+        f"(default {DEFAULTS.second_label_confidence:g}; 0: never)",
     ),
     "cost-budget": (
         float,

@@ -17,7 +17,7 @@ def trusted(annotators: Annotators, m: float, reported: float, n: float = 20.0) 
 
 
 def test_one_coin_dawid_skene_update_by_hand():
-    annotators = Annotators()  # prior Beta(2, 1)
+    annotators = Annotators(sweeps=1)  # prior Beta(2, 1); one soft count, no refit
     trusted(annotators, m=0.8, reported=0.9)
     # λ = (m − 1/2) / (c̄ − 1/2) = 0.3 / 0.4 = 0.75. The model said "a" with 0.9:
     # q(a) = 0.75·0.9 + 0.25·0.5 = 0.8, q(b) = 0.2.
@@ -34,9 +34,22 @@ def test_one_coin_dawid_skene_update_by_hand():
     # The training label is the answers' vote: alice log 9 = 2.20 beats bob log 2 = 0.69;
     # the model's "a" does not outvote her.
     assert annotators.aggregate(answers, ["a", "b"], y_pred="a", confidence=0.9) == "b"
+    refit = Annotators()  # the same, refitting the soft counts at their fixed point
+    refit.model_stats, refit.counts["alice"] = list(annotators.model_stats), [9.0, 1.0]
     annotators.observe(answers, y_pred="a", confidence=0.9, y="b", classes=["a", "b"])
-    assert annotators.counts["alice"] == pytest.approx([9 + 9 / 17, 1 + 8 / 17])
-    assert annotators.counts["bob"] == pytest.approx([2 + 8 / 17, 1 + 9 / 17])
+    # (the other evidence is kept on a grid of 1/16 in log-odds: within 0.01)
+    assert annotators.counts["alice"] == pytest.approx([9 + 9 / 17, 1 + 8 / 17], abs=0.01)
+    assert annotators.counts["bob"] == pytest.approx([2 + 8 / 17, 1 + 9 / 17], abs=0.01)
+    # Refit: alice's other evidence is bob's "a" against q: a = π(b) without her
+    # = 0.2·1/3 / (0.2·1/3 + 0.8·2/3) = 1/9, z = logit(1/9) = −2.08, and her estimate r
+    # solves r = (9 + σ(z + logit r)) / 11: r = 6/7 = 0.857, below the one-step 9.53/11 = 0.866,
+    # because at r = 0.856 her answer against the model is less likely right.
+    refit.observe(answers, y_pred="a", confidence=0.9, y="b", classes=["a", "b"])
+    r = refit.accuracy("alice")
+    assert r == pytest.approx(
+        (9 + 1 / (1 + math.exp(2.08 - math.log(r / (1 - r))))) / 11, abs=0.002
+    )
+    assert r == pytest.approx(6 / 7, abs=0.002) and sum(refit.counts["alice"]) == pytest.approx(11)
     # The model's evidence, discounted by 0.98, gains alice's disagreement (r 0.9, e 0.1:
     # 0 − 0.1 over 0.9 − 0.1) and bob's agreement (1 − 1/3 over 2/3 − 1/3):
     # m = (0.98·16/3 + 0.5667) / (0.98·20/3 + 1.1333) = 5.7933 / 7.6667 = 0.7557.
@@ -106,7 +119,7 @@ def confident_engine(**annotator_options) -> Engine:
 
 
 def test_two_answers_for_one_id_are_learned_once_with_their_aggregate():
-    engine = confident_engine(labels_per_query=3, wait=100.0, confident=0.5)  # π = 9/13 > 0.5
+    engine = confident_engine(labels_per_query=3, wait=100.0, confident=0.5, sweeps=1)
     engine.annotators.counts["carol"] = [9.0, 1.0]  # r = 0.9: weight log 9 = 2.2
     out = engine.process([Event("q", {"x": 5.0}, ts=2.0)])
     assert [q.id for q in out.queries] == ["q"]
@@ -129,11 +142,12 @@ def test_two_answers_for_one_id_are_learned_once_with_their_aggregate():
     ]
     assert engine.model.version == 5
     # The model is not trusted yet (no evidence): q uniform.
-    # π(low) ∝ 2/3 · 0.1 · 2/3 = 0.0444, π(high) ∝ 1/3 · 0.9 · 1/3 = 0.1: π(high) = 9/13.
+    # π(low) ∝ 2/3 · 0.1 · 2/3 = 0.0444, π(high) ∝ 1/3 · 0.9 · 1/3 = 0.1: π(high) = 9/13
+    # (> 0.5: not asked again). One soft count each (sweeps=1):
     counts = engine.annotators.counts
-    assert counts["alice"] == pytest.approx([2 + 4 / 13, 1 + 9 / 13])
-    assert counts["bob"] == pytest.approx([2 + 4 / 13, 1 + 9 / 13])
-    assert counts["carol"] == pytest.approx([9 + 9 / 13, 1 + 4 / 13])
+    assert counts["alice"] == pytest.approx([2 + 4 / 13, 1 + 9 / 13], abs=0.01)
+    assert counts["bob"] == pytest.approx([2 + 4 / 13, 1 + 9 / 13], abs=0.01)
+    assert counts["carol"] == pytest.approx([9 + 9 / 13, 1 + 4 / 13], abs=0.01)
 
 
 def test_an_unsure_answer_is_asked_again_and_the_model_never_breaks_the_tie():
@@ -148,8 +162,11 @@ def test_an_unsure_answer_is_asked_again_and_the_model_never_breaks_the_tie():
     # the tie: alice's answer, the first, is learned.
     joined = engine.answer([Label("q", "low", ts=12.0, annotator="bob")])
     assert [(e.y, e.annotator, len(e.answers)) for e in joined.examples] == [("high", "alice", 2)]
-    # π = 1/2 each way: half a success and half a failure each.
-    assert engine.annotators.counts == {"alice": [2.5, 1.5], "bob": [2.5, 1.5]}
+    # π = 1/2 each way: half a success and half a failure each, from 2/3 (one step: 5/8).
+    # Each one's other evidence is the other's opposite answer, z = log(1/2), and the refit r
+    # solves r = (2 + σ(logit r − log 2)) / 4: 0.610.
+    counts = engine.annotators.counts
+    assert counts["alice"] == counts["bob"] == pytest.approx([4 * 0.610, 4 * 0.390], abs=0.005)
     # A reliable annotator against the confident model is learned at once, as answered.
     engine.annotators.counts["erin"] = [19.0, 1.0]
     engine.process([Event("r", {"x": 0.2}, ts=13.0)])

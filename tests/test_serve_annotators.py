@@ -59,8 +59,10 @@ def test_three_answers_for_one_id_train_the_model_once_with_their_vote(topics, s
     assert _value(metrics, "streamal_label_cost_total") == 2.5  # 1 + 0.5 + 1 (no cost)
     # Three newcomers (r = 2/3), no trusted model: π(neg) ∝ 2/3 · 2/3 · 1/3 = 4/27 and
     # π(pos) ∝ 1/3 · 1/3 · 2/3 = 2/27, so π(neg) = 2/3 (not asked again: ≥ 0.5).
-    # alice: Beta(2 + 1/3, 1 + 2/3), 7/12; bob and carol: Beta(2 + 2/3, 1 + 1/3), 2/3.
-    assert _value(metrics, "streamal_annotator_reliability", annotator="alice") == approx(7 / 12)
+    # alice's other evidence: bob and carol against her, a = 1/5, z = log(1/4); her r solves
+    # r = (2 + σ(logit r − log 4)) / 4: 0.560. bob's and carol's others tie: no change, 2/3.
+    alice = _value(metrics, "streamal_annotator_reliability", annotator="alice")
+    assert alice == approx(0.560, abs=0.002)
     assert _value(metrics, "streamal_annotator_reliability", annotator="bob") == approx(2 / 3)
 
     assert daemon.stop() == 0
@@ -68,7 +70,7 @@ def test_three_answers_for_one_id_train_the_model_once_with_their_vote(topics, s
     assert snapshot.engine.model.version == 1
     counts = snapshot.engine.annotators.counts
     assert counts == {
-        "alice": approx([7 / 3, 5 / 3]),
+        "alice": approx([4 * alice, 4 * (1 - alice)]),
         "bob": approx([8 / 3, 4 / 3]),
         "carol": approx([8 / 3, 4 / 3]),
     }

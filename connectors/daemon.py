@@ -37,9 +37,10 @@ from prometheus_client import start_http_server
 
 from connectors import kafka as kafka_clients
 from connectors.snapshots import SnapshotStore, snapshot_key
+from streamal.annotators import Annotators, BoundedNames, CostBudget
 from streamal.config import ServeConfig
 from streamal.decider import Decider
-from streamal.engine import Decisions, Engine, Event, Label
+from streamal.engine import Decisions, Engine, Event, Label, TrainingExample
 from streamal.messages import (
     InvalidRecord,
     Reason,
@@ -79,7 +80,32 @@ class _Outgoing:
 
 
 def _new_decider(config: ServeConfig) -> Decider:
-    return Decider(config.strategy, config.budget, seed=config.seed)
+    budget = _cost_budget(config).label_fraction if config.cost_budget else config.budget
+    return Decider(config.strategy, budget, seed=config.seed)
+
+
+def _cost_budget(config: ServeConfig) -> CostBudget:
+    return CostBudget(config.cost_budget, config.expected_cost)
+
+
+def _configure_annotators(engine: Engine, config: ServeConfig) -> None:
+    """Annotator-aware mode and the cost budget as configured, keeping learned estimates."""
+    if not config.label_wait:
+        engine.annotators = None
+    elif engine.annotators is None:
+        engine.annotators = Annotators(
+            config.second_label_confidence, config.labels_per_query, config.label_wait
+        )
+    else:
+        engine.annotators.confident = config.second_label_confidence
+        engine.annotators.labels_per_query = config.labels_per_query
+        engine.annotators.wait = config.label_wait
+    if not config.cost_budget:
+        engine.cost_budget = None
+    elif engine.cost_budget is None:
+        engine.cost_budget = _cost_budget(config)
+    else:
+        engine.cost_budget.per_event = config.cost_budget
 
 
 class _SeekToSnapshot(ConsumerRebalanceListener):
@@ -141,6 +167,8 @@ class Daemon:
         self.queries_written: dict[int, int] = {}
         self.fold, self.offsets, self.counters = self._restore()
         self.accuracy = RollingAccuracy()
+        estimates = self.engine.annotators.counts if self.engine.annotators else {}
+        self.annotator_names = BoundedNames(config.annotator_metrics, estimates)
         self.last_snapshot = time.monotonic()
         self.group: KafkaConsumer | None = None
         self.training: KafkaConsumer | None = None
@@ -165,6 +193,7 @@ class Daemon:
                 max_pending=config.max_pending,
                 pending_ttl=config.pending_ttl,
             )
+            _configure_annotators(engine, config)
             log.info(
                 "no snapshot in %s: starting from the beginning of the topics", config.state_dir
             )
@@ -186,6 +215,7 @@ class Daemon:
             engine.decider = fresh
         engine.pending.max_size = config.max_pending
         engine.pending.ttl = config.pending_ttl
+        _configure_annotators(engine, config)
         log.info(
             "restored %s: model version %d, %d pending queries, offsets %s",
             path,
@@ -264,7 +294,7 @@ class Daemon:
                 config.metrics_port, config.metrics_host, registry=self.metrics.registry
             )
             log.info("metrics on http://%s:%d/metrics", config.metrics_host, config.metrics_port)
-        self.metrics.budget_target.set(config.budget)
+        self.metrics.budget_target.set(self.engine.decider.budget)
         try:
             self._connect()
             self._until_done("reading the training log", self._catch_up_training)
@@ -419,6 +449,7 @@ class Daemon:
             self._join(labels, outgoing)
         if self._latest_ts > -math.inf:
             self.engine.expire(self._latest_ts)
+            self._append_training(self.engine.settle(self._latest_ts), outgoing)
         self._deliver(outgoing)
         # Only now is the input consumed: a snapshot must never cover output Kafka lacks.
         for topic, partitions in consumed.items():
@@ -521,20 +552,38 @@ class Daemon:
             self.metrics.labels.labels(outcome=outcome).inc()
             detail = f"no pending query for id {rejected.label.id!r} ({outcome})"
             self._dead_letter(sources[id(rejected.label)], outcome, detail, outgoing)
-        for example in joined.examples:
+        for query in joined.queries:
+            outgoing.append(_Outgoing(config.queries_topic, query.id.encode(), encode_query(query)))
+        self.metrics.queries.inc(len(joined.queries))
+        self._count("queries", len(joined.queries))
+        self._append_training(joined.examples, outgoing)
+        self._count("labels_rejected", len(joined.rejected))
+        refused = {id(r.label) for r in joined.rejected}
+        for label in labels:
+            if id(label) not in refused:
+                self.metrics.label_cost.inc(1.0 if label.cost is None else label.cost)
+
+    def _append_training(self, examples: list[TrainingExample], outgoing: list[_Outgoing]) -> None:
+        """Write labeled examples to the training log, and count their answers."""
+        config = self.config
+        for example in examples:
             outgoing.append(
                 _Outgoing(
                     config.training_topic, example.id.encode(), encode_training_example(example)
                 )
             )
-            self.metrics.labels.labels(outcome="applied").inc()
+            answerers = [a.annotator for a in example.answers] or [example.annotator]
+            self.metrics.labels.labels(outcome="applied").inc(len(answerers))
+            for annotator in answerers:
+                self.metrics.annotator_labels.labels(
+                    annotator=self.annotator_names(annotator)
+                ).inc()
             delay = example.label_ts - example.query_ts
             if delay >= 0:
                 self.metrics.label_delay.observe(delay)
             self.accuracy.update(example.y_pred, example.y)
-        self._count("labels_applied", len(joined.examples))
-        self._count("labels_rejected", len(joined.rejected))
-        if joined.examples:
+        self._count("labels_applied", len(examples))
+        if examples:
             self.metrics.labeled_accuracy.set(self.accuracy.value)
 
     def _learn(self, polled: dict) -> None:
@@ -593,6 +642,10 @@ class Daemon:
         decider = self.engine.decider
         metrics.budget_spent.set(decider.spent_fraction)
         metrics.pending_queries.set(len(self.engine.pending))
+        annotators = self.engine.annotators
+        if annotators is not None:
+            for name in self.annotator_names.tracked:
+                metrics.annotator_reliability.labels(annotator=name).set(annotators.accuracy(name))
         metrics.snapshot_age.set(time.monotonic() - self.last_snapshot)
         lag: dict[str, int] = {}
         for consumer in (self.group, self.training):

@@ -56,6 +56,14 @@ class ServeConfig:
     max_pending: int = 100_000
     pending_ttl: float = 86_400.0
     max_record_bytes: int = 1_048_576
+    #: annotator-aware mode (0: off): how long answers for one id wait for the others
+    label_wait: float = 0.0
+    labels_per_query: int = 1
+    second_label_confidence: float = 0.75
+    #: cost units per event (0: off; the budget is then a label fraction)
+    cost_budget: float = 0.0
+    expected_cost: float = 1.0
+    annotator_metrics: int = 20
     log_format: str = "text"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -207,10 +215,16 @@ def _check(config: ServeConfig) -> None:
         "partitions": config.partitions,
         "replication_factor": config.replication_factor,
         "max_record_bytes": config.max_record_bytes,
+        "labels_per_query": config.labels_per_query,
+        "expected_cost": config.expected_cost,
     }
     for name, value in positive.items():
         if not (value > 0 and not math.isnan(value)):
             raise ConfigError(f"{name} must be positive, got {value:g}")
+    for name in ("label_wait", "cost_budget", "annotator_metrics"):
+        value = getattr(config, name)
+        if not (value >= 0 and math.isfinite(value)):
+            raise ConfigError(f"{name} must be zero or positive, got {value:g}")
     if config.log_format not in ("text", "json"):
         raise ConfigError(f"log_format must be text or json, got {config.log_format!r}")
     if config.security_protocol not in _SECURITY_PROTOCOLS:

@@ -8,11 +8,13 @@ labels, so the same inputs in the same order give the same outputs.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from streamal.annotators import Annotators, Answer, CostBudget
 from streamal.decider import Decider
 from streamal.features import FeatureEncoder
 from streamal.model import Model
@@ -85,7 +87,12 @@ class TrainingExample:
     query_ts: float
     label_ts: float
     y_pred: Hashable | None
+    #: who gave ``y`` (with several answers, the first whose answer it is)
     annotator: str | None = None
+    #: every answer behind ``y``, when the engine aggregates them (annotator-aware mode)
+    answers: tuple[Answer, ...] = ()
+    #: the model's probability for ``y_pred`` when it asked (annotator-aware mode)
+    confidence: float | None = None
 
 
 class LabelOutcome(enum.StrEnum):
@@ -131,6 +138,20 @@ class Decisions:
 class Joined:
     examples: list[TrainingExample] = field(default_factory=list)
     rejected: list[RejectedLabel] = field(default_factory=list)
+    #: queries asked again for a second label (same id)
+    queries: list[Query] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A query with some of its answers, waiting for the others until ``deadline``."""
+
+    query: PendingQuery
+    answers: list[Answer]
+    expected: int
+    deadline: float
+    label_ts: float = -math.inf
+    asked_again: bool = False
 
 
 _OUTCOME_OF_STATUS = {
@@ -152,6 +173,17 @@ class Engine:
     max_pending, pending_ttl
         Bounds of the queries waiting for labels (count, and age in the
         events' time unit).
+    annotators
+        Annotator-aware mode (:mod:`streamal.annotators`): several answers
+        for one id are awaited and aggregated by reliability, and a second
+        label is asked for when the answers' vote is unsure.
+        The model still learns each id once: one training example, carrying
+        the aggregated label and every answer. ``None`` (the default): the
+        first answer is learned and later ones are duplicates.
+    cost_budget
+        Refuse the decider's queries whose expected cost would overspend
+        this budget (in cost units per event); give the decider a label
+        fraction of ``cost_budget.label_fraction`` so that it paces for it.
 
     Examples
     --------
@@ -176,12 +208,22 @@ class Engine:
         *,
         max_pending: int = 100_000,
         pending_ttl: float = float("inf"),
+        annotators: Annotators | None = None,
+        cost_budget: CostBudget | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else Model(model)
         self.decider = decider
         self.pending = PendingQueries(max_pending, pending_ttl)
         #: queries dropped for age or room since the engine started
         self.expired = 0
+        self.annotators = annotators
+        self.cost_budget = cost_budget
+        #: answered queries waiting for more answers (annotator-aware mode), by id
+        self.waiting: dict[str, _Waiting] = {}
+        #: queries asked again for a second label
+        self.asked_again = 0
+        #: the latest event time seen: the clock of the waits
+        self.clock = -math.inf
         #: feature rows for deciders that measure distances between events
         self.features = FeatureEncoder(decider.n_features) if decider.needs_features else None
         if decider.needs_committee and not self.model.is_committee:
@@ -189,6 +231,13 @@ class Engine:
                 f"{decider.name} needs a committee: use an ensemble model, "
                 "e.g. ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)"
             )
+
+    def __setstate__(self, state: dict) -> None:
+        # Snapshots written before annotator-aware mode lack its attributes.
+        self.__dict__.update(
+            annotators=None, cost_budget=None, waiting={}, asked_again=0, clock=-math.inf
+        )
+        self.__dict__.update(state)
 
     def process(self, events: Sequence[Event]) -> Decisions:
         """Predict every event, decide which to query, and remember the queries."""
@@ -198,10 +247,16 @@ class Engine:
         features = self.features.transform(xs) if self.features else None
         committee = self.model.committee_proba(xs) if self.decider.needs_committee else None
         queried, scores = self.decider.decide(proba, features=features, committee=committee)
+        # The decider numbers its queries in order, the ones the cost budget vetoes included.
+        numbers = np.cumsum(queried) - 1 + first_number
+        if self.cost_budget is not None:
+            queried = self._within_cost_budget(events, queried)
+        for event in events:
+            self.clock = max(self.clock, event.ts)
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         queries = []
-        for number, i in enumerate(np.flatnonzero(queried).tolist(), start=first_number):
+        for i in np.flatnonzero(queried).tolist():
             event = events[i]
             score = float(scores[i])
             row = dict(zip(classes, proba[i].tolist(), strict=True))
@@ -216,54 +271,148 @@ class Engine:
                     self.model.version,
                 )
             )
-            dropped = self.pending.add(
-                PendingQuery(event.id, event.x, event.ts, y_pred[i], score, number)
+            confidence = float(proba[i].max()) if proba.shape[1] else None
+            pending = PendingQuery(
+                event.id, event.x, event.ts, y_pred[i], score, confidence, int(numbers[i])
             )
-            self.expired += len(dropped)
+            self._dropped(self.pending.add(pending))
         return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries)
+
+    def _within_cost_budget(self, events: Sequence[Event], queried: np.ndarray) -> np.ndarray:
+        """Veto the queries the cost budget cannot pay for, event by event in stream order."""
+        budget = self.cost_budget
+        answers = self.annotators.labels_per_query if self.annotators else 1
+        allowed = queried.copy()
+        seen = 0
+        for i in np.flatnonzero(queried).tolist():
+            budget.see(i + 1 - seen)
+            seen = i + 1
+            allowed[i] = budget.ask(events[i].id, answers)
+        budget.see(len(events) - seen)
+        return allowed
+
+    def _dropped(self, queries: list[PendingQuery]) -> None:
+        self.expired += len(queries)
+        if self.cost_budget is not None:
+            for query in queries:
+                self.cost_budget.cancel(query.id)
 
     def expire(self, now: float) -> list[PendingQuery]:
         """Drop the queries whose label did not come within the time-to-live."""
         dropped = self.pending.expire(now)
-        self.expired += len(dropped)
+        self._dropped(dropped)
         return dropped
+
+    def close(self, query_id: str) -> None:
+        """Forget the query of an id that the model has learned (from the training log)."""
+        self.pending.pop(query_id)
+        if self.waiting.pop(query_id, None) is not None and self.cost_budget is not None:
+            self.cost_budget.cancel(query_id)
 
     def join(self, labels: Sequence[Label]) -> Joined:
         """Match labels with pending queries, without learning yet.
 
         Labels that answer nothing pending are rejected with the reason, not
         raised: duplicates, late labels for expired queries and labels for
-        ids that were never asked are normal on a real stream. A decider that
-        learns which queries pay off is told here, from the query's own
-        prediction, so it learns from the answers to its own queries only
-        (replicas learn each other's examples from the training log, not these).
+        ids that were never asked are normal on a real stream. In
+        annotator-aware mode an answer may instead wait for the others of
+        its id (see :meth:`settle`). A decider that learns which queries pay
+        off is told at the first answer, from the query's own prediction, so
+        it learns from the answers to its own queries only (replicas learn
+        each other's examples from the training log, not these).
         """
         joined = Joined()
         answered: list[tuple[int, bool]] = []
         for label in labels:
-            query = self.pending.pop(label.id)
+            waiting = self.waiting.get(label.id)
+            query = waiting.query if waiting else self.pending.pop(label.id)
             if query is None:
                 outcome = _OUTCOME_OF_STATUS.get(
                     self.pending.status(label.id), LabelOutcome.UNKNOWN
                 )
                 joined.rejected.append(RejectedLabel(label, outcome))
                 continue
-            joined.examples.append(
-                TrainingExample(
-                    label.id,
-                    query.x,
-                    label.label,
-                    query.ts,
-                    label.ts,
-                    query.y_pred,
-                    label.annotator,
-                )
-            )
+            if self.cost_budget is not None:
+                self.cost_budget.pay(label.id, label.cost)
             answered.append((query.number, query.y_pred != label.label))
+            if self.annotators is None:
+                joined.examples.append(
+                    TrainingExample(
+                        label.id,
+                        query.x,
+                        label.label,
+                        query.ts,
+                        label.ts,
+                        query.y_pred,
+                        label.annotator,
+                    )
+                )
+                continue
+            if waiting is None:
+                deadline = self.clock + self.annotators.wait
+                waiting = _Waiting(query, [], self.annotators.labels_per_query, deadline)
+            waiting.answers.append(Answer(label.label, label.annotator, label.cost))
+            waiting.label_ts = max(waiting.label_ts, label.ts)
+            if len(waiting.answers) >= waiting.expected and self._ask_again(waiting, joined):
+                waiting.expected += 1
+            if len(waiting.answers) >= waiting.expected:
+                self.waiting.pop(label.id, None)
+                joined.examples.append(self._aggregate(waiting))
+            else:
+                self.waiting[label.id] = waiting
         if answered and self.decider.needs_answers:
             numbers, errors = zip(*answered, strict=True)
             self.decider.credit(np.array(numbers), np.array(errors))
         return joined
+
+    def _ask_again(self, waiting: _Waiting, joined: Joined) -> bool:
+        """Re-issue the query when its answers' vote is unsure (:meth:`Annotators.second_label`)."""
+        query = waiting.query
+        if waiting.asked_again or not self.annotators.second_label(
+            waiting.answers, query.y_pred, query.confidence, self.model.classes
+        ):
+            return False
+        if self.cost_budget is not None and not self.cost_budget.ask(query.id):
+            return False
+        waiting.asked_again = True
+        self.asked_again += 1
+        proba = self.model.predict_proba([query.x])[0].tolist()
+        joined.queries.append(
+            Query(
+                query.id,
+                query.ts,
+                query.x,
+                dict(zip(self.model.classes, proba, strict=True)),
+                query.score,
+                self.decider.strategy,
+                self.model.version,
+            )
+        )
+        return True
+
+    def _aggregate(self, waiting: _Waiting) -> TrainingExample:
+        query, answers = waiting.query, waiting.answers
+        y = self.annotators.aggregate(answers, self.model.classes, query.y_pred, query.confidence)
+        return TrainingExample(
+            query.id,
+            query.x,
+            y,
+            query.ts,
+            waiting.label_ts,
+            query.y_pred,
+            next(a.annotator for a in answers if a.label == y),
+            tuple(answers),
+            query.confidence,
+        )
+
+    def settle(self, now: float) -> list[TrainingExample]:
+        """The examples of the queries whose wait for more answers is over, on what came."""
+        due = [w for w in self.waiting.values() if w.deadline <= now]
+        for waiting in due:
+            del self.waiting[waiting.query.id]
+            if self.cost_budget is not None:
+                self.cost_budget.cancel(waiting.query.id)
+        return [self._aggregate(w) for w in due]
 
     def learn(self, examples: Sequence[TrainingExample]) -> None:
         """Update the model with labeled examples, in order (and the decider, if it learns)."""
@@ -275,6 +424,11 @@ class Engine:
                 self.decider.learn(self.features.transform(xs, update=False), classes)
             if self.decider.drift_aware:
                 self.decider.observe_errors(np.array([e.y_pred != e.y for e in examples]))
+            if self.annotators is not None:
+                for e in examples:
+                    self.annotators.observe(
+                        e.answers, e.y_pred, e.confidence, e.y, self.model.classes
+                    )
 
     def answer(self, labels: Sequence[Label]) -> Joined:
         """Join labels with their queries and learn from them at once."""

@@ -16,6 +16,7 @@ from collections.abc import Hashable
 
 import orjson
 
+from streamal.annotators import Answer
 from streamal.engine import Event, Label, Prediction, Query, TrainingExample
 
 __all__ = [
@@ -233,24 +234,42 @@ def encode_prediction(prediction: Prediction, model_version: int) -> bytes:
 def encode_training_example(example: TrainingExample) -> bytes:
     """The training-log record of ``example``; :func:`decode_training_example` reads it back.
 
+    The answers behind an aggregated label, and the model's confidence when
+    it asked, are written only when the engine aggregates (annotator-aware mode).
+
+    >>> from streamal.annotators import Answer
     >>> from streamal.engine import TrainingExample
     >>> example = TrainingExample("e1", {"a": 1.0}, True, 1.0, 2.5, False, "ann")
     >>> decode_training_example(encode_training_example(example)) == example
     True
+    >>> answers = (Answer(True, "ann", 0.5), Answer(False, "bob"))
+    >>> aggregated = TrainingExample("e1", {"a": 1.0}, True, 1.0, 2.5, False, "ann", answers, 0.97)
+    >>> orjson.loads(encode_training_example(aggregated))["answers"]
+    [{'label': True, 'annotator': 'ann', 'cost': 0.5}, {'label': False, 'annotator': 'bob'}]
+    >>> decode_training_example(encode_training_example(aggregated)) == aggregated
+    True
 
     """
-    return _dumps(
-        {
-            "v": VERSION,
-            "id": example.id,
-            "x": example.x,
-            "y": example.y,
-            "query_ts": example.query_ts,
-            "label_ts": example.label_ts,
-            "y_pred": example.y_pred,
-            "annotator": example.annotator,
-        }
-    )
+    record = {
+        "v": VERSION,
+        "id": example.id,
+        "x": example.x,
+        "y": example.y,
+        "query_ts": example.query_ts,
+        "label_ts": example.label_ts,
+        "y_pred": example.y_pred,
+        "annotator": example.annotator,
+    }
+    if example.answers:
+        record["answers"] = [_answer(a) for a in example.answers]
+    if example.confidence is not None:
+        record["confidence"] = example.confidence
+    return _dumps(record)
+
+
+def _answer(answer: Answer) -> dict:
+    fields = {"label": answer.label, "annotator": answer.annotator, "cost": answer.cost}
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def decode_training_example(raw: bytes) -> TrainingExample:
@@ -264,6 +283,11 @@ def decode_training_example(raw: bytes) -> TrainingExample:
         float(obj["label_ts"]),
         obj.get("y_pred"),
         obj.get("annotator"),
+        tuple(
+            Answer(_label_value(a["label"]), a.get("annotator"), a.get("cost"))
+            for a in obj.get("answers", ())
+        ),
+        obj.get("confidence"),
     )
 
 

@@ -138,6 +138,23 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.annotator_labels = Counter(
+            "streamal_annotator_labels",
+            "Answers learned, by annotator (the first names seen, the rest 'other').",
+            ["annotator"],
+            registry=r,
+        )
+        self.annotator_reliability = Gauge(
+            "streamal_annotator_reliability",
+            "Estimated accuracy of each tracked annotator (annotator-aware mode).",
+            ["annotator"],
+            registry=r,
+        )
+        self.label_cost = Counter(
+            "streamal_label_cost",
+            "Cost of the answers received (an answer without a cost counts 1).",
+            registry=r,
+        )
         self.build_info = Gauge(
             "streamal_build_info", "The running streamal version.", ["version"], registry=r
         )

@@ -18,6 +18,8 @@ class PendingQuery:
     ts: float
     y_pred: Hashable | None
     score: float
+    #: the model's probability for ``y_pred`` when it asked
+    confidence: float | None = None
     #: the decider's number for the query (see :meth:`streamal.decider.Decider.credit`)
     number: int = -1
 

@@ -5,6 +5,13 @@ every event. The oracle reveals a label only for events the decider queried,
 and only after the configured delay (in events, or in the stream's time
 unit). Labels that fall due are learned at the next batch boundary, as in the
 daemon, where labels arrive between polls.
+
+With simulated annotators (:class:`SimulatedAnnotator`), each answer comes
+from one of them chosen at random, right with its accuracy and otherwise a
+uniformly random other class among those seen so far, and costs its cost.
+The engine then learns the first answer as is, or, with ``aggregate``,
+weighs answers by estimated reliability and asks another annotator when
+their vote is unsure (:mod:`streamal.annotators`).
 """
 
 from __future__ import annotations
@@ -16,11 +23,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from streamal.annotators import Annotators, CostBudget
 from streamal.decider import Decider
-from streamal.engine import Engine, Event, Label
+from streamal.engine import Engine, Event, Label, Query
 from streamal.model import Model
 
-__all__ = ["LabelDelay", "ReplayResult", "ReplaySetup", "Row", "replay"]
+__all__ = [
+    "LabelDelay",
+    "ReplayResult",
+    "ReplaySetup",
+    "Row",
+    "SimulatedAnnotator",
+    "replay",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +58,21 @@ class LabelDelay:
 
 
 @dataclass(frozen=True, slots=True)
+class SimulatedAnnotator:
+    """A simulated labeler: right with probability ``accuracy``, at ``cost`` per answer."""
+
+    name: str
+    accuracy: float
+    cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.accuracy <= 1.0:
+            raise ValueError(f"{self.name}: accuracy must be in [0, 1], got {self.accuracy:g}")
+        if not (self.cost >= 0 and np.isfinite(self.cost)):
+            raise ValueError(f"{self.name}: cost must be a number >= 0, got {self.cost:g}")
+
+
+@dataclass(frozen=True, slots=True)
 class ReplaySetup:
     """One strategy × budget run."""
 
@@ -58,6 +88,14 @@ class ReplaySetup:
     #: delay-aware querying: events a query stays pending (0: off)
     pending_events: int = 0
     curve_points: int = 100
+    #: who answers the queries (none: the recorded labels, always right and free)
+    annotators: tuple[SimulatedAnnotator, ...] = ()
+    #: weigh answers by reliability and ask again when their vote is unsure
+    aggregate: bool = False
+    #: cost units per event, instead of ``budget`` (a label fraction)
+    cost_budget: float | None = None
+    #: with ``aggregate``: answers asked per query, from different annotators
+    labels_per_query: int = 1
 
 
 @dataclass(slots=True)
@@ -70,6 +108,19 @@ class ReplayResult:
     seconds: float
     #: ``[events, accuracy so far, labels so far]`` at evenly spaced points
     curve: list[list[float]] = field(default_factory=list)
+    #: with simulated annotators: "first answer" or "aggregated"
+    answers: str | None = None
+    #: cost of the answers asked for
+    cost: float = 0.0
+    #: per annotator: name, true accuracy, observed accuracy, estimated accuracy, answers
+    annotators: list[dict] = field(default_factory=list)
+    #: with simulated annotators: the share of the learned labels that are the true class
+    label_accuracy: float | None = None
+
+    @property
+    def name(self) -> str:
+        """The strategy, and with simulated annotators how their answers were used."""
+        return f"{self.strategy} ({self.answers})" if self.answers else self.strategy
 
     @property
     def label_fraction(self) -> float:
@@ -89,7 +140,16 @@ class ReplayResult:
             "label_fraction": self.label_fraction,
             "events_per_second": self.events_per_second,
             "curve": self.curve,
-        }
+        } | (
+            {
+                "answers": self.answers,
+                "cost": self.cost,
+                "label_accuracy": self.label_accuracy,
+                "annotators": self.annotators,
+            }
+            if self.answers
+            else {}
+        )
 
 
 def replay(
@@ -110,19 +170,34 @@ def replay(
     (1250, 138, 0.87)
 
     """
+    cost_budget = None
+    budget = setup.budget
+    if setup.cost_budget is not None:
+        costs = [a.cost for a in setup.annotators] or [1.0]
+        # The decider paces for the label fraction the mean cost allows; the engine enforces it.
+        cost_budget = CostBudget(setup.cost_budget, expected_cost=float(np.mean(costs)) or 1.0)
+        budget = cost_budget.label_fraction
     decider = Decider(
         setup.strategy,
-        setup.budget,
+        budget,
         budget_manager=setup.budget_manager,
         hard_cap=setup.hard_cap,
         drift_aware=setup.drift_aware,
         pending_events=setup.pending_events,
         seed=setup.seed,
     )
-    engine = Engine(Model(setup.model), decider)
     delay = setup.delay
-    due: list[tuple[float, int, Label]] = []  # (available from, order, label)
+    annotators = None
+    if setup.aggregate:
+        # Long enough for an answer asked again to come back: a delay and a batch.
+        wait = 2 * delay.amount + setup.batch_size + 1
+        annotators = Annotators(wait=wait, labels_per_query=setup.labels_per_query)
+    engine = Engine(Model(setup.model), decider, annotators=annotators, cost_budget=cost_budget)
+    oracle = _Oracle(setup.annotators, setup.seed)
+    due: list[tuple[float, int, Label]] = []  # (available from, order asked, label)
     correct = 0
+    asked = 0
+    trained = trained_right = 0
     n = len(rows)
     every = max(1, n // max(1, setup.curve_points))
     curve: list[list[float]] = []
@@ -133,30 +208,107 @@ def replay(
         answers = []
         while due and due[0][0] <= now:
             answers.append(heapq.heappop(due)[2])
+        again: list[Query] = []
+        learned = []
         if answers:
-            engine.answer(answers)
-        labels_before = decider.labels_spent
+            joined = engine.answer(answers)
+            again = joined.queries
+            learned = joined.examples
+        settled = engine.settle(batch[0].ts)
+        engine.learn(settled)
+        for example in [*learned, *settled]:
+            trained += 1
+            trained_right += example.y == oracle.truth.get(example.id, example.y)
+        for query in again:
+            # Someone else answers a query asked again.
+            answered = {a.annotator for a in engine.waiting[query.id].answers}
+            available = now + delay.amount if delay.in_time else start + delay.amount + 1
+            label = oracle.answer(query.id, oracle.truth[query.id], available, answered)
+            heapq.heappush(due, (available, asked, label))
+            asked += 1
+        labels_before = asked
         out = engine.process(batch)
-        asked = np.cumsum(out.queried)
+        so_far = np.cumsum(out.queried)
         for i, (row, y_pred) in enumerate(zip(batch, out.y_pred, strict=True)):
+            oracle.see(row.y)
             correct += y_pred == row.y
             seen = start + i + 1
             if seen % every == 0 or seen == n:
-                curve.append([seen, correct / seen, labels_before + int(asked[i])])
+                curve.append([seen, correct / seen, labels_before + int(so_far[i])])
         for i in np.flatnonzero(out.queried).tolist():
             row = batch[i]
             # Row-counted delay: the label of event i is usable from event i + d + 1 on.
             available = row.ts + delay.amount if delay.in_time else start + i + delay.amount + 1
-            heapq.heappush(due, (available, start + i, Label(row.id, row.y, ts=available)))
+            oracle.truth[row.id] = row.y
+            answered: set[str | None] = set()
+            for _ in range(setup.labels_per_query if setup.aggregate else 1):
+                label = oracle.answer(row.id, row.y, available, answered)
+                answered.add(label.annotator)
+                heapq.heappush(due, (available, asked, label))
+                asked += 1
         if progress is not None:
             progress(len(batch))
     seconds = time.perf_counter() - started
-    return ReplayResult(
+    result = ReplayResult(
         setup.strategy,
-        setup.budget,
+        budget,
         correct / n if n else 0.0,
-        decider.labels_spent,
+        asked,
         n,
         seconds,
         curve,
     )
+    if setup.annotators:
+        result.answers = "aggregated" if setup.aggregate else "first answer"
+        result.cost = oracle.cost
+        result.annotators = oracle.summary(annotators)
+        result.label_accuracy = trained_right / trained if trained else None
+    return result
+
+
+class _Oracle:
+    """The recorded label, or a simulated annotator's answer to it."""
+
+    def __init__(self, annotators: Sequence[SimulatedAnnotator], seed: int) -> None:
+        self.annotators = list(annotators)
+        self.rng = np.random.default_rng(seed)
+        self.classes: dict[Hashable, None] = {}
+        #: the true label of every queried id (an answer asked again needs it)
+        self.truth: dict[str, Hashable] = {}
+        self.cost = 0.0
+        self.given = {a.name: 0 for a in self.annotators}
+        self.right = {a.name: 0 for a in self.annotators}
+
+    def see(self, y: Hashable) -> None:
+        self.classes.setdefault(y)
+
+    def answer(
+        self, query_id: str, y: Hashable, ts: float, exclude: set[str | None] = frozenset()
+    ) -> Label:
+        if not self.annotators:
+            self.cost += 1.0
+            return Label(query_id, y, ts=ts)
+        choices = [a for a in self.annotators if a.name not in exclude] or self.annotators
+        annotator = choices[int(self.rng.integers(len(choices)))]
+        if self.rng.random() >= annotator.accuracy:
+            wrong = [c for c in self.classes if c != y]
+            y = wrong[int(self.rng.integers(len(wrong)))] if wrong else y
+        self.cost += annotator.cost
+        self.given[annotator.name] += 1
+        self.right[annotator.name] += y == self.truth.get(query_id, y)
+        return Label(query_id, y, ts=ts, annotator=annotator.name, cost=annotator.cost)
+
+    def summary(self, estimates: Annotators | None) -> list[dict]:
+        return [
+            {
+                "annotator": a.name,
+                "accuracy": a.accuracy,
+                "cost": a.cost,
+                "answers": self.given[a.name],
+                "observed_accuracy": self.right[a.name] / self.given[a.name]
+                if self.given[a.name]
+                else None,
+                "estimated_accuracy": estimates.accuracy(a.name) if estimates else None,
+            }
+            for a in self.annotators
+        ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamal.replay import ReplayResult
 
-__all__ = ["plot_results", "render_table", "save_plot"]
+__all__ = ["plot_results", "render_annotators", "render_table", "save_plot"]
 
 
 def render_table(results: Sequence[ReplayResult]) -> str:
@@ -19,17 +19,54 @@ def render_table(results: Sequence[ReplayResult]) -> str:
     split     10.0%   87.65%    120     12.00%  2000
     """
     header = ["strategy", "budget", "accuracy", "labels", "spent", "events/s"]
+    with_cost = any(r.answers for r in results)
+    if with_cost:
+        header.append("cost")
     lines = [
         [
-            r.strategy,
+            r.name,
             f"{r.budget:.1%}",
             f"{r.accuracy:.2%}",
             str(r.labels),
             f"{r.label_fraction:.2%}",
             f"{r.events_per_second:.0f}",
         ]
+        + ([f"{r.cost:.1f}"] if with_cost else [])
         for r in sorted(results, key=lambda r: (-r.accuracy, r.strategy, r.budget))
     ]
+    return _columns(header, lines)
+
+
+def render_annotators(results: Sequence[ReplayResult]) -> str:
+    """Each simulated annotator's true, observed and estimated accuracy, per aggregated run.
+
+    >>> r = ReplayResult("split", 0.1, 0.9, 120, 1000, 0.5, answers="aggregated")
+    >>> r.annotators = [{"annotator": "bob", "accuracy": 0.7, "cost": 0.5, "answers": 60,
+    ...                  "observed_accuracy": 0.683, "estimated_accuracy": 0.712}]
+    >>> print(render_annotators([r]))
+    run                 budget  annotator  cost  answers  true    observed  estimated
+    split (aggregated)  10.0%   bob        0.5   60       70.00%  68.30%    71.20%
+    """
+    header = ["run", "budget", "annotator", "cost", "answers", "true", "observed", "estimated"]
+    lines = [
+        [
+            r.name,
+            f"{r.budget:.1%}",
+            a["annotator"],
+            f"{a['cost']:g}",
+            str(a["answers"]),
+            f"{a['accuracy']:.2%}",
+            "-" if a["observed_accuracy"] is None else f"{a['observed_accuracy']:.2%}",
+            f"{a['estimated_accuracy']:.2%}",
+        ]
+        for r in sorted(results, key=lambda r: (r.strategy, r.budget))
+        if r.answers == "aggregated"
+        for a in r.annotators
+    ]
+    return _columns(header, lines)
+
+
+def _columns(header: list[str], lines: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -47,7 +84,7 @@ def plot_results(results: Sequence[ReplayResult], title: str = ""):
         events = [p[0] for p in r.curve]
         accuracy = [p[1] for p in r.curve]
         labels = [p[2] for p in r.curve]
-        name = f"{r.strategy} @ {r.budget:.0%}"
+        name = f"{r.name} @ {r.budget:.0%}"
         style = "--" if r.strategy == "random" else "-"
         (line,) = along.plot(events, accuracy, style, label=name)
         spent.plot(labels, accuracy, style, color=line.get_color(), label=name)

@@ -5,7 +5,7 @@ the same rule, so they all learn the same examples. The rule makes each
 labeled event count once: after a crash, a label may be joined again and
 its example appended twice, and two replicas may both answer an id after a
 rebalance. An example whose id was learned recently is skipped, and reading
-an example closes the pending query of that id, so a label arriving again
+an example closes the pending (or waiting) query of that id, so a label arriving again
 later is a duplicate rather than a second example.
 """
 
@@ -72,7 +72,7 @@ class TrainingFold:
             self._learned[example.id] = None
             if len(self._learned) > self.memory:
                 self._learned.popitem(last=False)
-            self.engine.pending.pop(example.id)
+            self.engine.close(example.id)
             try:
                 self.engine.learn([example])
             except Exception as e:  # the model is the user's choice; its errors are data

@@ -58,6 +58,13 @@ SERVE_FLAGS = frozenset(
         "--pending-ttl",
         "--log-format",
         "--kafka-option",
+        # issue 4: several annotators and costs
+        "--label-wait",
+        "--labels-per-query",
+        "--second-label-confidence",
+        "--cost-budget",
+        "--expected-cost",
+        "--annotator-metrics",
     }
 )
 DEMO_FLAGS = frozenset({"--bootstrap-servers", "--events"})
@@ -97,6 +104,9 @@ METRICS = {
     "streamal_snapshot_duration_seconds": "histogram",
     "streamal_snapshot_age_seconds": "gauge",
     "streamal_consumer_lag_records": "gauge",
+    "streamal_annotator_labels_total": "counter",
+    "streamal_annotator_reliability": "gauge",
+    "streamal_label_cost_total": "counter",
     "streamal_build_info": "gauge",
 }
 #: What the issue asks the dashboard to show.
@@ -857,6 +867,8 @@ def contract_exposition() -> bytes:
         "streamal_invalid_records_total": ("reason",),
         "streamal_dead_letters_total": ("reason",),
         "streamal_consumer_lag_records": ("topic",),
+        "streamal_annotator_labels_total": ("annotator",),
+        "streamal_annotator_reliability": ("annotator",),
         "streamal_build_info": ("version",),
     }
     kinds = {

@@ -12,6 +12,7 @@ import json
 import orjson
 import pytest
 
+from streamal.annotators import Answer
 from streamal.engine import Prediction, Query, TrainingExample
 from streamal.messages import (
     InvalidRecord,
@@ -59,6 +60,9 @@ def test_the_daemon_refuses_what_the_schema_refuses(kind, message):
             TrainingExample("e1", {"a": 1.0}, True, 1.0, 2.5, False, "ann"))),
         ("training", encode_training_example(
             TrainingExample("e2", {"a": 1.0}, 3, 1.0, 2.5, None, None))),
+        ("training", encode_training_example(
+            TrainingExample("e3", {"a": 1.0}, "b", 1.0, 2.5, "a", "bob",
+                            (Answer("a", "ann", 0.5), Answer("b", "bob"), Answer("b")), 0.93))),
         ("dead-letter", encode_dead_letter(b"{oops", topic="streamal.events", partition=0,
                                            offset=41, reason="malformed_json", detail="bad")),
         ("dead-letter", encode_dead_letter(b"\xff\xfe", topic="streamal.labels", partition=2,

@@ -17,8 +17,15 @@ import orjson
 from streamal.cli.base import UsageError
 from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
 from streamal.model import DEFAULT_MODEL, Model, ModelSpecError
-from streamal.replay import LabelDelay, ReplayResult, ReplaySetup, Row, replay
-from streamal.report import render_table, save_plot
+from streamal.replay import (
+    LabelDelay,
+    ReplayResult,
+    ReplaySetup,
+    Row,
+    SimulatedAnnotator,
+    replay,
+)
+from streamal.report import render_annotators, render_table, save_plot
 
 __all__ = ["register"]
 
@@ -82,6 +89,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="0",
         help="events before a queried label arrives (N), or with --time a duration (30s, 5m)",
     )
+    p.add_argument(
+        "--annotators",
+        metavar="SPEC",
+        help="simulated annotators instead of the recorded labels: accuracies (0.95,0.85,0.7) "
+        "or NAME=ACCURACY[:COST],… (alice=0.95:1,bob=0.7:0.2); each answer comes from one "
+        "at random, a wrong one is another class seen so far. Runs each setup twice: "
+        "learning the first answer as is, and aggregating answers by estimated reliability "
+        "with a second label when their vote is unsure (one answer of an annotator "
+        "estimated below 0.75, or a split vote)",
+    )
+    p.add_argument(
+        "--labels-per-query",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --annotators: answers per query, from different annotators, in the "
+        "aggregated run (the first-answer run asks one); default 1",
+    )
+    p.add_argument(
+        "--cost-budget",
+        type=float,
+        metavar="C",
+        help="spend at most C cost units per event (unknown costs count 1) instead of "
+        "--budget; the decider paces for min(1, C / mean cost)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the decider (default: 0)")
     p.add_argument("--batch-size", type=int, default=16, help="events per decision batch")
     p.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report")
@@ -116,6 +148,41 @@ def _budgets(text: str) -> list[float]:
             raise UsageError(f"--budget: {b:g} is outside (0, 1]")
         budgets.append(b)
     return list(dict.fromkeys(budgets))
+
+
+def parse_annotators(text: str) -> tuple[SimulatedAnnotator, ...]:
+    """``--annotators``: accuracies, or ``NAME=ACCURACY[:COST]`` items, comma-separated.
+
+    >>> [(a.name, a.accuracy, a.cost) for a in parse_annotators("0.9,0.6")]
+    [('a1', 0.9, 1.0), ('a2', 0.6, 1.0)]
+    >>> parse_annotators("alice=0.95:2,bob=0.7")[0]
+    SimulatedAnnotator(name='alice', accuracy=0.95, cost=2.0)
+    >>> parse_annotators("alice=0.95:cheap")
+    Traceback (most recent call last):
+    ...
+    streamal.cli.base.UsageError: --annotators: 'alice=0.95:cheap' is not ACCURACY or NAME=...
+    """
+    annotators = []
+    for i, item in enumerate(text.split(","), start=1):
+        name, sep, rest = item.strip().rpartition("=")
+        accuracy, _, cost = rest.partition(":")
+        try:
+            annotator = SimulatedAnnotator(
+                name.strip() if sep else f"a{i}", float(accuracy), float(cost or 1.0)
+            )
+        except ValueError as e:
+            if "must be" in str(e):
+                raise UsageError(f"--annotators: {e}") from None
+            raise UsageError(
+                f"--annotators: {item.strip()!r} is not ACCURACY or NAME=ACCURACY[:COST]"
+            ) from None
+        if not annotator.name:
+            raise UsageError(f"--annotators: {item.strip()!r} has an empty name")
+        annotators.append(annotator)
+    names = [a.name for a in annotators]
+    if len(set(names)) < len(names):
+        raise UsageError(f"--annotators: a name is given twice in {text!r}")
+    return tuple(annotators)
 
 
 def parse_delay(text: str, in_time: bool) -> LabelDelay:
@@ -194,7 +261,14 @@ def run(args: argparse.Namespace) -> int:
     global _ROWS, _PROGRESS
     strategies = _strategies(args.strategy)
     budgets = _budgets(args.budget)
+    annotators = parse_annotators(args.annotators) if args.annotators else ()
+    if args.cost_budget is not None:
+        if not (args.cost_budget > 0 and args.cost_budget < float("inf")):
+            raise UsageError(f"--cost-budget: {args.cost_budget:g} is not a positive number")
+        budgets = budgets[:1]  # the decider's label fraction comes from the cost budget
     delay = parse_delay(args.label_delay, in_time=args.time_column is not None)
+    if args.labels_per_query < 1:
+        raise UsageError("--labels-per-query must be at least 1")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     pending_events = 0
@@ -230,8 +304,14 @@ def run(args: argparse.Namespace) -> int:
             hard_cap=args.hard_cap,
             drift_aware=args.drift_aware,
             pending_events=pending_events,
+            annotators=annotators,
+            aggregate=aggregate,
+            cost_budget=args.cost_budget,
+            labels_per_query=args.labels_per_query,
         )
-        for s, b in itertools.product(strategies, budgets)
+        for s, b, aggregate in itertools.product(
+            strategies, budgets, (False, True) if annotators else (False,)
+        )
     ]
     jobs = args.jobs or min(2, os.cpu_count() or 1)
     jobs = max(1, min(jobs, len(setups)))
@@ -249,6 +329,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
 
     print(render_table(results))
+    if annotators:
+        print()
+        print(render_annotators(results))
     print(f"{len(rows)} events × {len(setups)} runs in {elapsed:.1f} s", file=sys.stderr)
     if args.report:
         report = {
@@ -256,6 +339,10 @@ def run(args: argparse.Namespace) -> int:
             "model": args.model,
             "seed": args.seed,
             "label_delay": {"amount": delay.amount, "in_time": delay.in_time},
+            "cost_budget": args.cost_budget,
+            "annotators": [
+                {"annotator": a.name, "accuracy": a.accuracy, "cost": a.cost} for a in annotators
+            ],
             "runs": [r.to_dict() for r in results],
         }
         _write(args.report, orjson.dumps(report, option=orjson.OPT_INDENT_2))

@@ -63,6 +63,37 @@ _NUMBER_FLAGS = {
         int,
         f"larger records are dead-lettered (default {DEFAULTS.max_record_bytes})",
     ),
+    "label-wait": (
+        float,
+        "annotator-aware mode: how long (events' ts unit) answers for one id wait for the "
+        "others before the model learns their reliability-weighted vote (default 0: off, "
+        "the first answer is learned and later ones are duplicates)",
+    ),
+    "labels-per-query": (
+        int,
+        f"answers each query gets from the labelers (default {DEFAULTS.labels_per_query})",
+    ),
+    "second-label-confidence": (
+        float,
+        "ask another annotator when the answers' reliability-weighted vote is right with "
+        "a posterior probability below this, from the answers alone "
+        f"(default {DEFAULTS.second_label_confidence:g}; 0: never)",
+    ),
+    "cost-budget": (
+        float,
+        "spend at most this many cost units per event instead of --budget (answers without "
+        "a cost count 1; default 0: off)",
+    ),
+    "expected-cost": (
+        float,
+        "cost of an answer the decider paces for: label fraction min(1, cost budget / "
+        f"expected cost) (default {DEFAULTS.expected_cost:g})",
+    ),
+    "annotator-metrics": (
+        int,
+        "most annotator names in metric labels, the rest are 'other' "
+        f"(default {DEFAULTS.annotator_metrics})",
+    ),
 }
 
 

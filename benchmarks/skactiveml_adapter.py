@@ -170,7 +170,8 @@ class RiverClassifier(SkactivemlClassifier):
     >>> clf = RiverClassifier("naive_bayes.GaussianNB()", ["a"], ["low", "high"])
     >>> clf.predict_proba(np.array([[1.0]])).tolist()  # nothing learned yet: uniform
     [[0.5, 0.5]]
-    >>> clf = clf.partial_fit(np.array([[1.0], [3.0], [2.0]]), np.array([0, 1, -1]))
+    >>> X, y = np.array([[1.0], [3.0], [2.0], [1.2], [3.3]]), np.array([0, 1, -1, 0, 1])
+    >>> clf = clf.partial_fit(X, y)  # the unlabeled row (-1) is skipped
     >>> clf.predict(np.array([[1.1], [2.9]])).tolist()
     [0, 1]
 
@@ -292,7 +293,7 @@ def run(
     >>> xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
     >>> accuracy, spent, queried = run(xs, ys, "VariableUncertainty", 0.1)
     >>> round(accuracy, 3), round(spent, 3), queried[:3]
-    (..., ..., [...])
+    (0.693, 0.133, [0, 3, 5])
     """
     names, X = feature_matrix(xs)
     labels = sorted(set(ys), key=repr)

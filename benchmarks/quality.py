@@ -493,9 +493,9 @@ def skactiveml_tables(
         f"{c['on budget']}/{c['cells']} cells"
         + (" (every stream)." if c["on budget"] == c["cells"] else ".")
     )
+    head = ["stream", "budget", f"{DEFAULT_STRATEGY} acc (spent)", "best skactiveml"]
     cells = markdown_table(
-        ["stream", "budget", f"{DEFAULT_STRATEGY} acc (spent)", "best skactiveml"]
-        + ["its acc (spent)", "difference"],
+        [*head, "its acc (spent)", "difference"],
         [
             [
                 row["stream"],
@@ -787,9 +787,7 @@ def main(argv: list[str] | None = None) -> dict:
             DEFAULT_STRATEGY,
             rivals,
         )
-        skal_headline, skal_text = skactiveml_tables(
-            summary, comparison, streams, budgets, rivals
-        )
+        skal_headline, skal_text = skactiveml_tables(summary, comparison, streams, budgets, rivals)
         skal_png = png.with_name(png.stem + "_skactiveml.png")
         plot(summary, streams, budgets, skal_png, [DEFAULT_STRATEGY, *rivals])
         env["scikit-activeml"] = metadata.version("scikit-activeml")

@@ -48,10 +48,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python benchmarks/decider_throughput.py
 	$(BIN)/python benchmarks/replay_throughput.py
-	$(BIN)/python benchmarks/quality.py
+	$(BENCH_VENV)/bin/python benchmarks/quality.py $(QUALITY_ARGS)
 	$(BIN)/python benchmarks/daemon_throughput.py
 	$(BIN)/python benchmarks/daemon_latency.py
 

@@ -82,3 +82,16 @@ def test_chunks_decide_as_one_event_at_a_time(adapter, stream, strategy):
     one_by_one = adapter.run(xs, ys, strategy, 0.1, seed=3, chunk=1)
     assert chunked == one_by_one
     assert chunked[2]  # something was queried, so the chunks were cut short
+
+
+def test_variable_uncertainty_decides_as_ours_with_labels_learned_at_once(adapter, stream):
+    """The same rule, budget manager and model through the adapter and through the replay."""
+    from streamal.model import DEFAULT_MODEL
+    from streamal.replay import ReplaySetup, Row, replay
+
+    xs, ys = stream
+    accuracy, spent, _ = adapter.run(xs, ys, "VariableUncertainty", 0.1, seed=0)
+    pairs = enumerate(zip(xs, ys, strict=True))
+    rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in pairs]
+    ours = replay(rows, ReplaySetup("variable_uncertainty", 0.1, DEFAULT_MODEL, batch_size=1))
+    assert (accuracy, spent) == (ours.accuracy, ours.label_fraction)

@@ -67,6 +67,8 @@ STRATEGY_NAMES = [s for s in STRATEGIES if not Decider(s).needs_committee]
 
 BUDGETS = (0.01, 0.05, 0.10, 0.20)
 SEEDS = (0, 1, 2)
+#: events per synthetic stream (and cap of Shuttle) in the full grid
+FULL_EVENTS = 15_000
 FULL = "full labels"
 #: base learners compared at 10 % (the default first)
 MODELS = (
@@ -585,6 +587,28 @@ def skactiveml_tables(
     return headline, text
 
 
+def _scope(args: argparse.Namespace) -> str:
+    """What a run left out of the full grid, said where its numbers are read.
+
+    >>> args = dict(quick=False, events=5000, skip_models=True, skip_variants=False)
+    >>> _scope(argparse.Namespace(**args))
+    '**Reduced grid**: synthetic streams (and Shuttle) cut to 5000 events ...; base-learner ... '
+    """
+    if args.quick:
+        return ""
+    cuts = []
+    if args.events != FULL_EVENTS:
+        cuts.append(
+            f"synthetic streams (and Shuttle) cut to {args.events} events "
+            f"(full grid: {FULL_EVENTS})"
+        )
+    if args.skip_models:
+        cuts.append("base-learner check skipped")
+    if args.skip_variants:
+        cuts.append("parameter variants skipped")
+    return f"**Reduced grid**: {'; '.join(cuts)}. " if cuts else ""
+
+
 def _skactiveml_protocol(png: Path, quick: bool) -> str:
     """How the scikit-activeml strategies were run, for RESULTS.md."""
     where = png.name if quick else png.relative_to(png.parent.parent)
@@ -727,7 +751,9 @@ def _default_batch_size() -> int:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two short streams, one seed")
-    parser.add_argument("--events", type=int, default=15_000, help="events per synthetic stream")
+    parser.add_argument(
+        "--events", type=int, default=FULL_EVENTS, help="events per synthetic stream"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-models", action="store_true", help="skip the base-learner check")
     parser.add_argument("--skip-variants", action="store_true", help="skip the parameter variants")
@@ -867,7 +893,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"Model `{DEFAULT_MODEL}` for every strategy; budgets "
         f"{', '.join(f'{b:.0%}' for b in budgets)}; seeds {', '.join(map(str, seeds))}; "
         f"no label delay; replay batch size {_default_batch_size()}; full labels = `random` "
-        f"at budget 1. {runs_note}. "
+        f"at budget 1. {runs_note}. {_scope(args)}"
         f"Plot: `{png.relative_to(png.parent.parent) if not args.quick else png.name}`.\n\n"
         f"{streams_text}\n\n{headline}\n\n{skal_headline}\n\n{text}\n{skal_text}\n"
         f"### Base learners at 10 % ({DEFAULT_STRATEGY} / random / full labels, accuracy %)\n\n"

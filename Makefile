@@ -4,13 +4,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean clean-cache promtool
+# The quality benchmark's own environment: streamal plus scikit-activeml, whose stream
+# strategies it runs side by side with ours (not a dependency of streamal).
+BENCH_VENV := benchmarks/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+QUALITY_ARGS ?=
+
+.PHONY: test demo lint bench bench-quality clean clean-cache promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): pyproject.toml benchmarks/requirements-skactiveml.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements-skactiveml.txt
+	touch $(BENCH_STAMP)
 
 test: $(STAMP) promtool
 	$(BIN)/ruff check .
@@ -36,15 +48,19 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python benchmarks/decider_throughput.py
 	$(BIN)/python benchmarks/replay_throughput.py
-	$(BIN)/python benchmarks/quality.py
+	$(BENCH_VENV)/bin/python benchmarks/quality.py $(QUALITY_ARGS)
 	$(BIN)/python benchmarks/daemon_throughput.py
 	$(BIN)/python benchmarks/daemon_latency.py
+
+# e.g. make bench-quality QUALITY_ARGS="--quick"
+bench-quality: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/quality.py $(QUALITY_ARGS)
 
 clean-cache:  # numba keys its cache on the jitted function's own file only: clear it after editing a callee
 	find streamal -name "*.nbi" -o -name "*.nbc" | xargs rm -f
 
 clean: clean-cache
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache build *.egg-info

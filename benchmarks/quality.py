@@ -10,6 +10,12 @@ batch size. Two yardsticks are run alongside: random sampling at the same
 budget, and full labels (``random`` at a budget of 1, which learns every
 label).
 
+When scikit-activeml is importable (the benchmark's own environment, ``make
+bench-quality``), its stream strategies run in the same pool on the same
+streams, seeds and base learner (:mod:`skactiveml_adapter`), and a table
+sets the default strategy against the best of them in every stream × budget
+cell. Without it those columns are skipped.
+
 A second, smaller part asks whether another base learner would be clearly
 more label-efficient: a few river classifiers at 10 % with the default
 strategy and with random sampling, against their own full-label accuracy.
@@ -34,6 +40,7 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from results_md import (
@@ -46,6 +53,11 @@ from river import datasets
 from river.datasets import synth
 
 import streamal.replay
+
+try:
+    import skactiveml_adapter
+except ImportError:  # scikit-activeml lives in the benchmark's own environment only
+    skactiveml_adapter = None
 from streamal.decider import DEFAULT_STRATEGY, STRATEGIES, Decider
 from streamal.model import DEFAULT_MODEL
 from streamal.replay import ReplaySetup, Row, replay
@@ -55,6 +67,8 @@ STRATEGY_NAMES = [s for s in STRATEGIES if not Decider(s).needs_committee]
 
 BUDGETS = (0.01, 0.05, 0.10, 0.20)
 SEEDS = (0, 1, 2)
+#: events per synthetic stream (and cap of Shuttle) in the full grid
+FULL_EVENTS = 15_000
 FULL = "full labels"
 #: base learners compared at 10 % (the default first)
 MODELS = (
@@ -75,6 +89,28 @@ VARIANTS = (
     "random[window=1000]",
 )
 VARIANT_BUDGETS = (0.05, 0.10)
+#: prefix of a scikit-activeml strategy's name in the tables
+SKAL = "skal:"
+#: scikit-activeml strategies not run by default, to keep the grid within half an hour:
+#: with the package's defaults (force_full_budget=False) their density filter leaves most
+#: of the budget unspent (at 10 %: 0.3 % and 0.1 % on Phishing, 4.2 % and 0.0 % on SEA).
+SKAL_LEFT_OUT = ("CognitiveDualQueryStrategyRan", "CognitiveDualQueryStrategyFixUn")
+#: the scikit-activeml strategies of a --quick run: one of each kind
+QUICK_SKAL = ("VariableUncertainty", "StreamProbabilisticAL", "StreamDensityBasedAL")
+
+
+def at_once(strategy: str) -> str:
+    """``strategy`` replayed with a batch of one event, so that each queried label is
+    learned before the next event, as scikit-activeml's strategies run.
+
+    >>> at_once("split")
+    'split[batch_size=1]'
+    """
+    return f"{strategy}[batch_size=1]"
+
+
+#: a default that spends within this of the budget (a fraction) spends "on budget"
+SPEND_TOLERANCE = 0.005
 
 
 def _rows(pairs) -> list[Row]:
@@ -209,10 +245,17 @@ def parse_variant(name: str) -> tuple[str, dict[str, float | str]]:
 
 def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
     stream, seed, name, budget, model = task
+    if name.startswith(SKAL):
+        rows = _ROWS[stream, seed]
+        accuracy, spent, _ = skactiveml_adapter.run(
+            [r.x for r in rows], [r.y for r in rows], name.removeprefix(SKAL), budget, seed, model
+        )
+        return task, accuracy, spent
     strategy, options = parse_variant(name)
     manager = options.pop("budget_manager", None)
     # replay() passes hard_cap itself, which would override a partial's: it goes in the setup.
     hard_cap = bool(options.pop("hard_cap", False))
+    batch_size = int(options.pop("batch_size", _default_batch_size()))
     if "window" in options:
         options["window"] = int(options["window"])
     # ReplaySetup carries no strategy parameters, so a variant reaches the decider that
@@ -223,7 +266,13 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
         streamal.replay.Decider = functools.partial(original, **options)
     try:
         setup = ReplaySetup(
-            strategy, budget, model, seed=seed, budget_manager=manager, hard_cap=hard_cap
+            strategy,
+            budget,
+            model,
+            seed=seed,
+            batch_size=batch_size,
+            budget_manager=manager,
+            hard_cap=hard_cap,
         )
         result = replay(_ROWS[stream, seed], setup)
     finally:
@@ -232,8 +281,13 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
 
 
 def run_all(tasks: list[tuple], jobs: int) -> dict[tuple, tuple[float, float]]:
-    """``task → (accuracy, spent fraction)``, the longest streams first for a balanced finish."""
-    tasks = sorted(tasks, key=lambda t: -len(_ROWS[t[0], t[1]]) * (1 + 4 * (t[3] == 1.0)))
+    """``task → (accuracy, spent fraction)``, the longest runs first for a balanced finish."""
+
+    def cost(t: tuple) -> float:
+        # Full labels learn every event; scikit-activeml decides in Python per event.
+        return len(_ROWS[t[0], t[1]]) * (1 + 4 * (t[3] == 1.0) + 10 * t[2].startswith(SKAL))
+
+    tasks = sorted(tasks, key=lambda t: -cost(t))
     out = {}
     if jobs == 1:
         results = map(_run, tasks)
@@ -265,9 +319,16 @@ def _ranks(values: dict[str, float]) -> dict[str, float]:
 
 
 def summarise(
-    raw: dict[tuple, tuple[float, float]], streams: list[str], budgets: tuple, seeds: tuple
+    raw: dict[tuple, tuple[float, float]],
+    streams: list[str],
+    budgets: tuple,
+    seeds: tuple,
+    extra: tuple[str, ...] = (),
 ) -> dict:
-    """Means over seeds per (stream, budget, strategy), gains, ratios, ranks and aggregates."""
+    """Means over seeds per (stream, budget, strategy), gains, ratios, ranks and aggregates.
+
+    The ``extra`` strategies (scikit-activeml's) get means only, outside the ranks.
+    """
     strategies = list(STRATEGY_NAMES)
     acc: dict[tuple[str, float, str], float] = {}
     spent: dict[tuple[str, float, str], float] = {}
@@ -276,7 +337,7 @@ def summarise(
         full[stream] = statistics.mean(
             raw[stream, s, "random", 1.0, DEFAULT_MODEL][0] for s in seeds
         )
-        for b, strategy in itertools.product(budgets, strategies):
+        for b, strategy in itertools.product(budgets, [*strategies, *extra]):
             runs = [raw[stream, s, strategy, b, DEFAULT_MODEL] for s in seeds]
             acc[stream, b, strategy] = statistics.mean(r[0] for r in runs)
             spent[stream, b, strategy] = statistics.mean(r[1] for r in runs)
@@ -310,6 +371,58 @@ def summarise(
         )  # mean over budgets of |mean spent - b|
         aggregate[strategy] = row
     return {"acc": acc, "spent": spent, "full": full, "rank": rank, "aggregate": aggregate}
+
+
+def compare_to_best(
+    acc: dict[tuple[str, float, str], float],
+    spent: dict[tuple[str, float, str], float],
+    ours: str,
+    rivals: list[str],
+    tolerance: float = SPEND_TOLERANCE,
+) -> dict:
+    """``ours`` against the most accurate of ``rivals`` in every (stream, budget) cell.
+
+    ``acc`` and ``spent`` map ``(stream, budget, strategy)`` to means over seeds. Returns
+    the cells (stream, budget, our accuracy and spend, the best rival, its accuracy and
+    spend) and the counts: cells where ours is at least as accurate, or at most
+    ``tolerance`` behind; the worst gap; cells where ours spends within ``tolerance``
+    of the budget; and how often each rival is the best.
+
+    >>> acc = {("s", 0.1, "a"): 0.80, ("s", 0.1, "x"): 0.79, ("s", 0.1, "y"): 0.70,
+    ...        ("t", 0.1, "a"): 0.60, ("t", 0.1, "x"): 0.603, ("t", 0.1, "y"): 0.65}
+    >>> spent = dict.fromkeys(acc, 0.1) | {("t", 0.1, "a"): 0.107}
+    >>> out = compare_to_best(acc, spent, "a", ["x", "y"])
+    >>> out["wins"], out["within"], out["cells"], round(out["worst"], 3), out["on budget"]
+    (1, 1, 2, -0.05, 1)
+    >>> out["best counts"]
+    {'x': 1, 'y': 1}
+    """
+    cells = list(dict.fromkeys((stream, b) for stream, b, _ in acc))
+    rows = []
+    for stream, b in cells:
+        best = max(rivals, key=lambda r: acc[stream, b, r])
+        rows.append(
+            {
+                "stream": stream,
+                "budget": b,
+                "acc": acc[stream, b, ours],
+                "spent": spent[stream, b, ours],
+                "best": best,
+                "best acc": acc[stream, b, best],
+                "best spent": spent[stream, b, best],
+                "gap": acc[stream, b, ours] - acc[stream, b, best],
+            }
+        )
+    counts = {r: sum(row["best"] == r for row in rows) for r in rivals}
+    return {
+        "rows": rows,
+        "cells": len(rows),
+        "wins": sum(row["gap"] >= 0 for row in rows),
+        "within": sum(row["gap"] >= -tolerance for row in rows),
+        "worst": min(row["gap"] for row in rows),
+        "on budget": sum(abs(row["spent"] - row["budget"]) <= tolerance for row in rows),
+        "best counts": {r: n for r, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n},
+    }
 
 
 def recommend(aggregate: dict, tolerance: float = 0.005) -> str:
@@ -386,7 +499,145 @@ def tables(summary: dict, streams: list[str], budgets: tuple) -> str:
     )
 
 
-def plot(summary: dict, streams: list[str], budgets: tuple, path: Path) -> None:
+def _comparison_line(c: dict) -> str:
+    return (
+        f"at least as accurate in **{c['wins']}/{c['cells']}** cells "
+        f"({c['wins'] / c['cells']:.0%}), at most half a point behind in "
+        f"{c['within']}/{c['cells']} ({c['within'] / c['cells']:.0%}); worst gap "
+        f"{100 * c['worst']:+.1f} points; spends within half a point of the budget in "
+        f"{c['on budget']}/{c['cells']} cells"
+    )
+
+
+def skactiveml_tables(
+    summary: dict,
+    comparisons: tuple[dict, dict],
+    streams: list[str],
+    budgets: tuple,
+    rivals: list[str],
+) -> tuple[str, str]:
+    """The headline of the comparison with scikit-activeml, and its tables.
+
+    ``comparisons`` are :func:`compare_to_best`'s for the default strategy with labels
+    learned at once (as scikit-activeml's run) and at the replay's batch boundaries.
+    """
+    acc, spent = summary["acc"], summary["spent"]
+    c, batched = comparisons
+    headline = (
+        f"Default strategy **{DEFAULT_STRATEGY}** against the best of {len(rivals)} "
+        "scikit-activeml strategies in each stream × budget cell, each queried label learned "
+        f"at once as theirs are: {_comparison_line(c)}. With labels learned at the replay's "
+        f"batch boundaries (batch {_default_batch_size()}, as in the tables above): "
+        f"{_comparison_line(batched)}."
+    )
+    byrow = {(r["stream"], r["budget"]): r for r in batched["rows"]}
+    head = ["stream", "budget", f"{DEFAULT_STRATEGY} at once", "best skactiveml"]
+    head += ["its acc (spent)", "difference", f"at batch {_default_batch_size()}", "difference"]
+    cells = markdown_table(
+        head,
+        [
+            [
+                row["stream"],
+                f"{row['budget']:.0%}",
+                f"{_pct(row['acc'])} ({_pct(row['spent'])})",
+                row["best"].removeprefix(SKAL),
+                f"{_pct(row['best acc'])} ({_pct(row['best spent'])})",
+                f"{100 * row['gap']:+.1f}",
+                f"{_pct(byrow[row['stream'], row['budget']]['acc'])} "
+                f"({_pct(byrow[row['stream'], row['budget']]['spent'])})",
+                f"{100 * byrow[row['stream'], row['budget']]['gap']:+.1f}",
+            ]
+            for row in c["rows"]
+        ],
+    )
+    head = ["strategy", "best in cells", *[f"mean acc @{b:.0%}" for b in budgets]]
+    head += [f"mean spent @{b:.0%}" for b in budgets]
+    head += ["worst overspend", "worst underspend"]
+    lines = []
+    for r in sorted(rivals, key=lambda r: -c["best counts"].get(r, 0)):
+        off = [spent[st, b, r] - b for st in streams for b in budgets]
+        lines.append(
+            [
+                r.removeprefix(SKAL),
+                str(c["best counts"].get(r, 0)),
+                *[_pct(statistics.mean(acc[st, b, r] for st in streams)) for b in budgets],
+                *[_pct(statistics.mean(spent[st, b, r] for st in streams)) for b in budgets],
+                f"{100 * max(off):+.1f}",
+                f"{100 * min(off):+.1f}",
+            ]
+        )
+    per_strategy = markdown_table(head, lines)
+    names = [at_once(DEFAULT_STRATEGY), DEFAULT_STRATEGY, *rivals]
+    per_cell = markdown_table(
+        ["stream", "budget", *[n.removeprefix(SKAL) for n in names]],
+        [
+            [st, f"{b:.0%}", *[f"{_pct(acc[st, b, n])} ({_pct(spent[st, b, n])})" for n in names]]
+            for st, b in itertools.product(streams, budgets)
+        ],
+    )
+    text = (
+        f"### Default strategy against the best scikit-activeml strategy per cell (accuracy % "
+        "(spent %), mean of seeds; difference in points; the default with labels learned at "
+        f"once, and at the replay's batch boundaries)\n\n{cells}\n\n"
+        "### scikit-activeml strategies: cells where each is the best of them, mean accuracy "
+        f"and spending over streams (%; spending off the budget in points)\n\n{per_strategy}\n\n"
+        "### scikit-activeml strategies per stream × budget: accuracy % (spent %), mean of "
+        f"seeds\n\n{per_cell}\n"
+    )
+    return headline, text
+
+
+def _scope(args: argparse.Namespace) -> str:
+    """What a run left out of the full grid, said where its numbers are read.
+
+    >>> args = dict(quick=False, events=5000, skip_models=True, skip_variants=False)
+    >>> _scope(argparse.Namespace(**args))
+    '**Reduced grid**: synthetic streams (and Shuttle) cut to 5000 events ...; base-learner ... '
+    """
+    if args.quick:
+        return ""
+    cuts = []
+    if args.events != FULL_EVENTS:
+        cuts.append(
+            f"synthetic streams (and Shuttle) cut to {args.events} events "
+            f"(full grid: {FULL_EVENTS})"
+        )
+    if args.skip_models:
+        cuts.append("base-learner check skipped")
+    if args.skip_variants:
+        cuts.append("parameter variants skipped")
+    return f"**Reduced grid**: {'; '.join(cuts)}. " if cuts else ""
+
+
+def _skactiveml_protocol(png: Path, quick: bool) -> str:
+    """How the scikit-activeml strategies were run, for RESULTS.md."""
+    where = png.name if quick else png.relative_to(png.parent.parent)
+    left_out = ", ".join(SKAL_LEFT_OUT)
+    return (
+        "scikit-activeml's strategies run with the package's defaults through "
+        "`benchmarks/skactiveml_adapter.py`, on the same streams, seeds (`random_state`) and "
+        "river model, which sees the same feature dicts (the strategies see them as "
+        "fixed-order numeric vectors). Each event is predicted and scored first; a queried "
+        "label is learned at once, where streamal's replay learns it at its next batch "
+        f"boundary (up to {_default_batch_size() - 1} events later); every strategy is updated "
+        "one event at a time. Events are asked about in chunks up to the first query, which "
+        "gives one-by-one decisions exactly, except RandomVariableUncertainty (other random "
+        "thresholds, the same distribution); the density-based strategies are asked one "
+        "event at a time, with a numpy Euclidean distance for scikit-learn's. "
+        "StreamProbabilisticAL estimates label density with its Parzen window (`metric='rbf'`) "
+        f"over the latest {skactiveml_adapter.PAL_WINDOW} labeled events. Not run: {left_out} "
+        "(with `force_full_budget=False` they leave most of the budget unspent: at 10 %, "
+        f"0-4 % spent on Phishing and SEA). Plot: `{where}`."
+    )
+
+
+def plot(
+    summary: dict,
+    streams: list[str],
+    budgets: tuple,
+    path: Path,
+    names: tuple[str, ...] | list[str] = tuple(STRATEGY_NAMES),
+) -> None:
     """Accuracy against budget, one panel per stream, full labels as a dashed line."""
     import matplotlib
 
@@ -397,10 +648,13 @@ def plot(summary: dict, streams: list[str], budgets: tuple, path: Path) -> None:
     nrows = -(-len(streams) // cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False)
     for ax, stream in zip(axes.flat, streams, strict=False):
-        for strategy in STRATEGY_NAMES:
+        for strategy in names:
             ys = [summary["acc"][stream, b, strategy] for b in budgets]
             style = dict(ls="--", color="black") if strategy == "random" else {}
-            ax.plot([100 * b for b in budgets], ys, marker="o", ms=3, label=strategy, **style)
+            if strategy == names[0] and strategy.startswith(DEFAULT_STRATEGY):
+                style = dict(lw=3, color="black")  # the one the others are held against
+            label = strategy.removeprefix(SKAL)
+            ax.plot([100 * b for b in budgets], ys, marker="o", ms=3, label=label, **style)
         ax.axhline(summary["full"][stream], color="grey", ls=":", label=FULL)
         ax.set_xscale("log")
         ax.set_xticks([100 * b for b in budgets], [f"{100 * b:g}" for b in budgets])
@@ -497,10 +751,18 @@ def _default_batch_size() -> int:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two short streams, one seed")
-    parser.add_argument("--events", type=int, default=15_000, help="events per synthetic stream")
+    parser.add_argument(
+        "--events", type=int, default=FULL_EVENTS, help="events per synthetic stream"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-models", action="store_true", help="skip the base-learner check")
     parser.add_argument("--skip-variants", action="store_true", help="skip the parameter variants")
+    parser.add_argument(
+        "--skactiveml",
+        metavar="NAMES",
+        help="comma-separated scikit-activeml strategies to run ('' for none; default: all "
+        f"but {', '.join(SKAL_LEFT_OUT)})",
+    )
     add_output_arguments(parser)
     parser.add_argument(
         "--reuse",
@@ -523,15 +785,31 @@ def main(argv: list[str] | None = None) -> dict:
         models = models[:1]
     variants = () if args.skip_variants else (VARIANTS[:2] if args.quick else VARIANTS)
     variant_budgets = budgets if args.quick else VARIANT_BUDGETS
+    if skactiveml_adapter is None:
+        print("scikit-activeml is not importable: its strategies are skipped (make bench-quality)")
+        rivals = []
+    elif args.skactiveml is None:
+        rivals = [SKAL + n for n in skactiveml_adapter.STRATEGIES if n not in SKAL_LEFT_OUT]
+    else:
+        rivals = [SKAL + n for n in args.skactiveml.split(",") if n]
+    if args.quick:
+        rivals = [r for r in rivals if r.removeprefix(SKAL) in QUICK_SKAL]
 
     started = time.perf_counter()
     for stream, seed in itertools.product(streams, seeds):
         _ROWS[stream, seed] = STREAMS[stream][1](n, seed)
     tasks = [
         (stream, seed, strategy, b, DEFAULT_MODEL)
-        for stream, seed, strategy, b in itertools.product(streams, seeds, STRATEGY_NAMES, budgets)
+        for stream, seed, strategy, b in itertools.product(
+            streams, seeds, [*STRATEGY_NAMES, *rivals], budgets
+        )
     ]
     tasks += [(stream, seed, "random", 1.0, DEFAULT_MODEL) for stream in streams for seed in seeds]
+    if rivals:
+        tasks += [
+            (stream, seed, at_once(DEFAULT_STRATEGY), b, DEFAULT_MODEL)
+            for stream, seed, b in itertools.product(streams, seeds, budgets)
+        ]
     for model in models[1:]:
         for stream, seed in itertools.product(model_streams, seeds):
             for strategy, b in ((DEFAULT_STRATEGY, 0.1), ("random", 0.1), ("random", 1.0)):
@@ -564,7 +842,8 @@ def main(argv: list[str] | None = None) -> dict:
             indent=0,
         )
     )
-    summary = summarise(raw, streams, budgets, seeds)
+    extra = (at_once(DEFAULT_STRATEGY), *rivals) if rivals else ()
+    summary = summarise(raw, streams, budgets, seeds, extra)
     # The default model's own runs, for the model comparison.
     text = tables(summary, streams, budgets)
     best = recommend(summary["aggregate"])
@@ -574,6 +853,22 @@ def main(argv: list[str] | None = None) -> dict:
     )
     png = Path(args.plots) / ("quality_quick.png" if args.quick else "quality.png")
     plot(summary, streams, budgets, png)
+    skal_headline, skal_text = "", ""
+    if rivals:
+        comparisons = tuple(
+            compare_to_best(
+                {k: v for k, v in summary["acc"].items() if k[2] in (ours, *rivals)},
+                summary["spent"],
+                ours,
+                rivals,
+            )
+            for ours in (at_once(DEFAULT_STRATEGY), DEFAULT_STRATEGY)
+        )
+        skal_headline, skal_text = skactiveml_tables(summary, comparisons, streams, budgets, rivals)
+        skal_png = png.with_name(png.stem + "_skactiveml.png")
+        plot(summary, streams, budgets, skal_png, [at_once(DEFAULT_STRATEGY), *rivals])
+        env["scikit-activeml"] = metadata.version("scikit-activeml")
+        skal_headline += " " + _skactiveml_protocol(skal_png, args.quick)
 
     streams_text = markdown_table(
         ["stream", "kind", "events"],
@@ -590,15 +885,17 @@ def main(argv: list[str] | None = None) -> dict:
     print(text)
     print(models_text)
     print(variants_text)
+    print(skal_text)
     print(headline)
+    print(skal_headline)
     print(f"{runs_note}; plot: {png}")
     body = (
         f"Model `{DEFAULT_MODEL}` for every strategy; budgets "
         f"{', '.join(f'{b:.0%}' for b in budgets)}; seeds {', '.join(map(str, seeds))}; "
         f"no label delay; replay batch size {_default_batch_size()}; full labels = `random` "
-        f"at budget 1. {runs_note}. "
+        f"at budget 1. {runs_note}. {_scope(args)}"
         f"Plot: `{png.relative_to(png.parent.parent) if not args.quick else png.name}`.\n\n"
-        f"{streams_text}\n\n{headline}\n\n{text}\n"
+        f"{streams_text}\n\n{headline}\n\n{skal_headline}\n\n{text}\n{skal_text}\n"
         f"### Base learners at 10 % ({DEFAULT_STRATEGY} / random / full labels, accuracy %)\n\n"
         f"{models_text}\n\n"
         "### Parameter and budget-manager variants (all streams, mean of seeds; gains in "

@@ -1,0 +1,97 @@
+"""The scikit-activeml side of benchmarks/quality.py.
+
+The adapter needs scikit-activeml, which only the benchmark's own environment
+has (``make bench-quality``): those tests skip elsewhere, as in CI. The
+counting behind the "default vs scikit-activeml" table always runs.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import itertools
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def benchmarks_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+
+
+@pytest.fixture
+def adapter(benchmarks_on_path):
+    pytest.importorskip("skactiveml")
+    return importlib.import_module("skactiveml_adapter")
+
+
+@pytest.fixture
+def stream():
+    from river import datasets
+
+    pairs = list(itertools.islice(datasets.Phishing(), 200))
+    return [x for x, _ in pairs], [y for _, y in pairs]
+
+
+def test_comparison_counts(benchmarks_on_path):
+    quality = importlib.import_module("quality")
+    acc, spent = {}, {}
+    # ours beats both, ties the best, and is 0.3 and 2 points behind
+    for stream, ours, best, other in [
+        ("a", 0.90, 0.85, 0.80),
+        ("b", 0.80, 0.80, 0.70),
+        ("c", 0.70, 0.703, 0.60),
+        ("d", 0.50, 0.52, 0.40),
+    ]:
+        acc |= {(stream, 0.1, "ours"): ours, (stream, 0.1, "x"): best, (stream, 0.1, "y"): other}
+        spent |= dict.fromkeys([(stream, 0.1, "ours"), (stream, 0.1, "x"), (stream, 0.1, "y")], 0.1)
+    spent["d", 0.1, "ours"] = 0.106  # over by more than half a point
+    acc["a", 0.1, "y"] = 0.86  # y is a's best rival
+    out = quality.compare_to_best(acc, spent, "ours", ["x", "y"])
+    assert out["cells"] == 4
+    assert out["wins"] == 2  # a, and b's tie
+    assert out["within"] == 3  # c is 0.3 points behind
+    assert out["worst"] == pytest.approx(-0.02)
+    assert out["on budget"] == 3
+    assert out["best counts"] == {"x": 3, "y": 1}
+    assert [r["stream"] for r in out["rows"]] == ["a", "b", "c", "d"]
+
+
+def test_adapter_doctests(adapter):
+    failures, _ = doctest.testmod(adapter, optionflags=doctest.ELLIPSIS)
+    assert failures == 0
+
+
+@pytest.mark.parametrize("strategy", ["VariableUncertainty", "StreamDensityBasedAL"])
+def test_a_strategy_runs_on_200_events(adapter, stream, strategy):
+    xs, ys = stream
+    accuracy, spent, queried = adapter.run(xs, ys, strategy, 0.1, seed=1)
+    assert 0.5 < accuracy <= 1.0
+    assert 0.0 < spent <= 0.2
+    assert queried == sorted(set(queried)) and len(queried) == round(spent * len(xs))
+
+
+@pytest.mark.parametrize("strategy", ["VariableUncertainty", "Split", "StreamProbabilisticAL"])
+def test_chunks_decide_as_one_event_at_a_time(adapter, stream, strategy):
+    assert strategy in adapter.EXACT_IN_CHUNKS
+    xs, ys = stream
+    chunked = adapter.run(xs, ys, strategy, 0.1, seed=3, chunk=32)
+    one_by_one = adapter.run(xs, ys, strategy, 0.1, seed=3, chunk=1)
+    assert chunked == one_by_one
+    assert chunked[2]  # something was queried, so the chunks were cut short
+
+
+def test_variable_uncertainty_decides_as_ours_with_labels_learned_at_once(adapter, stream):
+    """The same rule, budget manager and model through the adapter and through the replay."""
+    from streamal.model import DEFAULT_MODEL
+    from streamal.replay import ReplaySetup, Row, replay
+
+    xs, ys = stream
+    accuracy, spent, _ = adapter.run(xs, ys, "VariableUncertainty", 0.1, seed=0)
+    pairs = enumerate(zip(xs, ys, strict=True))
+    rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in pairs]
+    ours = replay(rows, ReplaySetup("variable_uncertainty", 0.1, DEFAULT_MODEL, batch_size=1))
+    assert (accuracy, spent) == (ours.accuracy, ours.label_fraction)

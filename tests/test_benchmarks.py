@@ -20,14 +20,14 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
-def run_quick(script: str, tmp_path: Path, *extra: str) -> tuple[str, str]:
+def run_quick(script: str, tmp_path: Path, *extra: str, timeout: float = 120) -> tuple[str, str]:
     """Run ``benchmarks/script --quick``; return its stdout and the RESULTS.md it wrote."""
     results = tmp_path / "RESULTS.md"
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--quick", "--results", str(results), *extra],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -111,3 +111,12 @@ def test_doctests(module, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_pal_tuning(tmp_path):
+    (tmp_path / "RESULTS.md").write_text("# streamal benchmarks\n\n## Learning quality\nkept\n")
+    _, written = run_quick("pal_tuning.py", tmp_path, "--plots", str(tmp_path), timeout=300)
+    assert "## Learning quality\nkept\n" in written  # other sections are left alone
+    assert "## PAL tuning (quick)" in written
+    assert "| paper's defaults |" in written and "gain vs random @10%" in written
+    assert (tmp_path / "pal_tuning_quick.json").stat().st_size > 0

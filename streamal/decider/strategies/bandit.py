@@ -15,8 +15,8 @@ from streamal.decider.rng import next_uniform
 
 RULE = 13
 
-#: weights, then the answer baseline and its count, then the receipts ring
-_WEIGHTS = 0
+# The strategy's region of the state: K log-weights, the answers' mean error r̄ and their
+# count, then a ring of receipts, three slots per query: (advice bits, p, model confidence).
 
 
 @numba.njit(cache=True, nogil=True)
@@ -32,7 +32,7 @@ def choice_probabilities(params: np.ndarray, state: np.ndarray) -> np.ndarray:
     [0.7, 0.3]
     """
     arms = int(params[L.BANDIT_ARMS])
-    base = int(params[L.REGION]) + _WEIGHTS
+    base = int(params[L.REGION])
     top = state[base]
     for e in range(1, arms):
         top = max(top, state[base + e])
@@ -61,9 +61,10 @@ def decide(
     """Query each event with probability ``p = Σ π_e`` over the rules that advise it.
 
     ``advice`` (n × K booleans) holds each rule's own decision. The hard cap
-    (with its drift reserve) and delay-aware blocking apply on top. Every
-    query leaves a receipt, ``(advice bits, p)``, at its query number in a
-    ring, for :func:`credit` to find when its answer comes.
+    (with its start-up or drift reserve) and delay-aware blocking apply on
+    top. Every query leaves a receipt, ``(advice bits, p, the model's
+    confidence)``, at its query number in a ring, for :func:`credit` to find
+    when its answer comes.
     """
     arms = int(params[L.BANDIT_ARMS])
     receipts = int(params[L.BANDIT_RECEIPTS])
@@ -152,7 +153,10 @@ class Bandit(Strategy):
     ``p = Σ π_e`` over the rules that would ask, where ``π`` are exponential
     weights mixed with a share ``γ`` of even choice (EXP4, Auer et al. 2002).
     Since each rule asks for about ``b`` of the events, so does the mixture;
-    the hard cap (always on) keeps every prefix within ``floor(b n) + 1``.
+    the hard cap (always on) keeps every prefix within ``floor(b n) + 1``,
+    except that the first ``w`` events may borrow ``w`` events' labels, paid
+    back right after (an untrained model gains most from its first labels;
+    ``hard_cap=True`` turns this off).
 
     The reward is label-efficient, as in RAL (Wassermann, Cuvelier & Casas
     2019): an answer rewards the rules that advised the query when the model
@@ -171,6 +175,10 @@ class Bandit(Strategy):
         Pull of the log-weights toward even per answer (tracks drift).
     receipts
         How many of the latest queries can still be credited when answered.
+    reward
+        0: RAL's ``r - r̄``; 1: the surprise ``r - (1 - confidence)``, which
+        credits a rule for finding where the model is wrong *and sure*
+        (tried in ``benchmarks/RESULTS.md``'s tuning table; not better).
 
     Examples
     --------

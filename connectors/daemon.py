@@ -641,6 +641,8 @@ class Daemon:
         metrics = self.metrics
         decider = self.engine.decider
         metrics.budget_spent.set(decider.spent_fraction)
+        for arm, weight in zip(decider.arms, decider.arm_weights().tolist(), strict=True):
+            metrics.strategy_weight.labels(rule=arm.strategy).set(weight)
         metrics.pending_queries.set(len(self.engine.pending))
         annotators = self.engine.annotators
         if annotators is not None:

@@ -155,6 +155,12 @@ class Metrics:
             "Cost of the answers received (an answer without a cost counts 1).",
             registry=r,
         )
+        self.strategy_weight = Gauge(
+            "streamal_strategy_weight_ratio",
+            "Chance that the bandit follows each of its query rules (the default strategy).",
+            ["rule"],
+            registry=r,
+        )
         self.build_info = Gauge(
             "streamal_build_info", "The running streamal version.", ["version"], registry=r
         )

@@ -107,6 +107,7 @@ METRICS = {
     "streamal_annotator_labels_total": "counter",
     "streamal_annotator_reliability": "gauge",
     "streamal_label_cost_total": "counter",
+    "streamal_strategy_weight_ratio": "gauge",
     "streamal_build_info": "gauge",
 }
 #: What the issue asks the dashboard to show.
@@ -869,6 +870,7 @@ def contract_exposition() -> bytes:
         "streamal_consumer_lag_records": ("topic",),
         "streamal_annotator_labels_total": ("annotator",),
         "streamal_annotator_reliability": ("annotator",),
+        "streamal_strategy_weight_ratio": ("rule",),
         "streamal_build_info": ("version",),
     }
     kinds = {

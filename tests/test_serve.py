@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from connectors.snapshots import SnapshotStore, snapshot_key
-from streamal.decider import DEFAULT_STRATEGY
+from streamal.decider import DEFAULT_STRATEGY, STRATEGIES
 from tests.conftest import FAST_GROUP, STREAMAL, wait_for
 
 
@@ -67,6 +67,9 @@ BAD_EVENTS = {
     "oversized": orjson.dumps({"v": 1, "id": "m5", "x": {"a": 1, "pad": "z" * 5000}}),
     "bad_timestamp": b'{"v":1,"id":"m6","ts":"yesterday","x":{"a":1}}',
 }
+
+
+RULES = STRATEGIES[DEFAULT_STRATEGY].arms
 
 
 def _value(metrics: dict, name: str, **labels: str) -> float:
@@ -160,6 +163,9 @@ def test_serve_end_to_end(topics, serve, tmp_path: Path):
     assert _value(metrics, "streamal_model_update_latency_seconds_count") >= 1
     assert _value(metrics, "streamal_consumer_lag_records", topic=topics.events) == 0
     assert _value(metrics, "streamal_build_info", version="0.1.0") == 1
+    # The default bandit's choice between its rules: a distribution over the three.
+    weights = [_value(metrics, "streamal_strategy_weight_ratio", rule=rule) for rule in RULES]
+    assert sum(weights) == pytest.approx(1.0) and min(weights) >= 0.1 / 3
     later_queried = queried - len(queries)
     assert _value(metrics, "streamal_pending_queries") == later_queried
     assert 0 < _value(metrics, "streamal_snapshot_age_seconds") < 60

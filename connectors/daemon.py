@@ -37,8 +37,9 @@ from prometheus_client import start_http_server
 
 from connectors import kafka as kafka_clients
 from connectors.snapshots import SnapshotStore, snapshot_key
-from streamal.annotators import Annotators, BoundedNames, CostBudget
+from streamal.annotators import Annotators
 from streamal.config import ServeConfig
+from streamal.cost_budget import CostBudget
 from streamal.decider import Decider
 from streamal.engine import Decisions, Engine, Event, Label, TrainingExample
 from streamal.messages import (
@@ -52,7 +53,7 @@ from streamal.messages import (
     encode_query,
     encode_training_example,
 )
-from streamal.metrics import Metrics, RollingAccuracy
+from streamal.metrics import BoundedNames, Metrics, RollingAccuracy
 from streamal.pending import PendingQuery
 from streamal.snapshot import Snapshot
 from streamal.training import TrainingFold

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streamal.annotators import Annotators, Answer, CostBudget
+from streamal.annotators import Annotators, Answer
+from streamal.cost_budget import CostBudget
 from streamal.decider import Decider
 from streamal.features import FeatureEncoder
 from streamal.model import Model

@@ -9,7 +9,7 @@ happened yet is 0, not "no data".
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -17,7 +17,7 @@ from streamal import __version__
 from streamal.engine import LabelOutcome
 from streamal.messages import Reason
 
-__all__ = ["DEAD_LETTER_REASONS", "Metrics", "RollingAccuracy"]
+__all__ = ["DEAD_LETTER_REASONS", "OTHER", "BoundedNames", "Metrics", "RollingAccuracy"]
 
 #: Why a record reaches the dead-letter topic: it was invalid, or a label answered nothing.
 DEAD_LETTER_REASONS = (
@@ -27,9 +27,41 @@ DEAD_LETTER_REASONS = (
     LabelOutcome.EXPIRED.value,
 )
 
+#: The metric label of every name beyond the tracked ones.
+OTHER = "other"
+
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _HUMAN = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
 _SNAPSHOT = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class BoundedNames:
+    """At most ``limit`` distinct names for metric labels: the first seen, then :data:`OTHER`.
+
+    >>> names = BoundedNames(limit=2)
+    >>> [names("alice"), names("bob"), names("carol"), names("alice"), names(None)]
+    ['alice', 'bob', 'other', 'alice', 'other']
+    >>> names.tracked
+    ['alice', 'bob']
+
+    """
+
+    def __init__(self, limit: int, seen: Iterable[str] = ()) -> None:
+        self.limit = limit
+        self._tracked: dict[str, None] = {}
+        for name in seen:
+            self(name)
+
+    @property
+    def tracked(self) -> list[str]:
+        return list(self._tracked)
+
+    def __call__(self, name: str | None) -> str:
+        if name is None or name == OTHER:
+            return OTHER
+        if name not in self._tracked and len(self._tracked) < self.limit:
+            self._tracked[name] = None
+        return name if name in self._tracked else OTHER
 
 
 class RollingAccuracy:

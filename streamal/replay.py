@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streamal.annotators import Annotators, CostBudget
+from streamal.annotators import Annotators
+from streamal.cost_budget import CostBudget
 from streamal.decider import Decider
 from streamal.engine import Engine, Event, Label, Query
 from streamal.model import Model

@@ -6,9 +6,11 @@ import math
 
 import pytest
 
-from streamal.annotators import Annotators, Answer, BoundedNames, CostBudget
+from streamal.annotators import Annotators, Answer
+from streamal.cost_budget import CostBudget
 from streamal.decider import Decider
 from streamal.engine import Engine, Event, Label, LabelOutcome
+from streamal.metrics import BoundedNames
 
 
 def trusted(annotators: Annotators, m: float, reported: float, n: float = 20.0) -> None:

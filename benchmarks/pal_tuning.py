@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 import time
 from pathlib import Path
 
 import quality
-from quality import STREAMS, parse_variant, run_all
+from quality import STREAMS, load_runs, parse_variant, run_all, save_runs
 from results_md import add_output_arguments, environment, markdown_table, write_section
 
 from streamal.model import DEFAULT_MODEL
@@ -193,11 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
             for stream, seed, name, b in itertools.product(streams, seeds, names, budgets)
         ]
 
-    reused: dict[tuple, tuple[float, float]] = {}
-    if args.reuse:
-        for r in json.loads(Path(args.reuse).read_text()):
-            key = (r["stream"], r["seed"], r["strategy"], r["budget"], r["model"])
-            reused[key] = (r["accuracy"], r["spent"])
+    reused = load_runs(Path(args.reuse)) if args.reuse else {}
     raw: dict[tuple, tuple[float, float]] = {}
 
     def run(tasks: list[tuple]) -> None:
@@ -219,17 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
     raw_path = Path(args.plots) / ("pal_tuning_quick.json" if args.quick else "pal_tuning_raw.json")
-    raw_path.parent.mkdir(parents=True, exist_ok=True)
-    keys = ("stream", "seed", "strategy", "budget", "model")
-    raw_path.write_text(
-        json.dumps(
-            [
-                dict(zip(keys, t, strict=True)) | {"accuracy": a, "spent": sp}
-                for t, (a, sp) in sorted(raw.items(), key=str)
-            ],
-            indent=0,
-        )
-    )
+    save_runs(raw, raw_path)
 
     order = sorted(variants, key=lambda v: -_mean(rows[v, b]["gain"] for b in BUDGETS))
     sweep = variant_table(rows, order, BUDGETS, len(streams))

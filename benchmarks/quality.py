@@ -280,6 +280,28 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
     return task, result.accuracy, result.label_fraction
 
 
+#: the fields of a task, in order, as the raw-runs JSON names them
+TASK_FIELDS = ("stream", "seed", "strategy", "budget", "model")
+
+
+def load_runs(path: Path) -> dict[tuple, tuple[float, float]]:
+    """``task → (accuracy, spent fraction)`` from a raw-runs JSON written by :func:`save_runs`."""
+    return {
+        tuple(r[f] for f in TASK_FIELDS): (r["accuracy"], r["spent"])
+        for r in json.loads(path.read_text())
+    }
+
+
+def save_runs(raw: dict[tuple, tuple[float, float]], path: Path) -> None:
+    """Write ``task → (accuracy, spent fraction)`` as JSON rows, sorted, for ``--reuse``."""
+    rows = [
+        dict(zip(TASK_FIELDS, t, strict=True)) | {"accuracy": a, "spent": sp}
+        for t, (a, sp) in sorted(raw.items(), key=str)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=0))
+
+
 def run_all(tasks: list[tuple], jobs: int) -> dict[tuple, tuple[float, float]]:
     """``task → (accuracy, spent fraction)``, the longest runs first for a balanced finish."""
 
@@ -819,11 +841,7 @@ def main(argv: list[str] | None = None) -> dict:
         for stream, seed, variant, b in itertools.product(streams, seeds, variants, variant_budgets)
     ]
     replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(DEFAULT_STRATEGY, 0.1, DEFAULT_MODEL))
-    reused: dict[tuple, tuple[float, float]] = {}
-    if args.reuse:
-        for r in json.loads(Path(args.reuse).read_text()):
-            key = (r["stream"], r["seed"], r["strategy"], r["budget"], r["model"])
-            reused[key] = (r["accuracy"], r["spent"])
+    reused = load_runs(Path(args.reuse)) if args.reuse else {}
     todo = [t for t in tasks if t not in reused]
     raw = {t: reused[t] for t in tasks if t in reused} | run_all(todo, max(1, args.jobs))
     elapsed = time.perf_counter() - started
@@ -831,17 +849,7 @@ def main(argv: list[str] | None = None) -> dict:
         f" ({len(tasks) - len(todo)} more reused from `{Path(args.reuse).name}`)" if reused else ""
     )
     raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
-    raw_path.parent.mkdir(parents=True, exist_ok=True)
-    raw_path.write_text(
-        json.dumps(
-            [
-                dict(zip(("stream", "seed", "strategy", "budget", "model"), t, strict=True))
-                | {"accuracy": a, "spent": sp}
-                for t, (a, sp) in sorted(raw.items(), key=str)
-            ],
-            indent=0,
-        )
-    )
+    save_runs(raw, raw_path)
     extra = (at_once(DEFAULT_STRATEGY), *rivals) if rivals else ()
     summary = summarise(raw, streams, budgets, seeds, extra)
     # The default model's own runs, for the model comparison.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 __all__ = ["PendingQueries", "PendingQuery"]
 
@@ -22,6 +22,13 @@ class PendingQuery:
     confidence: float | None = None
     #: the decider's number for the query (see :meth:`streamal.decider.Decider.credit`)
     number: int = -1
+
+    def __setstate__(self, state: list) -> None:
+        # A snapshot from before a field was added holds fewer values: the rest take defaults.
+        names = fields(self)
+        values = [*state, *(f.default for f in names[len(state) :])]
+        for f, value in zip(names, values, strict=True):
+            object.__setattr__(self, f.name, value)
 
 
 class PendingQueries:

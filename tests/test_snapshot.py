@@ -57,3 +57,25 @@ def test_truncated_and_empty_files_are_refused():
         load_snapshot(data[: len(data) // 2], KEY)
     with pytest.raises(SnapshotError, match="bad header"):
         load_snapshot(b"", KEY)
+
+
+def test_pending_queries_pickled_before_their_newer_fields_take_the_defaults():
+    from streamal.pending import PendingQuery
+
+    # The pickled state of a query from before `confidence` and `number` existed.
+    old = PendingQuery.__new__(PendingQuery)
+    old.__setstate__(["e1", {"a": 1.0}, 3.0, True, 0.7])
+    assert (old.id, old.y_pred, old.score, old.confidence, old.number) == (
+        "e1",
+        True,
+        0.7,
+        None,
+        -1,
+    )
+    new = PendingQuery("e2", {}, 4.0, False, 0.5, 0.9, 12)
+    assert pickle.loads(pickle.dumps(new)) == new
+    # A label for it still joins (and a bandit decider ignores the unknown number).
+    engine = Engine("naive_bayes.GaussianNB()", Decider("bandit", 0.5))
+    engine.pending.add(old)
+    joined = engine.join([Label("e1", False, 9.0)])
+    assert [e.y for e in joined.examples] == [False] and not joined.rejected

@@ -302,22 +302,39 @@ def save_runs(raw: dict[tuple, tuple[float, float]], path: Path) -> None:
     path.write_text(json.dumps(rows, indent=0))
 
 
-def run_all(tasks: list[tuple], jobs: int) -> dict[tuple, tuple[float, float]]:
-    """``task → (accuracy, spent fraction)``, the longest runs first for a balanced finish."""
+def run_all(
+    tasks: list[tuple],
+    jobs: int,
+    checkpoint: Callable[[dict[tuple, tuple[float, float]]], None] | None = None,
+    every: float = 60.0,
+) -> dict[tuple, tuple[float, float]]:
+    """``task → (accuracy, spent fraction)``, the longest runs first for a balanced finish.
+
+    ``checkpoint`` is given the runs finished so far at most every ``every`` seconds, so
+    that an interrupted grid of hours can resume from them (``--reuse``).
+    """
 
     def cost(t: tuple) -> float:
         # Full labels learn every event; scikit-activeml decides in Python per event.
         return len(_ROWS[t[0], t[1]]) * (1 + 4 * (t[3] == 1.0) + 10 * t[2].startswith(SKAL))
 
     tasks = sorted(tasks, key=lambda t: -cost(t))
-    out = {}
-    if jobs == 1:
-        results = map(_run, tasks)
-        out = {t: (a, s) for t, a, s in results}
-        return out
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        for task, accuracy, spent in pool.imap_unordered(_run, tasks, chunksize=1):
+    out: dict[tuple, tuple[float, float]] = {}
+    saved = time.perf_counter()
+
+    def collect(results) -> None:
+        nonlocal saved
+        for task, accuracy, spent in results:
             out[task] = (accuracy, spent)
+            if checkpoint is not None and time.perf_counter() - saved >= every:
+                checkpoint(out)
+                saved = time.perf_counter()
+
+    if jobs == 1:
+        collect(map(_run, tasks))
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            collect(pool.imap_unordered(_run, tasks, chunksize=1))
     return out
 
 
@@ -789,7 +806,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--reuse",
         metavar="JSON",
-        help="raw runs of an earlier invocation (quality_raw.json): only missing runs are run",
+        help="raw runs of an earlier invocation with the same --events (quality_raw.json, also "
+        "saved every minute while a grid runs): only missing runs are run",
     )
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else None
@@ -843,12 +861,15 @@ def main(argv: list[str] | None = None) -> dict:
     replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(DEFAULT_STRATEGY, 0.1, DEFAULT_MODEL))
     reused = load_runs(Path(args.reuse)) if args.reuse else {}
     todo = [t for t in tasks if t not in reused]
-    raw = {t: reused[t] for t in tasks if t in reused} | run_all(todo, max(1, args.jobs))
+    raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
+    fresh = run_all(
+        todo, max(1, args.jobs), checkpoint=lambda done: save_runs(reused | done, raw_path)
+    )
+    raw = {t: reused[t] for t in tasks if t in reused} | fresh
     elapsed = time.perf_counter() - started
     runs_note = f"{len(todo)} runs in {elapsed:.0f} s on {args.jobs} workers" + (
         f" ({len(tasks) - len(todo)} more reused from `{Path(args.reuse).name}`)" if reused else ""
     )
-    raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
     save_runs(raw, raw_path)
     extra = (at_once(DEFAULT_STRATEGY), *rivals) if rivals else ()
     summary = summarise(raw, streams, budgets, seeds, extra)

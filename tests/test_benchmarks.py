@@ -120,3 +120,16 @@ def test_pal_tuning(tmp_path):
     assert "## PAL tuning (quick)" in written
     assert "| paper's defaults |" in written and "gain vs random @10%" in written
     assert (tmp_path / "pal_tuning_quick.json").stat().st_size > 0
+
+
+def test_quality_checkpoints_runs_as_they_finish(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    quality = importlib.import_module("quality")
+    monkeypatch.setitem(quality._ROWS, ("Phishing", 0), quality.STREAMS["Phishing"][1](300, 0))
+    model = quality.DEFAULT_MODEL
+    tasks = [("Phishing", 0, s, 0.1, model) for s in ("random", "split", "periodic")]
+    snapshots: list[dict] = []
+    out = quality.run_all(tasks, 1, checkpoint=lambda done: snapshots.append(dict(done)), every=0)
+    assert [len(s) for s in snapshots] == [1, 2, 3]
+    assert snapshots[-1] == out and set(out) == set(tasks)
+    assert all(0.0 <= acc <= 1.0 and 0.0 < spent <= 0.2 for acc, spent in out.values())

@@ -60,6 +60,31 @@ def test_comparison_counts(benchmarks_on_path):
     assert [r["stream"] for r in out["rows"]] == ["a", "b", "c", "d"]
 
 
+def test_matched_spend_gives_ours_the_labels_the_best_rival_spent(benchmarks_on_path):
+    quality = importlib.import_module("quality")
+    model = quality.DEFAULT_MODEL
+    acc = {("a", 0.01, "ours"): 0.60, ("a", 0.01, "x"): 0.70, ("a", 0.01, "y"): 0.65}
+    acc |= {("b", 0.01, "ours"): 0.80, ("b", 0.01, "x"): 0.75, ("b", 0.01, "y"): 0.79}
+    spent = {k: 0.01 for k in acc} | {("a", 0.01, "x"): 0.0149, ("a", 0.01, "y"): 0.02}
+    nominal = quality.compare_to_best(acc, spent, "ours", ["x", "y"])
+    assert quality.matched_budgets(nominal) == {("a", 0.01): 0.0149, ("b", 0.01): 0.01}
+    # seeds 0 and 1 of ours at x's spend on a, and at y's (exactly the budget) on b
+    raw = {
+        ("a", 0, "ours", 0.0149, model): (0.69, 0.0149),
+        ("a", 1, "ours", 0.0149, model): (0.73, 0.015),
+    }
+    raw |= {
+        ("b", 0, "ours", 0.01, model): (0.80, 0.01),
+        ("b", 1, "ours", 0.01, model): (0.78, 0.01),
+    }
+    out = quality.at_matched_spend(raw, nominal, "ours", (0, 1))
+    assert nominal["wins"] == 1 and out["wins"] == 2  # a: 0.71 against x's 0.70
+    assert [r["best"] for r in out["rows"]] == ["x", "y"]
+    assert [round(r["gap"], 3) for r in out["rows"]] == [0.01, 0.0]
+    assert out["worst"] == pytest.approx(0.0) and out["on budget"] == 2
+    assert out["rows"][0]["spent"] == pytest.approx(0.01495)
+
+
 def test_adapter_doctests(adapter):
     failures, _ = doctest.testmod(adapter, optionflags=doctest.ELLIPSIS)
     assert failures == 0

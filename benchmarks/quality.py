@@ -991,7 +991,13 @@ def main(argv: list[str] | None = None) -> dict:
             for seed in seeds
         ]
         raw |= {t: reused[t] for t in matched if t in reused}
-        raw |= run_all([t for t in matched if t not in raw], max(1, args.jobs))
+        todo = [t for t in matched if t not in raw]
+        matched_start = time.perf_counter()
+        raw |= run_all(todo, max(1, args.jobs))
+        runs_note += (
+            f"; {len(todo)} runs at the matched budgets in "
+            f"{time.perf_counter() - matched_start:.0f} s"
+        )
         save_runs(raw, raw_path)
         comparisons += (at_matched_spend(raw, comparisons[0], at_once(DEFAULT_STRATEGY), seeds),)
         for c, ours, budgets_of_ours in zip(

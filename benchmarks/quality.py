@@ -682,10 +682,16 @@ def skactiveml_tables(
     )
     head = ["strategy", "best in cells", *[f"mean acc @{b:.0%}" for b in budgets]]
     head += [f"mean spent @{b:.0%}" for b in budgets]
-    head += ["worst overspend", "worst underspend"]
+    head += ["worst overspend", "worst underspend", f"{DEFAULT_STRATEGY} ≥ it (cells)"]
+    head += [f"{DEFAULT_STRATEGY} − it @{b:.0%}" for b in budgets]
+    ours = at_once(DEFAULT_STRATEGY)
     lines = []
     for r in sorted(rivals, key=lambda r: -c["best counts"].get(r, 0)):
         off = [spent[st, b, r] - b for st in streams for b in budgets]
+        ahead = sum(acc[st, b, ours] >= acc[st, b, r] for st in streams for b in budgets)
+        lead = [
+            statistics.mean(acc[st, b, ours] - acc[st, b, r] for st in streams) for b in budgets
+        ]
         lines.append(
             [
                 r.removeprefix(SKAL),
@@ -694,6 +700,8 @@ def skactiveml_tables(
                 *[_pct(statistics.mean(spent[st, b, r] for st in streams)) for b in budgets],
                 f"{100 * max(off):+.1f}",
                 f"{100 * min(off):+.1f}",
+                f"{ahead}/{len(streams) * len(budgets)}",
+                *[f"{100 * x:+.2f}" for x in lead],
             ]
         )
     per_strategy = markdown_table(head, lines)
@@ -711,7 +719,9 @@ def skactiveml_tables(
         "once, at once with the labels its best rival spent, and at the replay's batch "
         f"boundaries)\n\n{cells}\n\n"
         "### scikit-activeml strategies: cells where each is the best of them, mean accuracy "
-        f"and spending over streams (%; spending off the budget in points)\n\n{per_strategy}\n\n"
+        "and spending over streams (%; spending off the budget in points), and the default "
+        "(labels learned at once) head to head with each: cells where it is at least as "
+        f"accurate, mean difference over streams in points\n\n{per_strategy}\n\n"
         "### scikit-activeml strategies per stream × budget: accuracy % (spent %), mean of "
         f"seeds\n\n{per_cell}\n"
     )

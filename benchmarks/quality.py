@@ -470,7 +470,6 @@ def behind_beyond_noise(
     comparison: dict,
     ours: str,
     seeds: tuple,
-    ours_budgets: dict[tuple[str, float], float] | None = None,
 ) -> int:
     """Cells of ``comparison`` where ``ours`` trails the best rival by more than twice the
     standard error of their seed-by-seed differences.
@@ -478,8 +477,8 @@ def behind_beyond_noise(
     A seed fixes the synthetic stream and both strategies' randomness, so the differences
     are paired. On a bundled stream only the strategies' randomness varies, and a few
     labels more or less early on swing a cell by points: a best-of-ten over three seeds
-    is ahead of any one strategy by noise alone. ``ours_budgets`` gives ours another
-    budget than the cell's (:func:`matched_budgets`).
+    is ahead of any one strategy by noise alone. A row's ``"ours budget"`` (set by
+    :func:`at_matched_spend`) gives ours another budget than the cell's.
 
     >>> m = DEFAULT_MODEL
     >>> raw = {("s", 0, "a", 0.1, m): (0.70, 0.1), ("s", 1, "a", 0.1, m): (0.80, 0.1),
@@ -494,7 +493,7 @@ def behind_beyond_noise(
     behind = 0
     for row in comparison["rows"]:
         stream, b = row["stream"], row["budget"]
-        mine = (ours_budgets or {}).get((stream, b), b)
+        mine = row.get("ours budget", b)
         gaps = [
             raw[stream, s, ours, mine, DEFAULT_MODEL][0]
             - raw[stream, s, row["best"], b, DEFAULT_MODEL][0]
@@ -525,15 +524,19 @@ def at_matched_spend(
     seeds: tuple,
 ) -> dict:
     """:func:`compare_to_best`'s ``comparison`` redone with ``ours`` given, in each cell,
-    the fraction its best rival spent (``raw`` holds those runs, under that budget)."""
+    the fraction its best rival spent (``raw`` holds those runs, under that budget);
+    "on budget" counts the cells where ours spent within half a point of that fraction."""
     matched = matched_budgets(comparison)
     rows = []
     for row in comparison["rows"]:
         b = matched[row["stream"], row["budget"]]
         runs = [raw[row["stream"], s, ours, b, DEFAULT_MODEL] for s in seeds]
         accuracy = statistics.mean(r[0] for r in runs)
-        rows.append(row | {"acc": accuracy, "spent": statistics.mean(r[1] for r in runs)})
-        rows[-1]["gap"] = accuracy - row["best acc"]
+        spent = statistics.mean(r[1] for r in runs)
+        rows.append(
+            row
+            | {"acc": accuracy, "spent": spent, "gap": accuracy - row["best acc"], "ours budget": b}
+        )
     return comparison | {
         "rows": rows,
         "wins": sum(r["gap"] >= 0 for r in rows),
@@ -651,7 +654,9 @@ def skactiveml_tables(
         f"at least as accurate in **{matched['wins']}/{matched['cells']}** cells, at most half "
         f"a point behind in {matched['within']}/{matched['cells']}; worst gap "
         f"{100 * matched['worst']:+.1f} points; behind beyond noise (as above) in "
-        f"{matched['behind']}/{matched['cells']}. With labels learned at the replay's "
+        f"{matched['behind']}/{matched['cells']}; spends within half a point of what their "
+        f"best spent in {matched['on budget']}/{matched['cells']}. With labels learned at the "
+        "replay's "
         f"batch boundaries (batch {_default_batch_size()}, as in the tables above): "
         f"{_comparison_line(batched)}."
     )
@@ -1010,13 +1015,12 @@ def main(argv: list[str] | None = None) -> dict:
         )
         save_runs(raw, raw_path)
         comparisons += (at_matched_spend(raw, comparisons[0], at_once(DEFAULT_STRATEGY), seeds),)
-        for c, ours, budgets_of_ours in zip(
+        for c, ours in zip(
             comparisons,
             (at_once(DEFAULT_STRATEGY), DEFAULT_STRATEGY, at_once(DEFAULT_STRATEGY)),
-            (None, None, matched_budgets(comparisons[0])),
             strict=True,
         ):
-            c["behind"] = behind_beyond_noise(raw, c, ours, seeds, budgets_of_ours)
+            c["behind"] = behind_beyond_noise(raw, c, ours, seeds)
         skal_headline, skal_text = skactiveml_tables(summary, comparisons, streams, budgets, rivals)
         skal_png = png.with_name(png.stem + "_skactiveml.png")
         plot(summary, streams, budgets, skal_png, [at_once(DEFAULT_STRATEGY), *rivals])

@@ -83,6 +83,15 @@ def test_matched_spend_gives_ours_the_labels_the_best_rival_spent(benchmarks_on_
     assert [round(r["gap"], 3) for r in out["rows"]] == [0.01, 0.0]
     assert out["worst"] == pytest.approx(0.0) and out["on budget"] == 2
     assert out["rows"][0]["spent"] == pytest.approx(0.01495)
+    assert [r["ours budget"] for r in out["rows"]] == [0.0149, 0.01]
+    # the rivals' seeds, 0.70 and 0.79 both times: ours is level within noise in both cells
+    raw |= {("a", s, "x", 0.01, model): (0.70, 0.0149) for s in (0, 1)}
+    raw |= {("b", s, "y", 0.01, model): (0.79, 0.02) for s in (0, 1)}
+    assert quality.behind_beyond_noise(raw, out, "ours", (0, 1)) == 0
+    raw["a", 1, "ours", 0.0149, model] = (0.66, 0.0149)  # now 2.5 points behind, ± 1.5
+    assert quality.behind_beyond_noise(raw, out, "ours", (0, 1)) == 0
+    raw["a", 0, "ours", 0.0149, model] = (0.67, 0.0149)  # 3.5 behind, ± 0.5
+    assert quality.behind_beyond_noise(raw, out, "ours", (0, 1)) == 1
 
 
 def test_adapter_doctests(adapter):

@@ -286,17 +286,27 @@ TASK_FIELDS = ("stream", "seed", "strategy", "budget", "model")
 
 
 def load_runs(path: Path) -> dict[tuple, tuple[float, float]]:
-    """``task → (accuracy, spent fraction)`` from a raw-runs JSON written by :func:`save_runs`."""
-    return {
-        tuple(r[f] for f in TASK_FIELDS): (r["accuracy"], r["spent"])
-        for r in json.loads(path.read_text())
-    }
+    """``task → (accuracy, spent fraction)`` from a raw-runs JSON written by :func:`save_runs`.
+
+    A run recorded on a stream of another length than the one built now (another
+    ``--events``) is left out, so that it runs again rather than stand in for this one.
+    """
+    runs = {}
+    for r in json.loads(path.read_text()):
+        task = tuple(r[f] for f in TASK_FIELDS)
+        rows = _ROWS.get((task[0], task[1]))
+        if rows is None or r.get("events", len(rows)) == len(rows):
+            runs[task] = (r["accuracy"], r["spent"])
+    return runs
 
 
 def save_runs(raw: dict[tuple, tuple[float, float]], path: Path) -> None:
-    """Write ``task → (accuracy, spent fraction)`` as JSON rows, sorted, for ``--reuse``."""
+    """Write ``task → (accuracy, spent fraction)`` as JSON rows, sorted, for ``--reuse``,
+    with the length of the stream each ran on."""
     rows = [
-        dict(zip(TASK_FIELDS, t, strict=True)) | {"accuracy": a, "spent": sp}
+        dict(zip(TASK_FIELDS, t, strict=True))
+        | {"accuracy": a, "spent": sp}
+        | ({"events": len(_ROWS[t[0], t[1]])} if (t[0], t[1]) in _ROWS else {})
         for t, (a, sp) in sorted(raw.items(), key=str)
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -913,8 +923,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--reuse",
         metavar="JSON",
-        help="raw runs of an earlier invocation with the same --events (quality_raw.json, also "
-        "saved every minute while a grid runs): only missing runs are run",
+        help="raw runs of an earlier invocation (quality_raw.json, also saved every minute "
+        "while a grid runs): only missing runs, and runs on streams of another length, are run",
     )
     args = parser.parse_args(argv)
     results = Path(args.results) if args.results else None

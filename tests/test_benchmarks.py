@@ -133,3 +133,19 @@ def test_quality_checkpoints_runs_as_they_finish(monkeypatch):
     assert [len(s) for s in snapshots] == [1, 2, 3]
     assert snapshots[-1] == out and set(out) == set(tasks)
     assert all(0.0 <= acc <= 1.0 and 0.0 < spent <= 0.2 for acc, spent in out.values())
+
+
+def test_reused_runs_must_come_from_streams_of_the_same_length(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    quality = importlib.import_module("quality")
+    model = quality.DEFAULT_MODEL
+    monkeypatch.setitem(quality._ROWS, ("SEA abrupt", 0), quality.STREAMS["SEA abrupt"][1](300, 0))
+    raw = {("SEA abrupt", 0, "random", 0.1, model): (0.7, 0.1)}
+    path = tmp_path / "raw.json"
+    quality.save_runs(raw, path)
+    assert '"events": 300' in path.read_text()
+    assert quality.load_runs(path) == raw
+    monkeypatch.setitem(quality._ROWS, ("SEA abrupt", 0), quality.STREAMS["SEA abrupt"][1](200, 0))
+    assert quality.load_runs(path) == {}  # a 300-event run does not stand in for a 200-event one
+    path.write_text(path.read_text().replace(',\n"events": 300', ""))  # written before the field
+    assert quality.load_runs(path) == raw

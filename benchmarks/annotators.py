@@ -29,7 +29,7 @@ from river.datasets import synth
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_md, run from anywhere
 from results_md import add_output_arguments, environment, write_section
 
-from connectors.records import read_river_dataset
+from streamal.connectors.records import read_river_dataset
 from streamal.annotators import Annotators
 from streamal.cli.replay import parse_annotators
 from streamal.replay import ReplaySetup, Row, replay

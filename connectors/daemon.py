@@ -35,8 +35,8 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import start_http_server
 
-from connectors import kafka as kafka_clients
-from connectors.snapshots import SnapshotStore, snapshot_key
+from streamal.connectors import kafka as kafka_clients
+from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 from streamal.annotators import Annotators
 from streamal.config import ServeConfig
 from streamal.cost_budget import CostBudget

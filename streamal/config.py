@@ -33,7 +33,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ServeConfig:
-    """Everything ``streamal serve`` needs; defaults as in DESIGN.md."""
+    """Everything ``streamal serve`` needs; defaults as in docs/design.md."""
 
     bootstrap_servers: str = "localhost:9092"
     group_id: str = "streamal"

@@ -1,4 +1,4 @@
-"""The daemon's wire format: JSON records in and out (DESIGN.md, "Topics and messages").
+"""The daemon's wire format: JSON records in and out (docs/design.md, "Topics and messages").
 
 Decoding checks every field a record must have and turns the first problem
 into an :class:`InvalidRecord` with a reason from :class:`Reason`, a small

@@ -32,7 +32,7 @@ DEPLOY = ROOT / "deploy"
 DOCS = ROOT / "docs"
 
 # ---------------------------------------------------------------------------
-# The contract (issue 3 and DESIGN.md). The daemon is written against the same
+# The contract (issue 3 and docs/design.md). The daemon is written against the same
 # lists; test_contract_matches_streamal_serve_help compares them with the real
 # CLI as soon as it has a `serve` subcommand.
 

@@ -1,4 +1,4 @@
-"""Crash recovery and broker outages: DESIGN.md's delivery invariants, checked on the topics."""
+"""Crash recovery and broker outages: docs/design.md's delivery invariants, checked on the topics."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from connectors.broker import EmbeddedBroker
-from connectors.snapshots import SnapshotStore, snapshot_key
+from streamal.connectors.broker import EmbeddedBroker
+from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 from tests.conftest import FAST_GROUP, Annotator, Topics, free_port, wait_for
 
 

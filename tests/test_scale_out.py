@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from connectors.snapshots import SnapshotStore, snapshot_key
+from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 from tests.conftest import FAST_GROUP, Annotator, Topics, wait_for
 
 

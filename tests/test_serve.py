@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
-from connectors.snapshots import SnapshotStore, snapshot_key
+from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 from streamal.decider import DEFAULT_STRATEGY, STRATEGIES
 from tests.conftest import FAST_GROUP, STREAMAL, wait_for
 

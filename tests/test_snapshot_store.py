@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from connectors.snapshots import SnapshotStore, snapshot_key
+from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 from streamal.decider import Decider
 from streamal.engine import Engine
 from streamal.snapshot import Snapshot, SnapshotError

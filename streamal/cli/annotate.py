@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
     from kafka.structs import OffsetAndMetadata
 
-    from connectors.kafka import consumer, producer
+    from streamal.connectors.kafka import consumer, producer
 
     flags = {
         "config": args.config,

@@ -89,10 +89,10 @@ _STALL_SECONDS = 15.0
 
 
 def run(args: argparse.Namespace) -> int:
-    from connectors.broker import BrokerError, EmbeddedBroker
-    from connectors.daemon import Daemon
-    from connectors.demo import Annotator, EventProducer, Scorekeeper
-    from connectors.kafka import create_topics
+    from streamal.connectors.broker import BrokerError, EmbeddedBroker
+    from streamal.connectors.daemon import Daemon
+    from streamal.connectors.demo import Annotator, EventProducer, Scorekeeper
+    from streamal.connectors.kafka import create_topics
 
     if args.events < 1 or not args.rate > 0 or not 0 <= args.noise <= 1:
         raise UsageError("--events and --rate must be positive and --noise in [0, 1]")

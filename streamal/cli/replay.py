@@ -205,7 +205,7 @@ def parse_delay(text: str, in_time: bool) -> LabelDelay:
 
 
 def _read(args: argparse.Namespace) -> list[Row]:
-    from connectors.records import RecordingError, read_recording, read_river_dataset
+    from streamal.connectors.records import RecordingError, read_recording, read_river_dataset
 
     if args.input.startswith("kafka://"):
         return _read_kafka(args.input, args.labels_topic)
@@ -226,7 +226,7 @@ def _read_kafka(url: str, labels_topic: str) -> list[Row]:
     """Events of a topic range with their labels from the labels topic (a daemon's record)."""
     from kafka.errors import KafkaError
 
-    from connectors.kafka_recording import KafkaRange, read_labeled_rows
+    from streamal.connectors.kafka_recording import KafkaRange, read_labeled_rows
 
     try:
         events = KafkaRange.parse(url)

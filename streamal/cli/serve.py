@@ -162,7 +162,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from connectors.daemon import Daemon
+    from streamal.connectors.daemon import Daemon
     from streamal.snapshot import SnapshotError
 
     config = config_from_args(args)

@@ -29,10 +29,11 @@ from river.datasets import synth
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_md, run from anywhere
 from results_md import add_output_arguments, environment, write_section
 
-from streamal.connectors.records import read_river_dataset
 from streamal.annotators import Annotators
 from streamal.cli.replay import parse_annotators
+from streamal.connectors.records import read_river_dataset
 from streamal.replay import ReplaySetup, Row, replay
+from streamal.settings import EngineSettings
 
 BAD = "alice=0.95:1,bob=0.85:0.5,carol=0.6:0.2"
 THREE = "0.95,0.85,0.7"
@@ -105,16 +106,10 @@ def one(args: tuple) -> tuple:
     Annotators.second_label = model_triggered_second_label if triggered else MODEL_BLIND
     out = []
     for aggregate in (False, True):
-        setup = ReplaySetup(
-            strategy,
-            0.1,
-            model,
-            seed=seed,
-            annotators=parse_annotators(spec),
-            aggregate=aggregate,
-            cost_budget=cost,
-            labels_per_query=answers,
+        settings = EngineSettings(
+            model, strategy, 0.1, cost_budget=cost or 0.0, labels_per_query=answers, seed=seed
         )
+        setup = ReplaySetup(settings, annotators=parse_annotators(spec), aggregate=aggregate)
         out.append(replay(STREAMS[stream], setup))
     return name, seed, out
 

@@ -24,9 +24,9 @@ import numpy as np
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from streamal.config import load_config
 from streamal.connectors.broker import EmbeddedBroker
 from streamal.connectors.kafka import create_topics
-from streamal.config import load_config
 
 STREAMAL = str(Path(sys.executable).with_name("streamal"))
 

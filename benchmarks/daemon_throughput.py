@@ -21,10 +21,10 @@ import time
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from streamal.config import load_config
 from streamal.connectors.broker import EmbeddedBroker
 from streamal.connectors.daemon import Daemon
 from streamal.connectors.kafka import create_topics
-from streamal.config import load_config
 
 
 def _rss_mb() -> float:

@@ -53,7 +53,7 @@ from results_md import (
 from river import datasets
 from river.datasets import synth
 
-import streamal.replay
+import streamal.settings
 
 try:
     import skactiveml_adapter
@@ -62,6 +62,7 @@ except ImportError:  # scikit-activeml lives in the benchmark's own environment 
 from streamal.decider import DEFAULT_STRATEGY, STRATEGIES, Decider
 from streamal.model import DEFAULT_MODEL
 from streamal.replay import ReplaySetup, Row, replay
+from streamal.settings import EngineSettings
 
 #: Every strategy that works with a single (non-ensemble) base learner: all but committee rules.
 STRATEGY_NAMES = [s for s in STRATEGIES if not Decider(s).needs_committee]
@@ -259,25 +260,19 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
     batch_size = int(options.pop("batch_size", _default_batch_size()))
     if "window" in options:
         options["window"] = int(options["window"])
-    # ReplaySetup carries no strategy parameters, so a variant reaches the decider that
-    # replay() builds through a partial of Decider, set for this run only (one run at a
-    # time per worker process).
-    original = streamal.replay.Decider
+    # EngineSettings carry no strategy parameters, so a variant reaches the decider that
+    # build_engine() makes through a partial of Decider, set for this run only (one run at
+    # a time per worker process).
+    original = streamal.settings.Decider
     if options:
-        streamal.replay.Decider = functools.partial(original, **options)
+        streamal.settings.Decider = functools.partial(original, **options)
     try:
-        setup = ReplaySetup(
-            strategy,
-            budget,
-            model,
-            seed=seed,
-            batch_size=batch_size,
-            budget_manager=manager,
-            hard_cap=hard_cap,
+        settings = EngineSettings(
+            model, strategy, budget, budget_manager=manager, hard_cap=hard_cap, seed=seed
         )
-        result = replay(_ROWS[stream, seed], setup)
+        result = replay(_ROWS[stream, seed], ReplaySetup(settings, batch_size=batch_size))
     finally:
-        streamal.replay.Decider = original
+        streamal.settings.Decider = original
     return task, result.accuracy, result.label_fraction
 
 
@@ -975,7 +970,7 @@ def main(argv: list[str] | None = None) -> dict:
         (stream, seed, variant, b, DEFAULT_MODEL)
         for stream, seed, variant, b in itertools.product(streams, seeds, variants, variant_budgets)
     ]
-    replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(DEFAULT_STRATEGY, 0.1, DEFAULT_MODEL))
+    replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(EngineSettings()))
     reused = load_runs(Path(args.reuse)) if args.reuse else {}
     todo = [t for t in tasks if t not in reused]
     raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")

@@ -48,6 +48,7 @@ from river.datasets import synth
 from streamal.decider import DEFAULT_STRATEGY
 from streamal.model import DEFAULT_MODEL, Model
 from streamal.replay import ReplaySetup, Row, replay
+from streamal.settings import EngineSettings
 
 MODELS = {
     "default": DEFAULT_MODEL,
@@ -127,7 +128,7 @@ def batch_size_sweep(
     for stream_name in streams:
         rows = STREAMS[stream_name][1](events, 0)
         for (name, spec), b in itertools.product(MODELS.items(), batch_sizes):
-            result = replay(rows, ReplaySetup(DEFAULT_STRATEGY, 0.1, spec, batch_size=b))
+            result = replay(rows, ReplaySetup(EngineSettings(spec), batch_size=b))
             out[name, stream_name, b] = (result.events_per_second, result.accuracy)
     return out
 
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     warm, pairs = stream(WARM_UP)[:WARM_UP], stream(WARM_UP + n)[WARM_UP:]
     rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in enumerate(pairs)]
-    replay(rows[:100], ReplaySetup(DEFAULT_STRATEGY, 0.1, "naive_bayes.GaussianNB()"))  # warm-up
+    replay(rows[:100], ReplaySetup(EngineSettings("naive_bayes.GaussianNB()")))  # warm-up
 
     lines = []
     numbers: dict = {}
@@ -201,7 +202,9 @@ def main(argv: list[str] | None = None) -> dict:
                     # ReplaySetup takes a spec string; Model() also accepts an estimator,
                     # which is how both sides start from the same warm model.
                     warm_copy = copy.deepcopy(model)
-                    setup = ReplaySetup(strategy, min(budget, 1.0), warm_copy, batch_size=b)
+                    setup = ReplaySetup(
+                        EngineSettings(warm_copy, strategy, min(budget, 1.0)), batch_size=b
+                    )
                     ours.setdefault((strategy, b), []).append(streamal_run(rows, setup))
         river_seconds = statistics.median(river_times)
         numbers[name] = {"river": (n / river_seconds, river_accuracy, river_labels)}

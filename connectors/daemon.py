@@ -35,10 +35,10 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import start_http_server
 
-from streamal.connectors import kafka as kafka_clients
-from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 from streamal.annotators import Annotators
 from streamal.config import ServeConfig
+from streamal.connectors import kafka as kafka_clients
+from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 from streamal.cost_budget import CostBudget
 from streamal.decider import Decider
 from streamal.engine import Decisions, Engine, Event, Label, TrainingExample

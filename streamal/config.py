@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streamal.decider import DEFAULT_STRATEGY, STRATEGIES
-from streamal.model import DEFAULT_MODEL, ModelSpecError, parse_model_spec
+from streamal.settings import EngineSettings, SettingsError
 
 __all__ = ["ConfigError", "ServeConfig", "kafka_option", "load_config"]
 
@@ -33,7 +32,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ServeConfig:
-    """Everything ``streamal serve`` needs; defaults as in docs/design.md."""
+    """Everything ``streamal serve`` needs; defaults as in docs/design.md.
+
+    The engine's own settings are an :class:`~streamal.settings.EngineSettings`,
+    the same that ``streamal replay`` evaluates; as flags, variables and file keys
+    they stand beside the daemon's (``--hard-cap``, ``STREAMAL_HARD_CAP``, ``hard_cap``).
+    """
 
     bootstrap_servers: str = "localhost:9092"
     group_id: str = "streamal"
@@ -45,24 +49,15 @@ class ServeConfig:
     dead_letter_topic: str = "streamal.dead-letter"
     partitions: int = 1
     replication_factor: int = 1
-    model: str = DEFAULT_MODEL
-    strategy: str = DEFAULT_STRATEGY
-    budget: float = 0.1
-    seed: int = 0
+    #: a query unanswered for a day (of the events' time) is dropped
+    engine: EngineSettings = field(default_factory=lambda: EngineSettings(pending_ttl=86_400.0))
     state_dir: str = "streamal-state"
     snapshot_interval: float = 30.0
     metrics_port: int = 9108
     metrics_host: str = "0.0.0.0"
-    max_pending: int = 100_000
-    pending_ttl: float = 86_400.0
+    #: /healthz fails when the poll loop has not finished a turn for this long (seconds)
+    health_timeout: float = 60.0
     max_record_bytes: int = 1_048_576
-    #: annotator-aware mode (0: off): how long answers for one id wait for the others
-    label_wait: float = 0.0
-    labels_per_query: int = 1
-    second_label_confidence: float = 0.75
-    #: cost units per event (0: off; the budget is then a label fraction)
-    cost_budget: float = 0.0
-    expected_cost: float = 1.0
     annotator_metrics: int = 20
     log_format: str = "text"
     security_protocol: str = "PLAINTEXT"
@@ -95,6 +90,7 @@ class ServeConfig:
     def public(self) -> dict[str, Any]:
         """The settings with secrets masked, for the start-up log line."""
         shown = dataclasses.asdict(self)
+        shown |= shown.pop("engine")
         if shown["sasl_password"] is not None:
             shown["sasl_password"] = "***"
         shown["kafka_options"] = {
@@ -104,8 +100,10 @@ class ServeConfig:
         return shown
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(ServeConfig)}
-_SETTINGS = set(_FIELDS) - {"kafka_options"}
+_ENGINE_FIELDS = {f.name: f for f in dataclasses.fields(EngineSettings)}
+_FIELDS = {f.name: f for f in dataclasses.fields(ServeConfig)} | _ENGINE_FIELDS
+_SETTINGS = set(_FIELDS) - {"kafka_options", "engine"}
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER")
 
@@ -152,6 +150,12 @@ def kafka_option(text: str) -> tuple[str, Any]:
 
 def _typed(name: str, value: Any, source: str) -> Any:
     kind = _FIELDS[name].type
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in _TRUE + _FALSE:
+            return str(value).strip().lower() in _TRUE
+        raise ConfigError(f"{source}: {name} must be true or false, got {value!r}")
     try:
         if kind == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
@@ -196,35 +200,26 @@ def _read_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
 def _check(config: ServeConfig) -> None:
     if not config.bootstrap_servers.strip():
         raise ConfigError("bootstrap_servers is empty (e.g. localhost:9092)")
-    if config.strategy not in STRATEGIES:
-        raise ConfigError(
-            f"unknown strategy {config.strategy!r} (choose from: {', '.join(STRATEGIES)})"
-        )
-    if not 0.0 < config.budget <= 1.0:
-        raise ConfigError(f"budget must be in (0, 1], got {config.budget:g}")
     try:
-        parse_model_spec(config.model)
-    except ModelSpecError as e:
-        raise ConfigError(f"model: {e}") from None
+        config.engine.check()
+    except SettingsError as e:
+        raise ConfigError(str(e)) from None
     if not 0 <= config.metrics_port <= 65535:
         raise ConfigError(f"metrics_port must be 0..65535, got {config.metrics_port}")
     positive = {
         "snapshot_interval": config.snapshot_interval,
-        "pending_ttl": config.pending_ttl,
-        "max_pending": config.max_pending,
+        "health_timeout": config.health_timeout,
         "partitions": config.partitions,
         "replication_factor": config.replication_factor,
         "max_record_bytes": config.max_record_bytes,
-        "labels_per_query": config.labels_per_query,
-        "expected_cost": config.expected_cost,
     }
     for name, value in positive.items():
         if not (value > 0 and not math.isnan(value)):
             raise ConfigError(f"{name} must be positive, got {value:g}")
-    for name in ("label_wait", "cost_budget", "annotator_metrics"):
-        value = getattr(config, name)
-        if not (value >= 0 and math.isfinite(value)):
-            raise ConfigError(f"{name} must be zero or positive, got {value:g}")
+    if not (config.annotator_metrics >= 0):
+        raise ConfigError(
+            f"annotator_metrics must be zero or positive, got {config.annotator_metrics}"
+        )
     if config.log_format not in ("text", "json"):
         raise ConfigError(f"log_format must be text or json, got {config.log_format!r}")
     if config.security_protocol not in _SECURITY_PROTOCOLS:
@@ -263,7 +258,7 @@ def load_config(
     ...     {"STREAMAL_BUDGET": "0.2", "STREAMAL_GROUP_ID": "fraud"},
     ...     ["session_timeout_ms=6000"],
     ... )
-    >>> config.budget, config.group_id, config.kafka_options
+    >>> config.engine.budget, config.group_id, config.kafka_options
     (0.05, 'fraud', {'session_timeout_ms': 6000})
     >>> load_config({"budget": 1.5}, {})
     Traceback (most recent call last):
@@ -286,6 +281,11 @@ def load_config(
         if name in _SETTINGS and value is not None:
             settings[name] = _typed(name, value, f"--{name.replace('_', '-')}")
     options.update(kafka_option(item) for item in kafka_flags)
-    config = ServeConfig(**settings, kafka_options=options)
+    engine = {name: settings.pop(name) for name in list(settings) if name in _ENGINE_FIELDS}
+    config = ServeConfig(
+        **settings,
+        engine=dataclasses.replace(ServeConfig().engine, **engine),
+        kafka_options=options,
+    )
     _check(config)
     return config

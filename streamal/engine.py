@@ -32,6 +32,7 @@ __all__ = [
     "Query",
     "RejectedLabel",
     "TrainingExample",
+    "Unscored",
 ]
 
 
@@ -112,10 +113,20 @@ class RejectedLabel:
     outcome: LabelOutcome
 
 
+@dataclass(frozen=True, slots=True)
+class Unscored:
+    """An event the model raised on: it is neither predicted nor decided."""
+
+    event: Event
+    #: the exception, as ``Type: message``
+    error: str
+
+
 @dataclass(slots=True)
 class Decisions:
     """What the engine made of a batch, as arrays; :attr:`predictions` spells it out per event."""
 
+    #: the scored events' ids (the batch less :attr:`unscored`), in order
     ids: list[str]
     #: class probabilities, events × :attr:`classes`
     proba: np.ndarray
@@ -123,6 +134,7 @@ class Decisions:
     y_pred: list[Hashable | None]
     queried: np.ndarray
     queries: list[Query]
+    unscored: list[Unscored] = field(default_factory=list)
 
     @property
     def predictions(self) -> list[Prediction]:
@@ -213,7 +225,6 @@ class Engine:
         cost_budget: CostBudget | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else Model(model)
-        self.decider = decider
         self.pending = PendingQueries(max_pending, pending_ttl)
         #: queries dropped for age or room since the engine started
         self.expired = 0
@@ -225,13 +236,21 @@ class Engine:
         self.asked_again = 0
         #: the latest event time seen: the clock of the waits
         self.clock = -math.inf
-        #: feature rows for deciders that measure distances between events
-        self.features = FeatureEncoder(decider.n_features) if decider.needs_features else None
+        self.features: FeatureEncoder | None = None
+        self.use_decider(decider)
+
+    def use_decider(self, decider: Decider) -> None:
+        """Decide with ``decider`` from now on (a restart with other settings swaps it)."""
         if decider.needs_committee and not self.model.is_committee:
             raise ValueError(
                 f"{decider.name} needs a committee: use an ensemble model, "
                 "e.g. ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)"
             )
+        self.decider = decider
+        # Feature rows for deciders that measure distances between events; an encoder
+        # already fitted is kept, its scaling is still the stream's.
+        if decider.needs_features and self.features is None:
+            self.features = FeatureEncoder(decider.n_features)
 
     def __setstate__(self, state: dict) -> None:
         # Snapshots written before annotator-aware mode lack its attributes.
@@ -241,12 +260,17 @@ class Engine:
         self.__dict__.update(state)
 
     def process(self, events: Sequence[Event]) -> Decisions:
-        """Predict every event, decide which to query, and remember the queries."""
+        """Predict every event, decide which to query, and remember the queries.
+
+        The model is the user's choice and may raise on an event (a string
+        feature for a numeric model, say): that event is returned in
+        :attr:`Decisions.unscored` and the rest of the batch is decided as if
+        it had never come, so its failure costs no other event anything.
+        """
+        events, proba, committee, unscored = self._score(events)
         xs = [e.x for e in events]
-        proba = self.model.predict_proba(xs)
         first_number = self.decider.labels_spent
         features = self.features.transform(xs) if self.features else None
-        committee = self.model.committee_proba(xs) if self.decider.needs_committee else None
         queried, scores = self.decider.decide(proba, features=features, committee=committee)
         # The decider numbers its queries in order, the ones the cost budget vetoes included.
         numbers = np.cumsum(queried) - 1 + first_number
@@ -277,7 +301,52 @@ class Engine:
                 event.id, event.x, event.ts, y_pred[i], score, confidence, int(numbers[i])
             )
             self._dropped(self.pending.add(pending))
-        return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries)
+        return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries, unscored)
+
+    def _score(
+        self, events: Sequence[Event]
+    ) -> tuple[Sequence[Event], np.ndarray, np.ndarray | None, list[Unscored]]:
+        """Class (and committee) probabilities of the events the model can score.
+
+        The whole batch in one call when the model takes it; otherwise event by
+        event, to tell which ones it refuses.
+        """
+        try:
+            return (events, *self._probabilities(events), [])
+        except Exception:  # the user's model: any error is the data's, found below
+            pass
+        scored: list[Event] = []
+        rows: list[np.ndarray] = []
+        members: list[np.ndarray] = []
+        unscored: list[Unscored] = []
+        for event in events:
+            try:
+                proba, committee = self._probabilities([event])
+            except Exception as e:
+                unscored.append(Unscored(event, f"{type(e).__name__}: {e}"))
+                continue
+            scored.append(event)
+            rows.append(proba[0])
+            if committee is not None:
+                members.append(committee[0])
+        # Classes first met on a later event widen the rows scored before it.
+        k = len(self.model.classes)
+        proba = np.zeros((len(scored), k))
+        for i, row in enumerate(rows):
+            proba[i, : len(row)] = row
+        committee = None
+        if self.decider.needs_committee:
+            size = members[0].shape[0] if members else 0
+            committee = np.zeros((len(scored), size, k))
+            for i, row in enumerate(members):
+                committee[i, :, : row.shape[1]] = row
+        return scored, proba, committee, unscored
+
+    def _probabilities(self, events: Sequence[Event]) -> tuple[np.ndarray, np.ndarray | None]:
+        xs = [e.x for e in events]
+        proba = self.model.predict_proba(xs)
+        committee = self.model.committee_proba(xs) if self.decider.needs_committee else None
+        return proba, committee
 
     def _within_cost_budget(self, events: Sequence[Event], queried: np.ndarray) -> np.ndarray:
         """Veto the queries the cost budget cannot pay for, event by event in stream order."""
@@ -291,6 +360,10 @@ class Engine:
             allowed[i] = budget.ask(events[i].id, answers)
         budget.see(len(events) - seen)
         return allowed
+
+    def restore_pending(self, query: PendingQuery) -> None:
+        """Make ``query`` pending again (a query written before a crash that the snapshot lacks)."""
+        self._dropped(self.pending.add(query))
 
     def _dropped(self, queries: list[PendingQuery]) -> None:
         self.expired += len(queries)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from river import base
 
-__all__ = ["DEFAULT_MODEL", "Model", "ModelSpecError", "parse_model_spec"]
+__all__ = ["DEFAULT_MODEL", "Model", "ModelRefused", "ModelSpecError", "parse_model_spec"]
 
 #: Multi-class, takes string (categorical) features natively, adapts to drift,
 #: and was the most label-efficient of river's classifiers we measured at 10 %
@@ -38,6 +38,10 @@ _TYPE_NAMES = {"str": str, "int": int, "float": float, "bool": bool}
 
 class ModelSpecError(ValueError):
     """A model spec that does not name a river estimator with literal arguments."""
+
+
+class ModelRefused(ValueError):
+    """A training example the model cannot take; it was not learned."""
 
 
 def _river_attribute(node: ast.expr, spec: str) -> Any:
@@ -195,6 +199,13 @@ class Model:
         self.classes: list[Hashable] = []
         self._column: dict[Hashable, int] = {}
         self.version = 0
+        #: ``(feature, type)`` pairs a fresh copy of the model has learned and scored
+        self._tried: set[tuple[Hashable, type]] = set()
+
+    def __setstate__(self, state: dict) -> None:
+        # Snapshots written before the learning trial lack its record.
+        self.__dict__.update(_tried=set())
+        self.__dict__.update(state)
 
     def _add_class(self, c: Hashable) -> None:
         if c not in self._column:
@@ -284,9 +295,46 @@ class Model:
         return [self.classes[j] for j in np.argmax(proba, axis=1)]
 
     def learn(self, xs: Sequence[dict], ys: Sequence[Hashable]) -> None:
-        """Learn the examples one by one, in order."""
+        """Learn the examples one by one, in order.
+
+        Raises :class:`ModelRefused`, having learned none of them, when one holds
+        a kind of value the model cannot take. Some models take such a value
+        without complaint and then fail on every later event (``neighbors``
+        stores a string and cannot measure distances to it again), so the first
+        time a feature comes with a type, a fresh copy of the model learns and
+        scores that example first; the model itself learns it only if the copy
+        could. Features and types already tried cost nothing.
+
+        >>> model = Model("neighbors.KNNClassifier()")
+        >>> model.learn([{"a": 1.0}], ["low"])
+        >>> model.learn([{"a": 2.0}, {"a": "red"}], ["low", "high"])
+        Traceback (most recent call last):
+        ...
+        streamal.model.ModelRefused: ...first seen here ('a' as str): TypeError: ...
+        >>> model.version, model.predict(model.predict_proba([{"a": 1.5}]))
+        (1, ['low'])
+
+        """
+        for x, y in zip(xs, ys, strict=True):
+            self._try(x, y)
         learn_one = self.estimator.learn_one
         for x, y in zip(xs, ys, strict=True):
             self._add_class(y)
             learn_one(x, y)
         self.version += len(ys)
+
+    def _try(self, x: dict, y: Hashable) -> None:
+        new = {(k, type(v)) for k, v in x.items()} - self._tried
+        if not new:
+            return
+        trial = self.estimator.clone()
+        try:
+            trial.learn_one(x, y)
+            trial.predict_proba_one(x)
+        except Exception as e:  # the user's model: what it raises says what it cannot take
+            shown = ", ".join(f"{k!r} as {t.__name__}" for k, t in sorted(new, key=str)[:3])
+            raise ModelRefused(
+                f"{self.spec} cannot learn features first seen here ({shown}): "
+                f"{type(e).__name__}: {e}"
+            ) from None
+        self._tried |= new

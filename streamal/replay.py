@@ -19,15 +19,13 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from streamal.annotators import Annotators
-from streamal.cost_budget import CostBudget
-from streamal.decider import Decider
-from streamal.engine import Engine, Event, Label, Query
-from streamal.model import Model
+from streamal.engine import Event, Label, Query
+from streamal.settings import EngineSettings, build_engine
 
 __all__ = [
     "LabelDelay",
@@ -75,28 +73,34 @@ class SimulatedAnnotator:
 
 @dataclass(frozen=True, slots=True)
 class ReplaySetup:
-    """One strategy × budget run."""
+    """One run: the engine as ``settings`` describe it (as ``streamal serve`` would run it),
+    and how the recorded stream is played to it."""
 
-    strategy: str
-    budget: float
-    model: str
-    seed: int = 0
+    settings: EngineSettings
     delay: LabelDelay = LabelDelay()
     batch_size: int = 16
-    budget_manager: str | None = None
-    hard_cap: bool = False
-    drift_aware: bool = False
-    #: delay-aware querying: events a query stays pending (0: off)
-    pending_events: int = 0
     curve_points: int = 100
     #: who answers the queries (none: the recorded labels, always right and free)
     annotators: tuple[SimulatedAnnotator, ...] = ()
     #: weigh answers by reliability and ask again when their vote is unsure
     aggregate: bool = False
-    #: cost units per event, instead of ``budget`` (a label fraction)
-    cost_budget: float | None = None
-    #: with ``aggregate``: answers asked per query, from different annotators
-    labels_per_query: int = 1
+
+    def engine_settings(self) -> EngineSettings:
+        """The settings with what the simulation fixes: how long answers wait, what they cost.
+
+        Aggregated answers wait long enough for an answer asked again to come back
+        (two delays and a batch); a cost budget paces for the annotators' mean cost.
+        """
+        settings = self.settings
+        if self.aggregate:
+            wait = 2 * self.delay.amount + self.batch_size + 1
+            settings = replace(settings, label_wait=wait)
+        else:
+            settings = replace(settings, label_wait=0.0, labels_per_query=1)
+        if settings.cost_budget:
+            costs = [a.cost for a in self.annotators] or [1.0]
+            settings = replace(settings, expected_cost=float(np.mean(costs)) or 1.0)
+        return settings
 
 
 @dataclass(slots=True)
@@ -166,35 +170,16 @@ def replay(
     >>> from river import datasets
     >>> pairs = enumerate(datasets.Phishing())
     >>> rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in pairs]
-    >>> result = replay(rows, ReplaySetup("variable_uncertainty", 0.1, "naive_bayes.GaussianNB()"))
+    >>> settings = EngineSettings("naive_bayes.GaussianNB()", "variable_uncertainty", 0.1)
+    >>> result = replay(rows, ReplaySetup(settings))
     >>> result.events, result.labels, round(result.accuracy, 3)
     (1250, 138, 0.87)
 
     """
-    cost_budget = None
-    budget = setup.budget
-    if setup.cost_budget is not None:
-        costs = [a.cost for a in setup.annotators] or [1.0]
-        # The decider paces for the label fraction the mean cost allows; the engine enforces it.
-        cost_budget = CostBudget(setup.cost_budget, expected_cost=float(np.mean(costs)) or 1.0)
-        budget = cost_budget.label_fraction
-    decider = Decider(
-        setup.strategy,
-        budget,
-        budget_manager=setup.budget_manager,
-        hard_cap=setup.hard_cap,
-        drift_aware=setup.drift_aware,
-        pending_events=setup.pending_events,
-        seed=setup.seed,
-    )
+    settings = setup.engine_settings()
+    engine = build_engine(settings)
     delay = setup.delay
-    annotators = None
-    if setup.aggregate:
-        # Long enough for an answer asked again to come back: a delay and a batch.
-        wait = 2 * delay.amount + setup.batch_size + 1
-        annotators = Annotators(wait=wait, labels_per_query=setup.labels_per_query)
-    engine = Engine(Model(setup.model), decider, annotators=annotators, cost_budget=cost_budget)
-    oracle = _Oracle(setup.annotators, setup.seed)
+    oracle = _Oracle(setup.annotators, settings.seed)
     due: list[tuple[float, int, Label]] = []  # (available from, order asked, label)
     correct = 0
     asked = 0
@@ -242,7 +227,7 @@ def replay(
             available = row.ts + delay.amount if delay.in_time else start + i + delay.amount + 1
             oracle.truth[row.id] = row.y
             answered: set[str | None] = set()
-            for _ in range(setup.labels_per_query if setup.aggregate else 1):
+            for _ in range(settings.labels_per_query):
                 label = oracle.answer(row.id, row.y, available, answered)
                 answered.add(label.annotator)
                 heapq.heappush(due, (available, asked, label))
@@ -251,8 +236,8 @@ def replay(
             progress(len(batch))
     seconds = time.perf_counter() - started
     result = ReplayResult(
-        setup.strategy,
-        budget,
+        settings.strategy,
+        engine.decider.budget,
         correct / n if n else 0.0,
         asked,
         n,
@@ -262,7 +247,7 @@ def replay(
     if setup.annotators:
         result.answers = "aggregated" if setup.aggregate else "first answer"
         result.cost = oracle.cost
-        result.annotators = oracle.summary(annotators)
+        result.annotators = oracle.summary(engine.annotators)
         result.label_accuracy = trained_right / trained if trained else None
     return result
 

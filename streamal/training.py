@@ -52,7 +52,14 @@ class TrainingFold:
         self.skipped = 0
         #: examples the model refused (e.g. a string feature for a numeric-only model)
         self.failed = 0
+        #: the examples the last :meth:`apply` could not learn, each with the model's error
+        self.refused: list[tuple[TrainingExample, str]] = []
         self._learned: OrderedDict[str, None] = OrderedDict()
+
+    def __setstate__(self, state: dict) -> None:
+        # Snapshots written before refusals were reported lack the list.
+        self.__dict__.update(refused=[])
+        self.__dict__.update(state)
 
     def __contains__(self, example_id: str) -> bool:
         """Whether the example of this id was learned (recently enough to be remembered)."""
@@ -65,6 +72,7 @@ class TrainingFold:
         (and by every replica alike) instead of stopping the log.
         """
         learned = []
+        self.refused = []
         for example in examples:
             if example.id in self._learned:
                 self.skipped += 1
@@ -77,6 +85,7 @@ class TrainingFold:
                 self.engine.learn([example])
             except Exception as e:  # the model is the user's choice; its errors are data
                 self.failed += 1
+                self.refused.append((example, f"{type(e).__name__}: {e}"))
                 log.error("the model refused training example %r: %s", example.id, e)
                 continue
             learned.append(example)

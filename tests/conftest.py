@@ -19,9 +19,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from streamal.config import load_config
 from streamal.connectors.broker import EmbeddedBroker
 from streamal.connectors.kafka import create_topics
-from streamal.config import load_config
 
 STREAMAL = str(Path(sys.executable).with_name("streamal"))
 

@@ -27,7 +27,7 @@ def test_flags_win_over_environment_over_file(tmp_path):
         },
         ["linger_ms=10"],
     )
-    assert config.budget == 0.02
+    assert config.engine.budget == 0.02
     assert config.group_id == "from-env"
     assert config.labels_topic == "file.labels"
     assert config.snapshot_interval == 5.0

@@ -8,7 +8,9 @@ import streamal.connectors.kafka_recording
 import streamal.connectors.snapshots
 
 
-@pytest.mark.parametrize("module", [streamal.connectors.snapshots, streamal.connectors.kafka_recording])
+@pytest.mark.parametrize(
+    "module", [streamal.connectors.snapshots, streamal.connectors.kafka_recording]
+)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0

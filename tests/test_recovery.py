@@ -1,4 +1,4 @@
-"""Crash recovery and broker outages: docs/design.md's delivery invariants, checked on the topics."""
+"""Crash recovery and broker outages: the delivery invariants of docs/design.md, on the topics."""
 
 from __future__ import annotations
 

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from streamal.connectors.kafka_recording import KafkaRange, read_daemon_run, read_labeled_rows, read_range
+from streamal.connectors.kafka_recording import (
+    KafkaRange,
+    read_daemon_run,
+    read_labeled_rows,
+    read_range,
+)
 from streamal.decider import Decider
 from streamal.engine import Engine
 from streamal.model import DEFAULT_MODEL

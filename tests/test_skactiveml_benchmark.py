@@ -122,10 +122,13 @@ def test_variable_uncertainty_decides_as_ours_with_labels_learned_at_once(adapte
     """The same rule, budget manager and model through the adapter and through the replay."""
     from streamal.model import DEFAULT_MODEL
     from streamal.replay import ReplaySetup, Row, replay
+    from streamal.settings import EngineSettings
 
     xs, ys = stream
     accuracy, spent, _ = adapter.run(xs, ys, "VariableUncertainty", 0.1, seed=0)
     pairs = enumerate(zip(xs, ys, strict=True))
     rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in pairs]
-    ours = replay(rows, ReplaySetup("variable_uncertainty", 0.1, DEFAULT_MODEL, batch_size=1))
+    ours = replay(
+        rows, ReplaySetup(EngineSettings(DEFAULT_MODEL, "variable_uncertainty", 0.1), batch_size=1)
+    )
     assert (accuracy, spent) == (ours.accuracy, ours.label_fraction)

@@ -26,6 +26,7 @@ from streamal.replay import (
     replay,
 )
 from streamal.report import render_annotators, render_table, save_plot
+from streamal.settings import EngineSettings, SettingsError
 
 __all__ = ["register"]
 
@@ -80,9 +81,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--delay-aware",
-        action="store_true",
-        help="while a query waits --label-delay events for its label, do not ask about "
-        "events near it",
+        type=int,
+        nargs="?",
+        const=-1,
+        default=0,
+        metavar="N",
+        help="for N events after a query (default: the --label-delay, which it waits for "
+        "its label), do not ask about events within 0.5 standardised units of it; as "
+        "serve's --delay-aware N",
     )
     p.add_argument(
         "--label-delay",
@@ -271,11 +277,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--labels-per-query must be at least 1")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    pending_events = 0
-    if args.delay_aware:
+    delay_aware = args.delay_aware
+    if delay_aware == -1:
         if delay.in_time or delay.amount < 1:
-            raise UsageError("--delay-aware needs --label-delay N, a delay of N >= 1 events")
-        pending_events = int(delay.amount)
+            raise UsageError(
+                "--delay-aware without N needs --label-delay N, a delay of N >= 1 events"
+            )
+        delay_aware = int(delay.amount)
+    elif delay_aware < 0:
+        raise UsageError(f"--delay-aware: {delay_aware} events is negative")
     try:
         model = Model(args.model)
     except ModelSpecError as e:
@@ -291,27 +301,37 @@ def run(args: argparse.Namespace) -> int:
                 "'ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)'"
             )
 
-    rows = _read(args)
-    setups = [
-        ReplaySetup(
+    settings = [
+        EngineSettings(
+            model=args.model,
             strategy=s,
             budget=b,
-            model=args.model,
-            seed=args.seed,
-            delay=delay,
-            batch_size=args.batch_size,
             budget_manager=args.budget_manager,
             hard_cap=args.hard_cap,
             drift_aware=args.drift_aware,
-            pending_events=pending_events,
+            delay_aware=delay_aware,
+            cost_budget=args.cost_budget or 0.0,
+            labels_per_query=args.labels_per_query,
+            seed=args.seed,
+        )
+        for s, b in itertools.product(strategies, budgets)
+    ]
+    for one in settings:
+        try:
+            one.check()
+        except SettingsError as e:
+            raise UsageError(str(e)) from None
+
+    rows = _read(args)
+    setups = [
+        ReplaySetup(
+            one,
+            delay=delay,
+            batch_size=args.batch_size,
             annotators=annotators,
             aggregate=aggregate,
-            cost_budget=args.cost_budget,
-            labels_per_query=args.labels_per_query,
         )
-        for s, b, aggregate in itertools.product(
-            strategies, budgets, (False, True) if annotators else (False,)
-        )
+        for one, aggregate in itertools.product(settings, (False, True) if annotators else (False,))
     ]
     jobs = args.jobs or min(2, os.cpu_count() or 1)
     jobs = max(1, min(jobs, len(setups)))

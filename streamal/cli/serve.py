@@ -16,6 +16,7 @@ from streamal.config import ConfigError, ServeConfig, load_config
 __all__ = ["register", "setup_logging"]
 
 DEFAULTS = ServeConfig()
+ENGINE = DEFAULTS.engine
 
 #: flag → help; each flag's config-file key and ``STREAMAL_*`` variable have the same name.
 _FLAGS = {
@@ -27,8 +28,9 @@ _FLAGS = {
     "predictions-topic": "write every prediction here (off unless given)",
     "training-topic": f"the training log (default {DEFAULTS.training_topic})",
     "dead-letter-topic": f"default {DEFAULTS.dead_letter_topic}",
-    "model": f"river model spec (default {DEFAULTS.model})",
-    "strategy": f"query strategy (default {DEFAULTS.strategy})",
+    "model": f"river model spec (default {ENGINE.model})",
+    "strategy": f"query strategy (default {ENGINE.strategy})",
+    "budget-manager": "estimated or biqf: override the strategy's budget manager",
     "state-dir": f"where snapshots are kept (default {DEFAULTS.state_dir})",
     "metrics-host": f"address of the /metrics endpoint (default {DEFAULTS.metrics_host})",
     "log-format": "text or json (default text)",
@@ -41,18 +43,32 @@ _FLAGS = {
     "ssl-keyfile": "client private key (PEM)",
 }
 _NUMBER_FLAGS = {
-    "budget": (float, f"fraction of events that may be queried (default {DEFAULTS.budget:g})"),
-    "seed": (int, f"seed of the decider (default {DEFAULTS.seed})"),
+    "budget": (float, f"fraction of events that may be queried (default {ENGINE.budget:g})"),
+    "seed": (int, f"seed of the decider (default {ENGINE.seed})"),
+    "delay-aware": (
+        int,
+        "delay-aware querying: for N events after a query (its expected label delay), do "
+        "not ask about events within 0.5 standardised units of it (default 0: off); "
+        "replay's --delay-aware with --label-delay N",
+    ),
     "snapshot-interval": (
         float,
         f"seconds between snapshots (default {DEFAULTS.snapshot_interval:g})",
     ),
-    "metrics-port": (int, f"0 = no metrics endpoint (default {DEFAULTS.metrics_port})"),
-    "max-pending": (int, f"most queries waiting for a label (default {DEFAULTS.max_pending})"),
+    "metrics-port": (
+        int,
+        f"/metrics and /healthz; 0 = neither (default {DEFAULTS.metrics_port})",
+    ),
+    "health-timeout": (
+        float,
+        "/healthz answers 503 when the poll loop has not finished a turn for this many "
+        f"seconds (default {DEFAULTS.health_timeout:g})",
+    ),
+    "max-pending": (int, f"most queries waiting for a label (default {ENGINE.max_pending})"),
     "pending-ttl": (
         float,
         "how long a query waits for its label, in the events' ts unit (seconds of Kafka "
-        f"time for events without ts; default {DEFAULTS.pending_ttl:g})",
+        f"time for events without ts; default {ENGINE.pending_ttl:g})",
     ),
     "partitions": (int, f"partitions of topics created at start (default {DEFAULTS.partitions})"),
     "replication-factor": (
@@ -71,13 +87,13 @@ _NUMBER_FLAGS = {
     ),
     "labels-per-query": (
         int,
-        f"answers each query gets from the labelers (default {DEFAULTS.labels_per_query})",
+        f"answers each query gets from the labelers (default {ENGINE.labels_per_query})",
     ),
     "second-label-confidence": (
         float,
         "ask another annotator when the answers' reliability-weighted vote is right with "
         "a posterior probability below this, from the answers alone "
-        f"(default {DEFAULTS.second_label_confidence:g}; 0: never)",
+        f"(default {ENGINE.second_label_confidence:g}; 0: never)",
     ),
     "cost-budget": (
         float,
@@ -87,13 +103,18 @@ _NUMBER_FLAGS = {
     "expected-cost": (
         float,
         "cost of an answer the decider paces for: label fraction min(1, cost budget / "
-        f"expected cost) (default {DEFAULTS.expected_cost:g})",
+        f"expected cost) (default {ENGINE.expected_cost:g})",
     ),
     "annotator-metrics": (
         int,
         "most annotator names in metric labels, the rest are 'other' "
         f"(default {DEFAULTS.annotator_metrics})",
     ),
+}
+_SWITCHES = {
+    "hard-cap": "never more than floor(b·n)+1 labels in the first n events",
+    "drift-aware": "ADWIN on the labeled errors; after a drift, restart the thresholds and "
+    "spend faster for a window, paid back later under the hard cap",
 }
 
 
@@ -149,6 +170,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument(f"--{flag}", help=text)
     for flag, (kind, text) in _NUMBER_FLAGS.items():
         parser.add_argument(f"--{flag}", type=kind, help=text)
+    for flag, text in _SWITCHES.items():
+        # Not given (None) lets the environment or the file decide; --no-FLAG turns it off.
+        parser.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=text)
     add_kafka_flags(parser)
     parser.set_defaults(func=run)
 

@@ -1,0 +1,180 @@
+"""`EngineSettings` and :func:`build_engine`: one meaning of every engine setting, for every driver.
+
+``streamal replay`` evaluates a set-up, ``streamal serve`` deploys it and
+``streamal demo`` shows it; each describes the engine with the same
+:class:`EngineSettings` and builds it with the same :func:`build_engine`, so
+a set-up proven in replay runs unchanged in the daemon (docs/design.md, "One
+engine, several drivers").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from streamal.annotators import Annotators
+from streamal.cost_budget import CostBudget
+from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
+from streamal.engine import Engine
+from streamal.model import DEFAULT_MODEL, Model, ModelSpecError, parse_model_spec
+
+__all__ = ["EngineSettings", "SettingsError", "build_engine", "configure_engine"]
+
+
+class SettingsError(ValueError):
+    """An engine setting that cannot be used; the message is one line naming it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """What the engine is: its model, how it spends the budget, and how it takes answers.
+
+    Parameters
+    ----------
+    model
+        River model spec (parsed, never evaluated).
+    strategy, budget
+        Query strategy and the fraction of events whose label may be asked for.
+    budget_manager
+        ``estimated`` or ``biqf`` instead of the strategy's own (``None``: the strategy's).
+    hard_cap
+        Never more than ``floor(budget * n) + 1`` labels in the first ``n`` events.
+    drift_aware
+        ADWIN on the labeled errors; after a drift, restart the thresholds and spend faster
+        for a window, paid back under the hard cap.
+    delay_aware
+        Delay-aware querying: for this many events after a query (the label delay, in
+        events), do not ask about events within 0.5 standardised units of it (0: off).
+    cost_budget, expected_cost
+        Spend at most ``cost_budget`` cost units per event instead of a label fraction
+        (0: off); the decider paces for ``min(1, cost_budget / expected_cost)``.
+    label_wait, labels_per_query, second_label_confidence
+        Annotator-aware mode (``label_wait`` 0: off): answers for one id wait up to
+        ``label_wait`` (events' time unit) for ``labels_per_query`` answers and are
+        aggregated by reliability; a vote less sure than ``second_label_confidence``
+        asks again.
+    seed
+        Seed of the decider's generator.
+    max_pending, pending_ttl
+        Bounds of the queries waiting for a label: count, and age in the events' time unit.
+
+    Examples
+    --------
+
+    >>> settings = EngineSettings(strategy="variable_uncertainty", budget=0.05, hard_cap=True)
+    >>> build_engine(settings).decider.name
+    'variable_uncertainty/estimated+cap/least_confidence'
+    >>> EngineSettings(budget=1.5).check()
+    Traceback (most recent call last):
+    ...
+    streamal.settings.SettingsError: budget must be in (0, 1], got 1.5
+
+    """
+
+    model: str = DEFAULT_MODEL
+    strategy: str = DEFAULT_STRATEGY
+    budget: float = 0.1
+    budget_manager: str | None = None
+    hard_cap: bool = False
+    drift_aware: bool = False
+    delay_aware: int = 0
+    cost_budget: float = 0.0
+    expected_cost: float = 1.0
+    label_wait: float = 0.0
+    labels_per_query: int = 1
+    second_label_confidence: float = 0.75
+    seed: int = 0
+    max_pending: int = 100_000
+    pending_ttl: float = math.inf
+
+    def check(self) -> EngineSettings:
+        """Raise :class:`SettingsError` on the first setting that cannot be used."""
+        if self.strategy not in STRATEGIES:
+            raise SettingsError(
+                f"unknown strategy {self.strategy!r} (choose from: {', '.join(STRATEGIES)})"
+            )
+        if self.budget_manager is not None and self.budget_manager not in BUDGET_MANAGERS:
+            raise SettingsError(
+                f"unknown budget manager {self.budget_manager!r} "
+                f"(choose from: {', '.join(BUDGET_MANAGERS)})"
+            )
+        if not 0.0 < self.budget <= 1.0:
+            raise SettingsError(f"budget must be in (0, 1], got {self.budget:g}")
+        try:
+            parse_model_spec(self.model)
+        except ModelSpecError as e:
+            raise SettingsError(f"model: {e}") from None
+        positive = {
+            "pending_ttl": self.pending_ttl,
+            "max_pending": self.max_pending,
+            "labels_per_query": self.labels_per_query,
+            "expected_cost": self.expected_cost,
+        }
+        for name, value in positive.items():
+            if not (value > 0 and not math.isnan(value)):
+                raise SettingsError(f"{name} must be positive, got {value:g}")
+        for name in ("label_wait", "cost_budget", "delay_aware"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise SettingsError(f"{name} must be zero or positive, got {value:g}")
+        if not 0.0 <= self.second_label_confidence <= 1.0:
+            raise SettingsError(
+                f"second_label_confidence must be in [0, 1], got {self.second_label_confidence:g}"
+            )
+        return self
+
+    def cost(self) -> CostBudget | None:
+        """The cost budget, when one is set."""
+        return CostBudget(self.cost_budget, self.expected_cost) if self.cost_budget else None
+
+    def decider(self) -> Decider:
+        """A fresh decider; with a cost budget it paces for the label fraction that budget buys."""
+        cost = self.cost()
+        return Decider(
+            self.strategy,
+            cost.label_fraction if cost else self.budget,
+            budget_manager=self.budget_manager,
+            hard_cap=self.hard_cap,
+            drift_aware=self.drift_aware,
+            pending_events=self.delay_aware,
+            seed=self.seed,
+        )
+
+
+def build_engine(settings: EngineSettings) -> Engine:
+    """A fresh engine as ``settings`` describe it: the one builder of every driver."""
+    settings.check()
+    engine = Engine(Model(settings.model), settings.decider())
+    return configure_engine(engine, settings)
+
+
+def configure_engine(engine: Engine, settings: EngineSettings) -> Engine:
+    """Bring a restored engine to ``settings``, keeping what it has learned.
+
+    The model stays (it is the fold of the training log); the decider's state
+    starts over only when the decider itself changed; the pending bounds, the
+    annotator-aware mode and the cost budget follow the settings, keeping the
+    annotators' reliability estimates and the cost already spent.
+    """
+    fresh = settings.decider()
+    if repr(fresh) != repr(engine.decider):
+        engine.use_decider(fresh)
+    engine.pending.max_size = settings.max_pending
+    engine.pending.ttl = settings.pending_ttl
+    if not settings.label_wait:
+        engine.annotators = None
+    elif engine.annotators is None:
+        engine.annotators = Annotators(
+            settings.second_label_confidence, settings.labels_per_query, settings.label_wait
+        )
+    else:
+        engine.annotators.confident = settings.second_label_confidence
+        engine.annotators.labels_per_query = settings.labels_per_query
+        engine.annotators.wait = settings.label_wait
+    if not settings.cost_budget:
+        engine.cost_budget = None
+    elif engine.cost_budget is None:
+        engine.cost_budget = settings.cost()
+    else:
+        engine.cost_budget.per_event = settings.cost_budget
+    return engine

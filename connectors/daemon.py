@@ -4,16 +4,16 @@ One loop, one thread. Each turn it polls events and labels (one consumer,
 a member of the group, so replicas split the partitions and a labels
 partition goes to the replica holding the same events partition), scores
 the events, joins the labels, writes queries, predictions, training
-examples and dead letters, waits until Kafka has them, and only then counts
-the input as consumed. The model learns only from the training topic, read
-by a second consumer from the snapshot's offset, so it is a fold over that
-log. Every ``snapshot_interval`` seconds, and at stop, the state is written
-durably and then the group's offsets are committed.
+examples and dead letters, waits until Kafka has them (:mod:`.delivery`),
+and only then counts the input as consumed. The model learns only from the
+training topic, read by a second consumer from the snapshot's offset, so it
+is a fold over that log. Every ``snapshot_interval`` seconds, and at stop,
+the state is written durably and then the group's offsets are committed; a
+restart resumes from that snapshot (:mod:`.recovery`).
 
-The resume point is the snapshot, not the committed offsets: after a crash
-the daemon restarts from its newest good snapshot, redoes the events and
-labels after it (queries may repeat, with the same id) and re-reads the
-training log after it (the fold skips an example it has already learned).
+A record's failure is that record's dead letter, never the process's: one
+that cannot be read, an event the model cannot score, an example it cannot
+learn, a record Kafka refuses for good.
 """
 
 from __future__ import annotations
@@ -23,25 +23,29 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import numpy as np
-import orjson
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
-from prometheus_client import start_http_server
 
-from streamal.annotators import Annotators
 from streamal.config import ServeConfig
 from streamal.connectors import kafka as kafka_clients
+from streamal.connectors.delivery import Delivery, Outgoing
+from streamal.connectors.endpoint import Heartbeat, MetricsEndpoint
+from streamal.connectors.gauges import update_gauges
+from streamal.connectors.recovery import (
+    POLL_MS,
+    LabelGate,
+    SeekToSnapshot,
+    catch_up_training,
+    recover_queries,
+    restore,
+)
 from streamal.connectors.snapshots import SnapshotStore, snapshot_key
-from streamal.cost_budget import CostBudget
-from streamal.decider import Decider
-from streamal.engine import Decisions, Engine, Event, Label, TrainingExample
+from streamal.engine import Engine, Event, Label, TrainingExample
 from streamal.messages import (
     InvalidRecord,
     Reason,
@@ -54,90 +58,17 @@ from streamal.messages import (
     encode_training_example,
 )
 from streamal.metrics import BoundedNames, Metrics, RollingAccuracy
-from streamal.pending import PendingQuery
-from streamal.snapshot import Snapshot
-from streamal.training import TrainingFold
+from streamal.model import ModelRefused
 
 __all__ = ["Daemon", "Stopped"]
 
 log = logging.getLogger("streamal.daemon")
 
-#: kafka-python 3 loses a group join to Tansu when polls are much shorter than this.
-_POLL_MS = 500
-#: How long a read that has reached the listed end waits for more (see _catch_up_training).
-_DRY_POLL_MS = 100
 _MAX_BACKOFF = 10.0
 
 
 class Stopped(Exception):
     """A stop was asked while the broker was unreachable; the last snapshot stands."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Outgoing:
-    topic: str
-    key: bytes | None
-    value: bytes
-
-
-def _new_decider(config: ServeConfig) -> Decider:
-    budget = _cost_budget(config).label_fraction if config.cost_budget else config.budget
-    return Decider(config.strategy, budget, seed=config.seed)
-
-
-def _cost_budget(config: ServeConfig) -> CostBudget:
-    return CostBudget(config.cost_budget, config.expected_cost)
-
-
-def _configure_annotators(engine: Engine, config: ServeConfig) -> None:
-    """Annotator-aware mode and the cost budget as configured, keeping learned estimates."""
-    if not config.label_wait:
-        engine.annotators = None
-    elif engine.annotators is None:
-        engine.annotators = Annotators(
-            config.second_label_confidence, config.labels_per_query, config.label_wait
-        )
-    else:
-        engine.annotators.confident = config.second_label_confidence
-        engine.annotators.labels_per_query = config.labels_per_query
-        engine.annotators.wait = config.label_wait
-    if not config.cost_budget:
-        engine.cost_budget = None
-    elif engine.cost_budget is None:
-        engine.cost_budget = _cost_budget(config)
-    else:
-        engine.cost_budget.per_event = config.cost_budget
-
-
-class _SeekToSnapshot(ConsumerRebalanceListener):
-    """Resume every partition we are given at the offset our own state covers.
-
-    The labels partitions wait until the events given with them have been
-    read up to their end: events after the snapshot are redone, and a label
-    for one of their queries must not be read before the query exists again.
-    """
-
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-
-    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        log.info("partitions revoked: %s", _names(revoked))
-
-    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        log.info("partitions assigned: %s", _names(assigned))
-        assert self.daemon.group is not None
-        for tp in assigned:
-            offset = self.daemon.offsets.get(tp.topic, {}).get(tp.partition)
-            if offset is not None:
-                self.daemon.group.seek(tp, offset)
-        labels = [tp for tp in assigned if tp.topic == self.daemon.config.labels_topic]
-        if labels:
-            self.daemon.group.pause(*labels)
-            self.daemon.redo_until = None
-
-
-def _names(partitions: list[TopicPartition]) -> str:
-    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions)) or "none"
 
 
 class Daemon:
@@ -165,67 +96,31 @@ class Daemon:
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SnapshotStore(state_dir, snapshot_key(state_dir, environ))
-        self.queries_written: dict[int, int] = {}
-        self.fold, self.offsets, self.counters = self._restore()
+        #: the live state, exactly what a snapshot writes
+        self.state = restore(self.store, config.engine)
         self.accuracy = RollingAccuracy()
         estimates = self.engine.annotators.counts if self.engine.annotators else {}
         self.annotator_names = BoundedNames(config.annotator_metrics, estimates)
         self.last_snapshot = time.monotonic()
+        self.heartbeat = Heartbeat(config.health_timeout)
+        self.gate = LabelGate()
         self.group: KafkaConsumer | None = None
         self.training: KafkaConsumer | None = None
-        self.producer: KafkaProducer | None = None
-        self._http = None
+        self.delivery: Delivery | None = None
+        self._endpoint: MetricsEndpoint | None = None
         self._latest_ts = -math.inf
-        #: ``{events partition: end offset}`` to reach before labels are read; ``None`` until
-        #: measured after an assignment, ``{}`` once the labels flow
-        self.redo_until: dict[TopicPartition, int] | None = {}
 
     @property
     def engine(self) -> Engine:
-        return self.fold.engine
+        return self.state.engine
 
-    def _restore(self) -> tuple[TrainingFold, dict[str, dict[int, int]], dict[str, int]]:
-        config = self.config
-        snapshot, path = self.store.newest()
-        if snapshot is None:
-            engine = Engine(
-                config.model,
-                _new_decider(config),
-                max_pending=config.max_pending,
-                pending_ttl=config.pending_ttl,
-            )
-            _configure_annotators(engine, config)
-            log.info(
-                "no snapshot in %s: starting from the beginning of the topics", config.state_dir
-            )
-            return TrainingFold(engine), {}, {}
-        engine = snapshot.engine
-        if engine.model.spec != config.model:
-            log.warning(
-                "the snapshot's model is %r, not %r: keeping the snapshot's "
-                "(remove %s to rebuild the model from the training topic)",
-                engine.model.spec,
-                config.model,
-                config.state_dir,
-            )
-        fresh = _new_decider(config)
-        if repr(fresh) != repr(engine.decider):
-            log.warning(
-                "decider changed from %r to %r: its state starts over", engine.decider, fresh
-            )
-            engine.decider = fresh
-        engine.pending.max_size = config.max_pending
-        engine.pending.ttl = config.pending_ttl
-        _configure_annotators(engine, config)
-        log.info(
-            "restored %s: model version %d, %d pending queries, offsets %s",
-            path,
-            engine.model.version,
-            len(engine.pending),
-            snapshot.offsets,
-        )
-        self.queries_written = snapshot.queries_written
-        return snapshot.fold, snapshot.offsets, snapshot.counters
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.state.counters
+
+    @property
+    def offsets(self) -> dict[str, dict[int, int]]:
+        return self.state.offsets
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, snapshot, commit and return (signal-safe)."""
@@ -236,8 +131,11 @@ class Daemon:
     def _backoff(self, attempt: int, what: str, error: Exception) -> None:
         delay = min(_MAX_BACKOFF, 0.25 * 2**attempt)
         log.warning("%s failed (%s); retrying in %.1f s", what, error, delay)
+        # Waiting out the broker is the loop working as meant, not a hung loop.
+        self.heartbeat.beat()
         if self.stopping.wait(delay):
             raise Stopped(what)
+        self.heartbeat.beat()
 
     def _connect(self) -> None:
         config = self.config
@@ -245,7 +143,10 @@ class Daemon:
         while True:
             try:
                 kafka_clients.create_topics(config)
-                self.producer = kafka_clients.producer(config, max_block_ms=10_000)
+                producer = kafka_clients.producer(config, max_block_ms=10_000)
+                self.delivery = Delivery(
+                    producer, config.dead_letter_topic, self.metrics, self._backoff
+                )
                 self.group = kafka_clients.consumer(
                     config,
                     group_id=config.group_id,
@@ -260,7 +161,8 @@ class Daemon:
                 self._backoff(attempt, f"connecting to {config.bootstrap_servers}", e)
                 attempt += 1
         self.group.subscribe(
-            [config.events_topic, config.labels_topic], listener=_SeekToSnapshot(self)
+            [config.events_topic, config.labels_topic],
+            listener=SeekToSnapshot(self.group, self.offsets, config.labels_topic, self.gate),
         )
         training = TopicPartition(config.training_topic, 0)
         self.training.assign([training])
@@ -281,9 +183,9 @@ class Daemon:
         for client in (self.group, self.training):
             if client is not None:
                 client.close(autocommit=False)
-        if self.producer is not None:
-            self.producer.close(timeout=5)
-        self.group = self.training = self.producer = None
+        if self.delivery is not None:
+            self.delivery.producer.close(timeout=5)
+        self.group = self.training = self.delivery = None
 
     # -- the loop -------------------------------------------------------------------
 
@@ -291,15 +193,24 @@ class Daemon:
         """Serve until stopped; returns after the final snapshot and commit."""
         config = self.config
         if config.metrics_port:
-            self._http, _ = start_http_server(
-                config.metrics_port, config.metrics_host, registry=self.metrics.registry
+            self._endpoint = MetricsEndpoint(
+                self.metrics.registry, self.heartbeat, config.metrics_host, config.metrics_port
+            ).start()
+            log.info(
+                "metrics on http://%s:%d/metrics, health on /healthz",
+                config.metrics_host,
+                config.metrics_port,
             )
-            log.info("metrics on http://%s:%d/metrics", config.metrics_host, config.metrics_port)
         self.metrics.budget_target.set(self.engine.decider.budget)
         try:
             self._connect()
-            self._until_done("reading the training log", self._catch_up_training)
-            self._until_done("reading the queries topic", self._recover_queries)
+            self._until_done("reading the training log", self._catch_up)
+            self._until_done(
+                "reading the queries topic",
+                lambda: recover_queries(
+                    config, self.state.fold, self.state.queries_written, self.stopping
+                ),
+            )
             failures = 0
             while not self.stopping.is_set():
                 try:
@@ -310,6 +221,7 @@ class Daemon:
                     self._backoff(failures, "polling Kafka", e)
                     failures += 1
                     continue
+                self.heartbeat.beat()
                 if time.monotonic() - self.last_snapshot >= config.snapshot_interval:
                     self.checkpoint()
             self.checkpoint()
@@ -322,123 +234,40 @@ class Daemon:
             )
         finally:
             self._close_clients()
-            if self._http is not None:
-                self._http.shutdown()
+            if self._endpoint is not None:
+                self._endpoint.stop()
 
-    def _until_done(self, what: str, step) -> None:
+    def _until_done(self, what: str, step: Callable[[], object]) -> None:
         """Run ``step`` until it gets through without a Kafka error (it must be repeatable)."""
         attempt = 0
         while True:
             try:
-                return step()
+                step()
+                return
             except KafkaError as e:
                 self._backoff(attempt, what, e)
                 attempt += 1
 
-    def _catch_up_training(self) -> None:
-        """Learn the whole training log before answering labels, so none is joined twice."""
+    def _catch_up(self) -> None:
         assert self.training is not None
-        tp = TopicPartition(self.config.training_topic, 0)
-        end = self.training.end_offsets([tp])[tp]
-        while not self.stopping.is_set():
-            behind = self.training.position(tp) < end
-            polled = self.training.poll(timeout_ms=_POLL_MS if behind else _DRY_POLL_MS)
+
+        def learn(polled: dict) -> None:
             self._learn(polled)
-            # Tansu may list the end as the first offset of the last batch; a fetch
-            # tells the true high watermark.
-            end = max(end, self.training.highwater(tp) or 0)
-            if self.training.position(tp) >= end and not polled:
-                break
+            self.heartbeat.beat()
+
+        end = catch_up_training(self.training, self.config.training_topic, learn, self.stopping)
         log.info(
             "training log read up to offset %d; model version %d", end, self.engine.model.version
         )
 
-    def _recover_queries(self) -> None:
-        """Make pending again the queries written after the snapshot and not yet learned.
-
-        Their events are redone, but with the model caught up on the training log, so
-        they may not be asked again; their labels must still find them.
-        """
-        topic = self.config.queries_topic
-        reader = kafka_clients.consumer(self.config, group_id=None)
-        recovered = 0
-        try:
-            partitions = [
-                TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()
-            ]
-            reader.assign(partitions)
-            for tp in partitions:
-                if tp.partition in self.queries_written:
-                    reader.seek(tp, self.queries_written[tp.partition])
-                else:
-                    reader.seek_to_beginning(tp)
-            ends = reader.end_offsets(partitions) if partitions else {}
-            while not self.stopping.is_set():
-                behind = any(reader.position(tp) < end for tp, end in ends.items())
-                polled = reader.poll(timeout_ms=_POLL_MS if behind else _DRY_POLL_MS)
-                caught_up = all(
-                    reader.position(tp) >= max(end, reader.highwater(tp) or 0)
-                    for tp, end in ends.items()
-                )
-                if not polled and caught_up:
-                    break
-                for records in polled.values():
-                    for record in records:
-                        recovered += self._recover_query(record.value)
-                        self.queries_written[record.partition] = record.offset + 1
-        finally:
-            reader.close(autocommit=False)
-        log.info("%d queries written after the snapshot are pending again", recovered)
-
-    def _recover_query(self, raw: bytes) -> int:
-        try:
-            query = orjson.loads(raw)
-            query_id, x, ts, score = query["id"], query["x"], query["ts"], query["score"]
-            proba = query.get("proba") or {}
-            y_pred = max(proba, key=proba.get) if proba else None
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            # Only daemons write this topic; a stray record must not keep one from starting.
-            log.warning("skipping a record on the queries topic that is not a query: %.80r", raw)
-            return 0
-        if query_id in self.fold:
-            return 0
-        # JSON keys are strings; the model's classes may be integers or booleans.
-        y_pred = next((c for c in self.engine.model.classes if str(c) == y_pred), y_pred)
-        pending = PendingQuery(query_id, x, ts, y_pred, score)
-        self.engine.expired += len(self.engine.pending.add(pending))
-        return 1
-
-    def _release_labels(self) -> None:
-        """Resume the labels partitions once the events before the (re)start are redone."""
-        assert self.group is not None
-        if self.redo_until is None:
-            events = [tp for tp in self.group.assignment() if tp.topic == self.config.events_topic]
-            # Tansu may list the end as the first offset of the last batch; the high
-            # watermark of a first fetch is the true one, so wait for it.
-            if any(self.group.highwater(tp) is None for tp in events):
-                return
-            try:
-                ends = self.group.end_offsets(events) if events else {}
-            except KafkaError as e:
-                log.warning("cannot read the events' end offsets (%s); will retry", e)
-                return
-            self.redo_until = {tp: max(end, self.group.highwater(tp)) for tp, end in ends.items()}
-        try:
-            done = all(self.group.position(tp) >= end for tp, end in self.redo_until.items())
-        except KafkaError as e:
-            log.warning("cannot read the events' positions (%s); will retry", e)
-            return
-        if done:
-            self.group.resume(*self.group.paused())
-            self.redo_until = {}
-
     def step(self) -> None:
         """One turn: poll, score, join, deliver, learn."""
         assert self.group is not None and self.training is not None
-        if self.redo_until is None or self.redo_until:
-            self._release_labels()
-        polled = self.group.poll(timeout_ms=_POLL_MS if self.group.assignment() else 2 * _POLL_MS)
-        outgoing: list[_Outgoing] = []
+        assert self.delivery is not None
+        if self.gate.closed:
+            self.gate.try_open(self.group, self.config.events_topic)
+        polled = self.group.poll(timeout_ms=POLL_MS if self.group.assignment() else 2 * POLL_MS)
+        outgoing: list[Outgoing] = []
         consumed: dict[str, dict[int, int]] = {}
         events, labels = [], []
         for tp, records in polled.items():
@@ -456,21 +285,44 @@ class Daemon:
         for topic, partitions in consumed.items():
             self.offsets.setdefault(topic, {}).update(partitions)
         self._learn(self.training.poll(timeout_ms=0 if polled else 50))
-        self._update_gauges()
-
-    def _dead_letter(self, record, reason: str, detail: str, outgoing: list[_Outgoing]) -> None:
-        value = encode_dead_letter(
-            record.value,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=reason,
-            detail=detail,
+        update_gauges(
+            self.metrics,
+            self.engine,
+            self.annotator_names,
+            (self.group, self.training),
+            self.offsets,
+            time.monotonic() - self.last_snapshot,
         )
-        outgoing.append(_Outgoing(self.config.dead_letter_topic, record.key, value))
+
+    def _deliver(self, outgoing: list[Outgoing]) -> None:
+        assert self.delivery is not None
+        written = self.delivery.deliver(outgoing)
+        queries = self.state.queries_written
+        for partition, end in written.get(self.config.queries_topic, {}).items():
+            queries[partition] = max(queries.get(partition, 0), end)
+
+    def _dead_letter(
+        self,
+        value: bytes | None,
+        source: tuple[str, int, int],
+        reason: str,
+        detail: str,
+        key: bytes | None,
+        outgoing: list[Outgoing],
+    ) -> None:
+        topic, partition, offset = source
+        letter = encode_dead_letter(
+            value, topic=topic, partition=partition, offset=offset, reason=reason, detail=detail
+        )
+        outgoing.append(Outgoing(self.config.dead_letter_topic, key, letter, "dead_letter"))
         self.metrics.dead_letters.labels(reason=reason).inc()
 
-    def _decode(self, records: list, decode, outgoing: list[_Outgoing]) -> list[tuple]:
+    def _refuse(self, record, reason: str, detail: str, outgoing: list[Outgoing]) -> None:
+        """Dead-letter a consumed record, pointing at where it is."""
+        source = (record.topic, record.partition, record.offset)
+        self._dead_letter(record.value, source, reason, detail, record.key, outgoing)
+
+    def _decode(self, records: list, decode, outgoing: list[Outgoing]) -> list[tuple]:
         """``(message, record)`` for the records ``decode`` reads; the others are dead-lettered."""
         decoded = []
         for record in records:
@@ -481,67 +333,64 @@ class Daemon:
                     max_bytes=self.config.max_record_bytes,
                 )
             except InvalidRecord as e:
-                self.metrics.invalid_records.labels(reason=e.reason.value).inc()
-                self._dead_letter(record, e.reason.value, e.detail, outgoing)
+                reason, detail = e.reason.value, e.detail
+            except Exception as e:  # a reader's bug on one record must not stop the stream
+                log.exception("could not decode %s[%d]@%d", *_where(record))
+                reason, detail = Reason.MALFORMED_JSON.value, f"{type(e).__name__}: {e}"
+            else:
+                decoded.append((message, record))
                 continue
-            decoded.append((message, record))
+            self.metrics.invalid_records.labels(reason=reason).inc()
+            self._refuse(record, reason, detail, outgoing)
         return decoded
 
-    def _score(self, records: list, outgoing: list[_Outgoing]) -> None:
+    def _score(self, records: list, outgoing: list[Outgoing]) -> None:
         config = self.config
         decoded = self._decode(records, decode_event, outgoing)
         good: list[Event] = [event for event, _ in decoded]
-        sources = [record for _, record in decoded]
         for event in good:
             self._latest_ts = max(self._latest_ts, event.ts)
         if not good:
             return
         started = time.perf_counter()
         version = self.engine.model.version
-        try:
-            decisions = self.engine.process(good)
-        except Exception:  # the model is the user's choice; find the events it cannot take
-            decisions = self._score_one_by_one(good, sources, outgoing)
+        decisions = self.engine.process(good)
         self.metrics.decision_latency.observe(time.perf_counter() - started)
+        if decisions.unscored:
+            sources = {id(event): record for event, record in decoded}
+            for unscored in decisions.unscored:
+                detail = f"the model cannot score it: {unscored.error}"
+                self._refuse(
+                    sources[id(unscored.event)], Reason.MODEL_ERROR.value, detail, outgoing
+                )
+            self.metrics.model_errors.labels(stage="predict").inc(len(decisions.unscored))
+            log.error(
+                "the model could not score %d of %d events (first: %s)",
+                len(decisions.unscored),
+                len(good),
+                decisions.unscored[0].error,
+            )
         for query in decisions.queries:
-            outgoing.append(_Outgoing(config.queries_topic, query.id.encode(), encode_query(query)))
+            outgoing.append(
+                Outgoing(config.queries_topic, query.id.encode(), encode_query(query), "queries")
+            )
         if config.predictions_topic:
             for prediction in decisions.predictions:
                 outgoing.append(
-                    _Outgoing(
+                    Outgoing(
                         config.predictions_topic,
                         prediction.id.encode(),
                         encode_prediction(prediction, version),
+                        "predictions",
                     )
                 )
-        self.metrics.events.inc(len(decisions.predictions))
+        scored = len(decisions.ids)
+        self.metrics.events.inc(scored)
         self.metrics.queries.inc(len(decisions.queries))
-        self._count("events", len(decisions.predictions))
+        self._count("events", scored)
         self._count("queries", len(decisions.queries))
 
-    def _score_one_by_one(self, events: list[Event], sources: list, outgoing: list[_Outgoing]):
-        """Score events singly and dead-letter those the model fails on.
-
-        The decider gives the same answers for any batching, so this only
-        costs time, and only on batches holding such an event.
-        """
-        decisions = None
-        for event, record in zip(events, sources, strict=True):
-            try:
-                one = self.engine.process([event])
-            except Exception as e:
-                reason = Reason.BAD_FEATURES.value
-                self.metrics.invalid_records.labels(reason=reason).inc()
-                self._dead_letter(record, reason, f"the model cannot score it: {e}", outgoing)
-                continue
-            if decisions is None:
-                decisions = one
-            else:
-                decisions.predictions += one.predictions
-                decisions.queries += one.queries
-        return decisions or Decisions([], [], np.zeros((0, 0)))
-
-    def _join(self, records: list, outgoing: list[_Outgoing]) -> None:
+    def _join(self, records: list, outgoing: list[Outgoing]) -> None:
         config = self.config
         decoded = self._decode(records, decode_label, outgoing)
         self.metrics.labels.labels(outcome="invalid").inc(len(records) - len(decoded))
@@ -552,9 +401,11 @@ class Daemon:
             outcome = rejected.outcome.value
             self.metrics.labels.labels(outcome=outcome).inc()
             detail = f"no pending query for id {rejected.label.id!r} ({outcome})"
-            self._dead_letter(sources[id(rejected.label)], outcome, detail, outgoing)
+            self._refuse(sources[id(rejected.label)], outcome, detail, outgoing)
         for query in joined.queries:
-            outgoing.append(_Outgoing(config.queries_topic, query.id.encode(), encode_query(query)))
+            outgoing.append(
+                Outgoing(config.queries_topic, query.id.encode(), encode_query(query), "queries")
+            )
         self.metrics.queries.inc(len(joined.queries))
         self._count("queries", len(joined.queries))
         self._append_training(joined.examples, outgoing)
@@ -564,13 +415,35 @@ class Daemon:
             if id(label) not in refused:
                 self.metrics.label_cost.inc(1.0 if label.cost is None else label.cost)
 
-    def _append_training(self, examples: list[TrainingExample], outgoing: list[_Outgoing]) -> None:
-        """Write labeled examples to the training log, and count their answers."""
+    def _append_training(self, examples: list[TrainingExample], outgoing: list[Outgoing]) -> None:
+        """Write labeled examples to the training log, and count their answers.
+
+        An example the model cannot learn is dead-lettered here, once, by the
+        replica that joined its label, with all it holds (the answer is paid
+        work: it can be taken up again), instead of reaching every replica's fold.
+        """
         config = self.config
         for example in examples:
+            try:
+                self.engine.model.check_learnable(example.x, example.y)
+            except ModelRefused as e:
+                self.metrics.model_errors.labels(stage="learn").inc()
+                log.error("the model cannot learn the labeled example %r: %s", example.id, e)
+                self._dead_letter(
+                    encode_training_example(example),
+                    (config.training_topic, -1, -1),
+                    Reason.MODEL_ERROR.value,
+                    f"the model cannot learn it: {e}",
+                    example.id.encode(),
+                    outgoing,
+                )
+                continue
             outgoing.append(
-                _Outgoing(
-                    config.training_topic, example.id.encode(), encode_training_example(example)
+                Outgoing(
+                    config.training_topic,
+                    example.id.encode(),
+                    encode_training_example(example),
+                    "training",
                 )
             )
             answerers = [a.annotator for a in example.answers] or [example.annotator]
@@ -588,92 +461,39 @@ class Daemon:
             self.metrics.labeled_accuracy.set(self.accuracy.value)
 
     def _learn(self, polled: dict) -> None:
+        """Fold the training log's new records into the model.
+
+        Examples are checked before they are written (:meth:`_append_training`); one
+        the model still refuses in the fold is counted and logged by every replica
+        alike, and stays in the training log for the record.
+        """
+        fold = self.state.fold
         for tp, records in polled.items():
             examples = []
             for record in records:
                 try:
                     examples.append(decode_training_example(record.value))
-                except (InvalidRecord, KeyError, TypeError, ValueError) as e:
+                except Exception as e:
                     # Only daemons write this topic; a bad record there is a bug, not input.
                     log.error(
                         "skipping unreadable training record at offset %d: %s", record.offset, e
                     )
             started = time.perf_counter()
-            self.fold.apply(examples)
+            failed = fold.failed
+            fold.apply(examples)
             self.metrics.model_update_latency.observe(time.perf_counter() - started)
+            self.metrics.model_errors.labels(stage="learn").inc(fold.failed - failed)
             self.offsets.setdefault(tp.topic, {})[tp.partition] = records[-1].offset + 1
-
-    def _deliver(self, outgoing: list[_Outgoing]) -> None:
-        """Send and wait until Kafka has every record; retry through broker outages."""
-        assert self.producer is not None
-        attempt = 0
-        while outgoing:
-            sent = []
-            failed = []
-            for record in outgoing:
-                try:
-                    sent.append(
-                        (record, self.producer.send(record.topic, record.value, record.key))
-                    )
-                except KafkaError as e:
-                    failed.append((record, e))
-            while any(not future.is_done for _, future in sent):
-                try:
-                    self.producer.flush(timeout=5)
-                except KafkaError as e:
-                    self._backoff(attempt, "delivering to Kafka", e)
-                    attempt += 1
-            failed += [(r, f.exception) for r, f in sent if f.failed()]
-            for record, future in sent:
-                if record.topic == self.config.queries_topic and future.succeeded():
-                    written = future.value
-                    self.queries_written[written.partition] = max(
-                        self.queries_written.get(written.partition, 0), written.offset + 1
-                    )
-            if failed:
-                self._backoff(attempt, f"delivering {len(failed)} records", failed[0][1])
-                attempt += 1
-            outgoing = [r for r, _ in failed]
 
     def _count(self, name: str, n: int) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
-
-    def _update_gauges(self) -> None:
-        metrics = self.metrics
-        decider = self.engine.decider
-        metrics.budget_spent.set(decider.spent_fraction)
-        for arm, weight in zip(decider.arms, decider.arm_weights().tolist(), strict=True):
-            metrics.strategy_weight.labels(rule=arm.strategy).set(weight)
-        metrics.pending_queries.set(len(self.engine.pending))
-        annotators = self.engine.annotators
-        if annotators is not None:
-            for name in self.annotator_names.tracked:
-                metrics.annotator_reliability.labels(annotator=name).set(annotators.accuracy(name))
-        metrics.snapshot_age.set(time.monotonic() - self.last_snapshot)
-        lag: dict[str, int] = {}
-        for consumer in (self.group, self.training):
-            assert consumer is not None
-            for tp in consumer.assignment():
-                end = consumer.highwater(tp)
-                position = self.offsets.get(tp.topic, {}).get(tp.partition)
-                if end is not None and position is not None:
-                    lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
-        for topic, records in lag.items():
-            metrics.consumer_lag.labels(topic=topic).set(records)
 
     def checkpoint(self) -> None:
         """Write a durable snapshot, then commit the offsets it covers."""
         assert self.group is not None
         started = time.perf_counter()
-        path = self.store.save(
-            Snapshot(
-                self.fold,
-                self.offsets,
-                self.counters,
-                queries_written=self.queries_written,
-                written_at=time.time(),
-            )
-        )
+        self.state.written_at = time.time()
+        path = self.store.save(self.state)
         self.last_snapshot = time.monotonic()
         self.metrics.snapshot_duration.observe(time.perf_counter() - started)
         self.metrics.snapshot_age.set(0.0)
@@ -690,3 +510,7 @@ class Daemon:
         except KafkaError as e:
             # The snapshot is the resume point; the group's offsets catch up next time.
             log.warning("committing offsets failed (%s); will retry at the next snapshot", e)
+
+
+def _where(record) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset

@@ -52,6 +52,10 @@ class Reason(enum.StrEnum):
     OVERSIZED = "oversized"
     BAD_LABEL = "bad_label"
     BAD_TIMESTAMP = "bad_timestamp"
+    #: the user's model raised on the event, or cannot learn the labeled example
+    MODEL_ERROR = "model_error"
+    #: Kafka refused to take the record for good (too large, unknown topic, not authorized)
+    UNDELIVERABLE = "undeliverable"
 
 
 class InvalidRecord(ValueError):

@@ -123,6 +123,20 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.model_errors = Counter(
+            "streamal_model_errors",
+            "Events the model could not score (stage predict) and training examples it could "
+            "not learn (stage learn); each is dead-lettered with reason model_error.",
+            ["stage"],
+            registry=r,
+        )
+        self.undeliverable = Counter(
+            "streamal_undeliverable_records",
+            "Records Kafka refused for good (too large, unknown topic, not authorized), by "
+            "the role of their topic and the error; each is reported on the dead-letter topic.",
+            ["topic", "error"],
+            registry=r,
+        )
         self.budget_target = Gauge(
             "streamal_budget_target_ratio", "Fraction of events that may be queried.", registry=r
         )

@@ -316,14 +316,18 @@ class Model:
 
         """
         for x, y in zip(xs, ys, strict=True):
-            self._try(x, y)
+            self.check_learnable(x, y)
         learn_one = self.estimator.learn_one
         for x, y in zip(xs, ys, strict=True):
             self._add_class(y)
             learn_one(x, y)
         self.version += len(ys)
 
-    def _try(self, x: dict, y: Hashable) -> None:
+    def check_learnable(self, x: dict, y: Hashable) -> None:
+        """Raise :class:`ModelRefused` if learning ``(x, y)`` would fail or break the model.
+
+        It learns nothing; a new feature type is tried on a fresh copy (see :meth:`learn`).
+        """
         new = {(k, type(v)) for k, v in x.items()} - self._tried
         if not new:
             return

@@ -121,6 +121,8 @@ class ReplayResult:
     annotators: list[dict] = field(default_factory=list)
     #: with simulated annotators: the share of the learned labels that are the true class
     label_accuracy: float | None = None
+    #: the ids of the queried events, in stream order (kept out of :meth:`to_dict`)
+    queried: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -187,6 +189,7 @@ def replay(
     n = len(rows)
     every = max(1, n // max(1, setup.curve_points))
     curve: list[list[float]] = []
+    queried: list[str] = []
     started = time.perf_counter()
     for start in range(0, n, setup.batch_size):
         batch = rows[start : start + setup.batch_size]
@@ -223,6 +226,7 @@ def replay(
                 curve.append([seen, correct / seen, labels_before + int(so_far[i])])
         for i in np.flatnonzero(out.queried).tolist():
             row = batch[i]
+            queried.append(row.id)
             # Row-counted delay: the label of event i is usable from event i + d + 1 on.
             available = row.ts + delay.amount if delay.in_time else start + i + delay.amount + 1
             oracle.truth[row.id] = row.y
@@ -243,6 +247,7 @@ def replay(
         n,
         seconds,
         curve,
+        queried=queried,
     )
     if setup.annotators:
         result.answers = "aggregated" if setup.aggregate else "first answer"

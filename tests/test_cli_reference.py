@@ -17,7 +17,7 @@ def test_committed_reference_matches_the_parsers():
 
 def test_reference_lists_every_subcommand_and_contract_flag():
     text = render_reference()
-    for section in ("replay", "serve", "demo", "annotate"):
+    for section in ("replay", "serve", "rerun", "demo", "annotate"):
         assert f"## `streamal {section}`" in text
     for flag in ("--label-delay", "--report", "--kafka-option", "--snapshot-interval"):
         assert f"`{flag}`" in text

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from streamal.connectors.kafka_recording import (
@@ -19,7 +21,7 @@ from streamal.decider import Decider
 from streamal.engine import Engine
 from streamal.model import DEFAULT_MODEL
 from streamal.rerun import rerun
-from tests.conftest import FAST_GROUP, Annotator, wait_for
+from tests.conftest import FAST_GROUP, STREAMAL, Annotator, wait_for
 
 
 def test_rerunning_a_daemon_run_reproduces_its_queries(topics, serve, tmp_path: Path):
@@ -62,6 +64,20 @@ def test_rerunning_a_daemon_run_reproduces_its_queries(topics, serve, tmp_path: 
         (q["id"], q["score"], q["model_version"]) for q in queries
     ]
     assert [q.proba for q in again] == [q["proba"] for q in queries]
+
+    # The same, as a command run with the daemon's own settings.
+    command = [STREAMAL, "rerun", *args, "--queries", str(tmp_path / "rerun.jsonl")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(queries)} queries, {len(queries)} recorded" in done.stdout
+    assert "identical" in done.stdout
+    written = [orjson.loads(line) for line in (tmp_path / "rerun.jsonl").read_text().split()]
+    assert [(q["id"], q["score"]) for q in written] == [(q["id"], q["score"]) for q in queries]
+    # Settings other than the daemon's do not reproduce it, and say so.
+    other = [*args[: args.index("--seed")], "--seed", "12"]
+    done = subprocess.run([STREAMAL, "rerun", *other], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "queries not recorded" in done.stdout or "with another score" in done.stdout
 
 
 def test_a_topic_range_reads_only_its_offsets(topics):

@@ -124,6 +124,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="events per decision batch")
     p.add_argument("--report", type=Path, metavar="PATH", help="write a JSON report")
     p.add_argument("--plot", type=Path, metavar="PATH", help="write a PNG of the learning curves")
+    p.add_argument(
+        "--queries",
+        type=Path,
+        metavar="PATH",
+        help='write the queried events as JSON Lines: {"strategy", "budget", "id"} per query, '
+        "in stream order (compare with a daemon's queries topic)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--jobs", type=int, default=0, help="parallel runs (default: one per core, at most 2)"
@@ -366,6 +373,13 @@ def run(args: argparse.Namespace) -> int:
             "runs": [r.to_dict() for r in results],
         }
         _write(args.report, orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if args.queries:
+        lines = [
+            orjson.dumps({"strategy": r.name, "budget": r.budget, "id": query_id})
+            for r in results
+            for query_id in r.queried
+        ]
+        _write(args.queries, b"".join(line + b"\n" for line in lines))
     if args.plot:
         try:
             args.plot.parent.mkdir(parents=True, exist_ok=True)

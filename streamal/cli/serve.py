@@ -13,7 +13,7 @@ import orjson
 from streamal.cli.base import UsageError
 from streamal.config import ConfigError, ServeConfig, load_config
 
-__all__ = ["register", "setup_logging"]
+__all__ = ["add_settings_flags", "config_from_args", "register", "setup_logging"]
 
 DEFAULTS = ServeConfig()
 ENGINE = DEFAULTS.engine
@@ -165,6 +165,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "STREAMAL_KAFKA_OPTIONS=KEY=VALUE,KEY=VALUE, or a [kafka] table in the file. "
         "Snapshots are signed with STREAMAL_SNAPSHOT_KEY, or a key file made in --state-dir.",
     )
+    add_settings_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """The daemon's settings as flags: ``--config``, every setting, ``--kafka-option``."""
     parser.add_argument("--config", metavar="PATH", help="TOML file of settings")
     for flag, text in _FLAGS.items():
         parser.add_argument(f"--{flag}", help=text)
@@ -174,10 +180,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         # Not given (None) lets the environment or the file decide; --no-FLAG turns it off.
         parser.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=text)
     add_kafka_flags(parser)
-    parser.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    """The checked settings from the flags, ``STREAMAL_*`` and the file (other flags ignored)."""
     flags = {k: v for k, v in vars(args).items() if k not in ("func", "command", "kafka_option")}
     try:
         return load_config(flags, os.environ, args.kafka_option)

@@ -1,18 +1,27 @@
-"""The daemon's wire format: JSON records in and out (docs/design.md, "Topics and messages").
+"""The daemon's wire format: every JSON record, in and out (docs/design.md, "Topics and messages").
 
 Decoding checks every field a record must have and turns the first problem
 into an :class:`InvalidRecord` with a reason from :class:`Reason`, a small
-fixed set that is also the ``reason`` label of the metrics. Unknown fields are
-ignored. Encoding is the reverse, for the records the daemon writes.
+fixed set that is also the ``reason`` label of the metrics. Whatever bytes
+arrive (any size, nesting, encoding or JSON type), a decoder returns its
+record or raises :class:`InvalidRecord`, nothing else: one record's failure
+is that record's dead letter, never the process's. Unknown fields are
+ignored. Encoding is the reverse, for the records the daemon, the demo and
+the labelers write.
 """
 
 from __future__ import annotations
 
 import base64
+import codecs
 import enum
-import json
+import hashlib
 import math
-from collections.abc import Hashable
+import re
+import reprlib
+import sys
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 import orjson
 
@@ -20,14 +29,20 @@ from streamal.annotators import Answer
 from streamal.engine import Event, Label, Prediction, Query, TrainingExample
 
 __all__ = [
+    "DEAD_LETTER_DETAIL_CHARS",
+    "DEAD_LETTER_VALUE_BYTES",
     "MAX_RECORD_BYTES",
     "VERSION",
     "InvalidRecord",
     "Reason",
     "decode_event",
     "decode_label",
+    "decode_prediction",
+    "decode_query",
     "decode_training_example",
     "encode_dead_letter",
+    "encode_event",
+    "encode_label",
     "encode_prediction",
     "encode_query",
     "encode_training_example",
@@ -37,6 +52,15 @@ VERSION = 1
 
 #: Records larger than this are refused unread (1 MiB, Kafka's default ``max.message.bytes``).
 MAX_RECORD_BYTES = 1_048_576
+
+#: How many of a refused value's first bytes its dead letter keeps: enough to see what it was,
+#: few enough that the letter of any record fits in a producer request.
+DEAD_LETTER_VALUE_BYTES = 4096
+
+#: A dead letter's detail is cut to this many characters (an exception's message can be huge).
+DEAD_LETTER_DETAIL_CHARS = 1000
+
+_T = TypeVar("_T")
 
 
 class Reason(enum.StrEnum):
@@ -52,10 +76,18 @@ class Reason(enum.StrEnum):
     OVERSIZED = "oversized"
     BAD_LABEL = "bad_label"
     BAD_TIMESTAMP = "bad_timestamp"
+    #: nested deeper than the parser allows
+    TOO_DEEP = "too_deep"
+    #: not UTF-8
+    BAD_ENCODING = "bad_encoding"
+    #: an object repeats a key: parsers disagree on which value wins, so none does
+    DUPLICATE_KEY = "duplicate_key"
     #: the user's model raised on the event, or cannot learn the labeled example
     MODEL_ERROR = "model_error"
     #: Kafka refused to take the record for good (too large, unknown topic, not authorized)
     UNDELIVERABLE = "undeliverable"
+    #: a query's or prediction's own field (proba, score, strategy, model_version, queried)
+    BAD_FIELD = "bad_field"
 
 
 class InvalidRecord(ValueError):
@@ -67,45 +99,159 @@ class InvalidRecord(ValueError):
         self.detail = detail
 
 
-class _NonFinite(Exception):
-    pass
+def _clip(text: str, limit: int) -> str:
+    """``text``, cut to ``limit`` characters with an ellipsis when it is longer.
+
+    >>> _clip("short", 10), _clip("a" * 20, 10)
+    ('short', 'aaaaaaaaa…')
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _reject_constant(name: str) -> float:
-    raise _NonFinite(name)
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 80
+
+
+def _show(value: object) -> str:
+    """A short repr for a detail: a record's values can be megabytes long or 1,000 levels deep.
+
+    >>> _show([1]), _show("z" * 200)[:12], _show([[[[[1]]]]])
+    ('[1]', "'zzzzzzzzzzz", '[[[[...]]]]')
+    """
+    return _SHORT_REPR.repr(value)
+
+
+def _decode(raw: bytes, max_bytes: int, read: Callable[..., _T], *args: object) -> _T:
+    """``read(record, *args)`` of the object in ``raw``; any failure is an InvalidRecord."""
+    try:
+        return read(_parse(raw, max_bytes), *args)
+    except InvalidRecord:
+        raise
+    # The decoders name every problem we know of; this is for those nobody foresaw (a
+    # RecursionError or MemoryError, a repr that fails). One record must never stop the
+    # daemon: whatever went wrong, it is that record's dead letter.
+    except RecursionError:
+        raise InvalidRecord(Reason.TOO_DEEP, "nested too deeply to read") from None
+    except Exception as e:
+        detail = _clip(f"{type(e).__name__}: {e}", DEAD_LETTER_DETAIL_CHARS)
+        raise InvalidRecord(Reason.MALFORMED_JSON, detail) from None
 
 
 def _parse(raw: bytes, max_bytes: int) -> dict:
+    if not isinstance(raw, bytes):
+        if not isinstance(raw, bytearray | memoryview):
+            raise InvalidRecord(Reason.MALFORMED_JSON, f"expected bytes, got {type(raw).__name__}")
+        raw = bytes(raw)
     if len(raw) > max_bytes:
         raise InvalidRecord(Reason.OVERSIZED, f"{len(raw)} bytes, more than {max_bytes}")
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        # orjson refuses NaN/Infinity outright; Python's json.dumps writes them, so
-        # tell a producer that sent them what is really wrong.
-        try:
-            json.loads(raw, parse_constant=_reject_constant)
-        except _NonFinite as constant:
-            raise InvalidRecord(Reason.NON_FINITE, f"{constant} is not a finite number") from None
-        except ValueError:
-            pass
-        if "infinity" in str(e):
-            raise InvalidRecord(Reason.NON_FINITE, "a number too large for a double") from None
-        raise InvalidRecord(Reason.MALFORMED_JSON, str(e)) from None
+        raise _refusal(raw, e) from None
     if not isinstance(obj, dict):
         raise InvalidRecord(
             Reason.NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}"
         )
+    if _has_duplicate_key(raw, obj):
+        raise InvalidRecord(Reason.DUPLICATE_KEY, "an object has the same key twice")
     if "v" not in obj:
         raise InvalidRecord(Reason.BAD_VERSION, f"no v field (expected v={VERSION})")
     # true == 1 in Python, not in the schema (docs/schemas): a boolean is no version.
     if isinstance(obj["v"], bool) or obj["v"] != VERSION:
-        raise InvalidRecord(Reason.BAD_VERSION, f"v is {obj['v']!r}, this daemon reads v={VERSION}")
+        raise InvalidRecord(
+            Reason.BAD_VERSION, f"v is {_show(obj['v'])}, this daemon reads v={VERSION}"
+        )
     if "id" not in obj:
         raise InvalidRecord(Reason.MISSING_ID, "no id field")
     if not isinstance(obj["id"], str) or not obj["id"]:
-        raise InvalidRecord(Reason.BAD_ID, f"id must be a non-empty string, got {obj['id']!r}")
+        raise InvalidRecord(Reason.BAD_ID, f"id must be a non-empty string, got {_show(obj['id'])}")
     return obj
+
+
+def _refusal(raw: bytes, error: orjson.JSONDecodeError) -> InvalidRecord:
+    """Why orjson refused ``raw``, without parsing it again (a second parser could recurse)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return InvalidRecord(Reason.BAD_ENCODING, f"not UTF-8: {e}")
+    if "depth limit" in error.msg:
+        return InvalidRecord(Reason.TOO_DEEP, str(error))
+    if "infinity" in error.msg:
+        return InvalidRecord(Reason.NON_FINITE, "a number too large for a double")
+    constant = _constant_at(error)
+    if constant:
+        return InvalidRecord(Reason.NON_FINITE, f"{constant} is not a finite number")
+    return InvalidRecord(Reason.MALFORMED_JSON, str(error))
+
+
+def _constant_at(error: orjson.JSONDecodeError) -> str | None:
+    """The NaN, Infinity or -Infinity where orjson stopped, if that is what it stopped at.
+
+    orjson refuses them outright; Python's ``json.dumps`` writes them, so a
+    producer that sent them is told what is really wrong.
+
+    >>> try:
+    ...     orjson.loads('{"a": -Infinity}')
+    ... except orjson.JSONDecodeError as e:
+    ...     _constant_at(e)
+    '-Infinity'
+    """
+    text = error.doc if isinstance(error.doc, str) else ""
+    if "key" in error.msg:
+        return None  # {NaN: 1} is a malformed key, not a number
+    ahead = text[error.pos : error.pos + 8]
+    if ahead.startswith("NaN"):
+        return "NaN"
+    if ahead == "Infinity":
+        return "-Infinity" if text[error.pos - 1 : error.pos] == "-" else "Infinity"
+    return None
+
+
+#: A JSON string literal (valid JSON only: orjson has read it already).
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _has_duplicate_key(raw: bytes, obj: dict) -> bool:
+    """Whether an object in ``raw`` (parsed as ``obj``) repeats a key.
+
+    In valid JSON, every key is followed by one colon outside strings, and a
+    repeated key leaves one key fewer in the parsed object. So when ``raw``
+    has as many colons as ``obj`` has keys, no key was repeated: one C-speed
+    count on the hot path. Only colons inside strings, or a repeated key, make
+    them differ, and then the colons outside strings are counted exactly.
+
+    >>> raw = b'{"a": "12:30", "b": {"a": 1}}'
+    >>> _has_duplicate_key(raw, orjson.loads(raw))
+    False
+    >>> raw = b'{"a": 1, "b": 2, "a": 3}'
+    >>> _has_duplicate_key(raw, orjson.loads(raw))
+    True
+    """
+    keys = _count_keys(obj)
+    return raw.count(b":") != keys and _STRING.sub(b"", raw).count(b":") != keys
+
+
+_CONTAINERS = frozenset((dict, list))
+
+
+def _count_keys(obj: dict) -> int:
+    """How many keys the objects in ``obj`` hold, at every depth (with a stack, not recursion).
+
+    >>> _count_keys({"a": 1, "b": [{"c": 2}, {}, [{"d": 3, "e": 4}]]})
+    5
+    """
+    keys = 0
+    todo: list = [obj]
+    while todo:
+        node = todo.pop()
+        if type(node) is dict:
+            keys += len(node)
+            node = node.values()
+        for child in node:
+            if type(child) in _CONTAINERS:
+                todo.append(child)
+    return keys
 
 
 def _timestamp(obj: dict, default: float) -> float:
@@ -113,12 +259,33 @@ def _timestamp(obj: dict, default: float) -> float:
     if ts is None:
         return default
     if isinstance(ts, bool) or not isinstance(ts, int | float):
-        raise InvalidRecord(Reason.BAD_TIMESTAMP, f"ts must be a number, got {ts!r}")
+        raise InvalidRecord(Reason.BAD_TIMESTAMP, f"ts must be a number, got {_show(ts)}")
     return float(ts)
+
+
+def _features(x: object) -> dict:
+    if not isinstance(x, dict):
+        raise InvalidRecord(Reason.BAD_FEATURES, f"x must be an object of features, got {_show(x)}")
+    for name, value in x.items():
+        # orjson makes exact types, so type() is exact, and cheaper than isinstance on the hot
+        # path; and a boolean (a subclass of int) is neither a number nor a string in the event
+        # schema (docs/schemas).
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                raise InvalidRecord(Reason.NON_FINITE, f"feature {_show(name)} is {value!r}")
+        elif kind is not int and kind is not str:
+            raise InvalidRecord(
+                Reason.BAD_FEATURES,
+                f"feature {_show(name)} must be a number or a string, got {_show(value)}",
+            )
+    return x
 
 
 def decode_event(raw: bytes, *, default_ts: float, max_bytes: int = MAX_RECORD_BYTES) -> Event:
     """Read an event record; ``default_ts`` is its time when it has no ``ts`` (e.g. Kafka's).
+
+    Any bytes at all give an :class:`Event` or an :class:`InvalidRecord`, nothing else.
 
     Examples
     --------
@@ -129,22 +296,30 @@ def decode_event(raw: bytes, *, default_ts: float, max_bytes: int = MAX_RECORD_B
     Traceback (most recent call last):
     ...
     streamal.messages.InvalidRecord: bad_features: feature 'a' must be a number or a string, got [1]
+    >>> try:
+    ...     decode_event(b'{"v":1,"id":"e3","x":' + b"[" * 5000, default_ts=0.0)
+    ... except InvalidRecord as e:
+    ...     e.reason
+    <Reason.TOO_DEEP: 'too_deep'>
 
     """
-    obj = _parse(raw, max_bytes)
-    x = obj.get("x")
-    if not isinstance(x, dict):
-        raise InvalidRecord(Reason.BAD_FEATURES, f"x must be an object of features, got {x!r}")
-    for name, value in x.items():
-        # Booleans are neither numbers nor strings in the event schema (docs/schemas).
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise InvalidRecord(Reason.NON_FINITE, f"feature {name!r} is {value!r}")
-        elif not isinstance(value, str):
-            raise InvalidRecord(
-                Reason.BAD_FEATURES, f"feature {name!r} must be a number or a string, got {value!r}"
-            )
-    return Event(obj["id"], x, _timestamp(obj, default_ts))
+    return _decode(raw, max_bytes, _event, default_ts)
+
+
+def _event(obj: dict, default_ts: float) -> Event:
+    return Event(obj["id"], _features(obj.get("x")), _timestamp(obj, default_ts))
+
+
+def encode_event(event: Event) -> bytes:
+    """The events-topic record of ``event``; :func:`decode_event` reads it back.
+
+    >>> encode_event(Event("e1", {"a": 1.5, "b": "red"}, 7.0))
+    b'{"v":1,"id":"e1","ts":7.0,"x":{"a":1.5,"b":"red"}}'
+    >>> decode_event(encode_event(Event("e1", {"a": 1.5}, 7.0)), default_ts=0.0)
+    Event(id='e1', x={'a': 1.5}, ts=7.0)
+
+    """
+    return _dumps({"v": VERSION, "id": event.id, "ts": event.ts, "x": event.x})
 
 
 def _label_value(value: object) -> Hashable:
@@ -156,12 +331,14 @@ def _label_value(value: object) -> Hashable:
         # A labeler writing 1.0 means the class 1, as a CSV recording would.
         return int(value)
     raise InvalidRecord(
-        Reason.BAD_LABEL, f"label must be a string, integer or boolean, got {value!r}"
+        Reason.BAD_LABEL, f"label must be a string, integer or boolean, got {_show(value)}"
     )
 
 
 def decode_label(raw: bytes, *, default_ts: float, max_bytes: int = MAX_RECORD_BYTES) -> Label:
     """Read a label record.
+
+    Any bytes at all give a :class:`Label` or an :class:`InvalidRecord`, nothing else.
 
     Examples
     --------
@@ -172,23 +349,49 @@ def decode_label(raw: bytes, *, default_ts: float, max_bytes: int = MAX_RECORD_B
     Traceback (most recent call last):
     ...
     streamal.messages.InvalidRecord: bad_label: no label field
+    >>> decode_label(b'{"v":1,"id":"e1","label":"spam","label":"ham"}', default_ts=9.0)
+    Traceback (most recent call last):
+    ...
+    streamal.messages.InvalidRecord: duplicate_key: an object has the same key twice
 
     """
-    obj = _parse(raw, max_bytes)
+    return _decode(raw, max_bytes, _label, default_ts)
+
+
+def _label(obj: dict, default_ts: float) -> Label:
     if "label" not in obj:
         raise InvalidRecord(Reason.BAD_LABEL, "no label field")
     label = _label_value(obj["label"])
     annotator = obj.get("annotator")
     if annotator is not None and not isinstance(annotator, str):
-        raise InvalidRecord(Reason.BAD_LABEL, f"annotator must be a string, got {annotator!r}")
+        raise InvalidRecord(Reason.BAD_LABEL, f"annotator must be a string, got {_show(annotator)}")
     cost = obj.get("cost")
     if cost is not None and (
         isinstance(cost, bool)
         or not isinstance(cost, int | float)
         or not (math.isfinite(cost) and cost >= 0)
     ):
-        raise InvalidRecord(Reason.BAD_LABEL, f"cost must be a number >= 0, got {cost!r}")
+        raise InvalidRecord(Reason.BAD_LABEL, f"cost must be a number >= 0, got {_show(cost)}")
     return Label(obj["id"], label, _timestamp(obj, default_ts), annotator, cost)
+
+
+def encode_label(label: Label) -> bytes:
+    """The labels-topic record of ``label``; :func:`decode_label` reads it back.
+
+    The annotator and the cost are written only when they are known.
+
+    >>> encode_label(Label("e1", "spam", 9.0, "ann"))
+    b'{"v":1,"id":"e1","label":"spam","ts":9.0,"annotator":"ann"}'
+    >>> decode_label(encode_label(Label("e1", 3, 9.0, cost=0.5)), default_ts=0.0)
+    Label(id='e1', label=3, ts=9.0, annotator=None, cost=0.5)
+
+    """
+    record = {"v": VERSION, "id": label.id, "label": label.label, "ts": label.ts}
+    if label.annotator is not None:
+        record["annotator"] = label.annotator
+    if label.cost is not None:
+        record["cost"] = label.cost
+    return _dumps(record)
 
 
 def _dumps(obj: dict) -> bytes:
@@ -196,7 +399,7 @@ def _dumps(obj: dict) -> bytes:
 
 
 def encode_query(query: Query) -> bytes:
-    """The queries-topic record of ``query``.
+    """The queries-topic record of ``query``; :func:`decode_query` reads it back.
 
     >>> from streamal.engine import Query
     >>> encode_query(Query("e1", 3.0, {"a": 1.0}, {"x": 0.5, "y": 0.5}, 0.5, "split", 4))
@@ -217,11 +420,75 @@ def encode_query(query: Query) -> bytes:
     )
 
 
+def decode_query(raw: bytes) -> Query:
+    """Read a queries-topic record (written by :func:`encode_query`).
+
+    Classes travel as JSON object keys, so the ``proba`` read back is keyed by
+    strings whatever the model's classes are. Any bytes at all give a
+    :class:`Query` or an :class:`InvalidRecord`, nothing else.
+
+    >>> raw = b'{"v":1,"id":"e1","ts":3,"x":{"a":1.0},"proba":{"x":0.25,"y":0.75},'
+    >>> query = decode_query(raw + b'"score":0.5,"strategy":"split","model_version":4,"new":[]}')
+    >>> query.id, query.ts, query.x, query.proba, query.score, query.strategy, query.model_version
+    ('e1', 3.0, {'a': 1.0}, {'x': 0.25, 'y': 0.75}, 0.5, 'split', 4)
+    >>> decode_query(raw + b'"score":0.5,"strategy":"split"}')
+    Traceback (most recent call last):
+    ...
+    streamal.messages.InvalidRecord: bad_field: model_version must be an integer >= 0, got None
+
+    """
+    return _decode(raw, sys.maxsize, _query)
+
+
+def _query(obj: dict) -> Query:
+    if obj.get("ts") is None:
+        raise InvalidRecord(Reason.BAD_TIMESTAMP, "no ts field")
+    score = obj.get("score")
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        raise InvalidRecord(Reason.BAD_FIELD, f"score must be a number, got {_show(score)}")
+    strategy = obj.get("strategy")
+    if not isinstance(strategy, str) or not strategy:
+        raise InvalidRecord(
+            Reason.BAD_FIELD, f"strategy must be a non-empty string, got {_show(strategy)}"
+        )
+    return Query(
+        obj["id"],
+        _timestamp(obj, 0.0),
+        _features(obj.get("x")),
+        _proba(obj.get("proba")),
+        float(score),
+        strategy,
+        _model_version(obj),
+    )
+
+
+def _proba(proba: object) -> dict:
+    if not isinstance(proba, dict) or not all(
+        isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1
+        for p in proba.values()
+    ):
+        raise InvalidRecord(
+            Reason.BAD_FIELD,
+            f"proba must map classes to probabilities in [0, 1], got {_show(proba)}",
+        )
+    return proba
+
+
+def _model_version(obj: dict) -> int:
+    version = obj.get("model_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise InvalidRecord(
+            Reason.BAD_FIELD, f"model_version must be an integer >= 0, got {_show(version)}"
+        )
+    return version
+
+
 def encode_prediction(prediction: Prediction, model_version: int) -> bytes:
     """The predictions-topic record of ``prediction``, made by the model at ``model_version``.
 
     The version (how many examples the model had learned) is what a replay of
     the run needs to reproduce every decision, queried or not.
+    :func:`decode_prediction` reads the record back.
     """
     return _dumps(
         {
@@ -233,6 +500,34 @@ def encode_prediction(prediction: Prediction, model_version: int) -> bytes:
             "model_version": model_version,
         }
     )
+
+
+def decode_prediction(raw: bytes) -> tuple[Prediction, int]:
+    """Read a predictions-topic record: the prediction and the model version that made it.
+
+    The reverse of :func:`encode_prediction`; as for queries, ``proba`` is
+    keyed by strings. Any bytes at all give a prediction or an
+    :class:`InvalidRecord`, nothing else.
+
+    >>> prediction = Prediction("e1", "y", {"x": 0.25, "y": 0.75}, True)
+    >>> decode_prediction(encode_prediction(prediction, 4))
+    (Prediction(id='e1', y='y', proba={'x': 0.25, 'y': 0.75}, queried=True), 4)
+    >>> raw = b'{"v":1,"id":"e1","y":null,"proba":{},"queried":false,"model_version":0}'
+    >>> decode_prediction(raw)
+    (Prediction(id='e1', y=None, proba={}, queried=False), 0)
+
+    """
+    return _decode(raw, sys.maxsize, _prediction)
+
+
+def _prediction(obj: dict) -> tuple[Prediction, int]:
+    if "y" not in obj:
+        raise InvalidRecord(Reason.BAD_LABEL, "no y field")
+    y = None if obj["y"] is None else _label_value(obj["y"])
+    queried = obj.get("queried")
+    if not isinstance(queried, bool):
+        raise InvalidRecord(Reason.BAD_FIELD, f"queried must be a boolean, got {_show(queried)}")
+    return Prediction(obj["id"], y, _proba(obj.get("proba")), queried), _model_version(obj)
 
 
 def encode_training_example(example: TrainingExample) -> bytes:
@@ -278,7 +573,7 @@ def _answer(answer: Answer) -> dict:
 
 def decode_training_example(raw: bytes) -> TrainingExample:
     """Read a training-log record (written by :func:`encode_training_example`)."""
-    obj = _parse(raw, max_bytes=len(raw))
+    obj = _parse(raw, max_bytes=sys.maxsize)
     return TrainingExample(
         obj["id"],
         obj["x"],
@@ -298,33 +593,54 @@ def decode_training_example(raw: bytes) -> TrainingExample:
 def encode_dead_letter(
     raw: bytes | None, *, topic: str, partition: int, offset: int, reason: str, detail: str
 ) -> bytes:
-    """The dead-letter record of a refused record: where it came from, why, and its bytes.
+    """The dead-letter record of a refused record: where it came from, why, and what it was.
 
-    The original bytes are kept exactly (base64) and, when they are UTF-8, also as text
-    for people reading the topic.
+    A letter is a few KB whatever the record's size, so that it always fits in
+    a producer request: it keeps the value's first :data:`DEAD_LETTER_VALUE_BYTES`
+    bytes (base64, and also as text for people reading the topic when they are
+    UTF-8), the value's whole length and SHA-256, and a detail of at most
+    :data:`DEAD_LETTER_DETAIL_CHARS` characters.
 
-    >>> import orjson
     >>> letter = orjson.loads(encode_dead_letter(
     ...     b"{oops", topic="streamal.events", partition=0, offset=41,
     ...     reason="malformed_json", detail="unexpected character"))
     >>> letter["reason"], letter["offset"], letter["value"], letter["value_b64"]
     ('malformed_json', 41, '{oops', 'e29vcHM=')
+    >>> letter["value_bytes"], letter["truncated"], letter["value_sha256"][:16]
+    (5, False, '935aaf3a54c0648c')
+    >>> huge = orjson.loads(encode_dead_letter(
+    ...     b"x" * 10_000_000, topic="t", partition=0, offset=0, reason="oversized", detail="!"))
+    >>> huge["value_bytes"], huge["truncated"], len(huge["value"])
+    (10000000, True, 4096)
 
     """
     raw = raw or b""
-    try:
-        text: str | None = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
+    head = raw[:DEAD_LETTER_VALUE_BYTES]
+    truncated = len(head) < len(raw)
     return _dumps(
         {
             "v": VERSION,
             "reason": reason,
-            "detail": detail,
+            "detail": _clip(detail, DEAD_LETTER_DETAIL_CHARS),
             "topic": topic,
             "partition": partition,
             "offset": offset,
-            "value": text,
-            "value_b64": base64.b64encode(raw).decode("ascii"),
+            "value": _text(head, truncated),
+            "value_b64": base64.b64encode(head).decode("ascii"),
+            "value_bytes": len(raw),
+            "value_sha256": hashlib.sha256(raw).hexdigest(),
+            "truncated": truncated,
         }
     )
+
+
+def _text(head: bytes, truncated: bool) -> str | None:
+    """``head`` as text if it is UTF-8; when ``truncated``, a character cut at its end is left out.
+
+    >>> _text("né".encode()[:2], True), _text("né".encode()[:2], False), _text(b"\\xff", True)
+    ('n', None, None)
+    """
+    try:
+        return codecs.getincrementaldecoder("utf-8")().decode(head, final=not truncated)
+    except UnicodeDecodeError:
+        return None

@@ -1,8 +1,8 @@
-"""The published schemas (docs/schemas) and the daemon's validator agree.
+"""The published schemas (docs/schemas) and the decoders of streamal.messages agree.
 
-Every example that the event and label schemas accept, the daemon reads;
-every one they refuse, the daemon refuses with a reason. Everything the
-daemon writes validates against its kind's schema.
+Every example that the event, label, query and prediction schemas accept,
+its decoder reads; every one they refuse, its decoder refuses with a reason.
+Everything the daemon writes validates against its kind's schema.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from streamal.messages import (
     InvalidRecord,
     decode_event,
     decode_label,
+    decode_prediction,
+    decode_query,
     encode_dead_letter,
     encode_prediction,
     encode_query,
@@ -25,7 +27,12 @@ from streamal.messages import (
 )
 from tests.test_schemas import BAD, GOOD, errors
 
-DECODERS = {"event": decode_event, "label": decode_label}
+DECODERS = {
+    "event": lambda raw: decode_event(raw, default_ts=0.0),
+    "label": lambda raw: decode_label(raw, default_ts=0.0),
+    "query": decode_query,
+    "prediction": lambda raw: decode_prediction(raw)[0],
+}
 
 
 def as_bytes(message: dict | str) -> bytes:
@@ -35,8 +42,8 @@ def as_bytes(message: dict | str) -> bytes:
 @pytest.mark.parametrize(
     ("kind", "message"), [(k, m) for k, m in GOOD if k in DECODERS], ids=lambda v: str(v)[:40]
 )
-def test_the_daemon_reads_what_the_schema_accepts(kind, message):
-    DECODERS[kind](as_bytes(message), default_ts=0.0)
+def test_the_decoder_reads_what_the_schema_accepts(kind, message):
+    assert DECODERS[kind](as_bytes(message)).id == message["id"]
 
 
 @pytest.mark.parametrize(
@@ -44,9 +51,9 @@ def test_the_daemon_reads_what_the_schema_accepts(kind, message):
     [(k, m) for k, m, _ in BAD if k in DECODERS],
     ids=lambda v: str(v)[:40],
 )
-def test_the_daemon_refuses_what_the_schema_refuses(kind, message):
+def test_the_decoder_refuses_what_the_schema_refuses(kind, message):
     with pytest.raises(InvalidRecord):
-        DECODERS[kind](as_bytes(message), default_ts=0.0)
+        DECODERS[kind](as_bytes(message))
 
 
 @pytest.mark.parametrize(
@@ -67,6 +74,9 @@ def test_the_daemon_refuses_what_the_schema_refuses(kind, message):
                                            offset=41, reason="malformed_json", detail="bad")),
         ("dead-letter", encode_dead_letter(b"\xff\xfe", topic="streamal.labels", partition=2,
                                            offset=0, reason="unknown", detail="never asked")),
+        ("dead-letter", encode_dead_letter(b"[" * 10_000_000, topic="streamal.events",
+                                           partition=0, offset=1, reason="oversized",
+                                           detail="why " * 1_000_000)),
     ],
 )  # fmt: skip
 def test_what_the_daemon_writes_validates(kind, record):

@@ -7,6 +7,7 @@ object validates against its kind's schema (draft 2020-12).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 
@@ -67,7 +68,14 @@ QUERY = {
     "model_version": 118,
 }
 LABEL = {"v": 1, "id": "e-1", "label": "fraud", "annotator": "ana", "cost": 0.2, "ts": 1764000100.0}
-PREDICTION = {"v": 1, "id": "e-1", "y": "ok", "proba": {"fraud": 0.45, "ok": 0.55}, "queried": True}
+PREDICTION = {
+    "v": 1,
+    "id": "e-1",
+    "y": "ok",
+    "proba": {"fraud": 0.45, "ok": 0.55},
+    "queried": True,
+    "model_version": 118,
+}
 TRAINING = {
     "v": 1,
     "id": "e-1",
@@ -87,6 +95,9 @@ DEAD_LETTER = {
     "detail": "Expecting value: line 1 column 13",
     "value": '{"v":1,"id":',
     "value_b64": base64.b64encode(b'{"v":1,"id":').decode(),
+    "value_bytes": 12,
+    "value_sha256": hashlib.sha256(b'{"v":1,"id":').hexdigest(),
+    "truncated": False,
 }
 
 
@@ -109,6 +120,7 @@ GOOD = [
     ("training", {"v": 1, "id": "e-1", "x": {"a": 1}, "y": 0}),
     ("dead-letter", DEAD_LETTER),
     ("dead-letter", with_(DEAD_LETTER, reason="unknown", topic="streamal.labels", value=None)),
+    ("dead-letter", with_(DEAD_LETTER, value_bytes=10_000_000, truncated=True)),
 ]
 
 
@@ -148,6 +160,8 @@ BAD = [
     ("label", with_(LABEL, annotator=7), "7 is not of type 'string'"),
     ("prediction", with_(PREDICTION, queried="yes"), "'yes' is not of type 'boolean'"),
     ("prediction", with_(PREDICTION, y=...), "'y' is a required property"),
+    ("prediction", with_(PREDICTION, model_version=...), "'model_version' is a required property"),
+    ("prediction", with_(PREDICTION, model_version=-2), "-2 is less than the minimum of 0"),
     ("training", with_(TRAINING, y=...), "'y' is a required property"),
     ("training", with_(TRAINING, x=...), "'x' is a required property"),
     ("training", with_(TRAINING, query_ts="t"), "'t' is not of type 'number'"),
@@ -158,6 +172,14 @@ BAD = [
     ("dead-letter", with_(DEAD_LETTER, value_b64=...), "'value_b64' is a required property"),
     ("dead-letter", with_(DEAD_LETTER, detail=...), "'detail' is a required property"),
     ("dead-letter", with_(DEAD_LETTER, topic=...), "'topic' is a required property"),
+    ("dead-letter", with_(DEAD_LETTER, detail="d" * 1001), "is too long"),
+    ("dead-letter", with_(DEAD_LETTER, value_b64="AAAA" * 1367), "is too long"),
+    ("dead-letter", with_(DEAD_LETTER, value_bytes=...), "'value_bytes' is a required property"),
+    ("dead-letter", with_(DEAD_LETTER, value_bytes=-1), "-1 is less than the minimum of 0"),
+    ("dead-letter", with_(DEAD_LETTER, value_sha256="ABC"), "does not match"),
+    ("dead-letter", with_(DEAD_LETTER, value_sha256=...), "'value_sha256' is a required property"),
+    ("dead-letter", with_(DEAD_LETTER, truncated="no"), "'no' is not of type 'boolean'"),
+    ("dead-letter", with_(DEAD_LETTER, truncated=...), "'truncated' is a required property"),
 ]
 
 

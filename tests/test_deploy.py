@@ -65,6 +65,14 @@ SERVE_FLAGS = frozenset(
         "--cost-budget",
         "--expected-cost",
         "--annotator-metrics",
+        # Kafka security; secrets only through the environment (STREAMAL_SASL_PASSWORD)
+        "--security-protocol",
+        "--sasl-mechanism",
+        "--sasl-username",
+        "--sasl-password",
+        "--ssl-cafile",
+        "--ssl-certfile",
+        "--ssl-keyfile",
     }
 )
 DEMO_FLAGS = frozenset({"--bootstrap-servers", "--events"})
@@ -576,6 +584,45 @@ def test_contract_matches_the_real_cli_help(subcommand):
             assert flags_of(argv) <= real, (where, flags_of(argv) - real)
 
 
+_SECRET_WORD = re.compile(r"password|passwd|secret|token|credential", re.IGNORECASE)
+
+
+def secret_env_names() -> set[str]:
+    """The k8s container's variables that hold a value from a Secret."""
+    (sts,) = k8s("StatefulSet")
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    return {e["name"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+def secrets_in_argv(argv: list[str], secret_env: set[str]) -> list[str]:
+    """Arguments that carry a credential: named like one, or expanded from a Secret."""
+    return [
+        arg
+        for arg in argv
+        if _SECRET_WORD.search(arg) or any(f"$({var})" in arg for var in secret_env)
+    ]
+
+
+def test_secrets_in_argv_finds_credentials_passed_as_arguments():
+    argv = ["streamal", "serve", "--kafka-option", "sasl_plain_username=$(KAFKA_USERNAME)"]
+    assert secrets_in_argv(argv, {"KAFKA_USERNAME"}) == ["sasl_plain_username=$(KAFKA_USERNAME)"]
+    assert secrets_in_argv(["--sasl-password", "x"], set()) == ["--sasl-password"]
+    assert secrets_in_argv(["--kafka-option", "sasl_plain_password=$(P)"], set())
+    assert secrets_in_argv(["streamal", "serve", "--config", "/etc/streamal/a.toml"], set()) == []
+
+
+def test_no_secret_in_any_command_line():
+    """A process's arguments are visible to anyone listing processes: secrets go in the env."""
+    secret_env = secret_env_names()
+    assert "STREAMAL_SASL_PASSWORD" in secret_env
+    for where, argv in every_deploy_command_line().items():
+        assert secrets_in_argv(argv, secret_env) == [], where
+    for doc in k8s("StatefulSet"):
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            argv = container.get("command", []) + container.get("args", [])
+            assert secrets_in_argv(argv, secret_env) == [], container["name"]
+
+
 # ---------------------------------------------------------------------------
 # Kubernetes manifests
 
@@ -667,7 +714,7 @@ def test_k8s_statefulset_selectors_volumes_and_ports_agree():
     mount_paths = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert config["state_dir"] == mount_paths[next(iter(claims))]
     assert mount_paths["config"] == container["args"][container["args"].index("--config") + 1]
-    assert config["kafka"]["ssl_cafile"] == mount_paths["kafka-tls"] + "/ca.crt"
+    assert config["ssl_cafile"] == mount_paths["kafka-tls"] + "/ca.crt"
     assert config["metrics_port"] == METRICS_PORT
 
 
@@ -678,14 +725,46 @@ def test_k8s_config_and_args_use_contract_names():
     (sts,) = k8s("StatefulSet")
     (container,) = sts["spec"]["template"]["spec"]["containers"]
     assert flags_of(container["args"]) <= SERVE_FLAGS
-    # Credentials reach the daemon from the Secret, through $(VAR) expansion.
-    env = {e["name"] for e in container["env"]}
-    for arg in container["args"]:
-        for var in re.findall(r"\$\((\w+)\)", arg):
-            assert var in env, var
+    # Credentials reach the daemon from the Secret as its own settings' variables.
+    env = {e["name"]: e for e in container["env"]}
+    assert env.keys() <= ENV_VARS, env.keys() - ENV_VARS
+    (secret,) = k8s("Secret")
+    for name, key in {
+        "STREAMAL_SASL_USERNAME": "username",
+        "STREAMAL_SASL_PASSWORD": "password",
+    }.items():
+        assert env[name]["valueFrom"]["secretKeyRef"] == {
+            "name": secret["metadata"]["name"],
+            "key": key,
+        }
+    assert config["security_protocol"] == "SASL_SSL" and config["sasl_mechanism"]
+    assert not {"sasl_password", "sasl_plain_password"} & (config.keys() | config["kafka"].keys())
     # The image tag is the package version.
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert container["image"] == f"streamal:{version}"
+
+
+def test_k8s_daemon_settings_give_the_kafka_client_the_secret_from_the_environment(tmp_path):
+    """The ConfigMap, the pod's variables and its CA file, as the daemon itself merges them."""
+    from streamal.config import load_config
+
+    (configmap,) = k8s("ConfigMap")
+    (sts,) = k8s("StatefulSet")
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    config = tomllib.loads(configmap["data"]["streamal.toml"])
+    ca = tmp_path / "ca.crt"  # the mounted Secret item, which must exist at start
+    ca.write_text("PEM")
+    text = configmap["data"]["streamal.toml"].replace(config["ssl_cafile"], str(ca))
+    (tmp_path / "streamal.toml").write_text(text)
+    environ = {
+        e["name"]: f"from-secret-{e['valueFrom']['secretKeyRef']['key']}" for e in container["env"]
+    }
+    settings = load_config({"config": str(tmp_path / "streamal.toml")}, environ).kafka_settings()
+    assert settings["sasl_plain_username"] == "from-secret-username"
+    assert settings["sasl_plain_password"] == "from-secret-password"
+    assert settings["security_protocol"] == "SASL_SSL"
+    assert settings["sasl_mechanism"] == config["sasl_mechanism"]
+    assert settings["ssl_cafile"] == str(ca)
 
 
 # ---------------------------------------------------------------------------

@@ -375,10 +375,40 @@ def check_config(config: dict) -> None:
         assert config[key] > 0
 
 
+def commented_settings(text: str) -> dict:
+    """Settings an example shows commented out: the ``# key = value`` lines that parse as TOML."""
+    shown = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"#\s*([a-z_]+\s*=.+)", line.strip())
+        if match:
+            try:
+                shown.update(tomllib.loads(match.group(1)))
+            except tomllib.TOMLDecodeError:
+                continue
+    return shown
+
+
+def test_commented_settings_reads_only_commented_assignments():
+    text = '# a = 1\n# not a setting: b = 2\nc = 3\n#d = "x"  # note\n# e = (\n'
+    assert commented_settings(text) == {"a": 1, "d": "x"}
+
+
 def test_example_config_uses_contract_keys_and_valid_values():
-    config = tomllib.loads((DEPLOY / "streamal.toml").read_text(encoding="utf-8"))
+    from streamal.config import ServeConfig
+
+    text = (DEPLOY / "streamal.toml").read_text(encoding="utf-8")
+    config = tomllib.loads(text)
     check_config(config)
-    assert set(TOPICS) <= set(config)  # the example names every topic
+    shown = commented_settings(text)
+    # Predictions are off unless a topic is named, in the daemon and in the example,
+    # which shows the setting commented out.
+    assert ServeConfig().predictions_topic is None
+    assert "predictions_topic" not in config
+    assert shown["predictions_topic"] == TOPICS["predictions_topic"]
+    assert set(TOPICS) <= set(config) | set(shown)  # the example names every topic
+    # What is shown commented out is not also set, and uncommented it is valid.
+    assert not shown.keys() & config.keys()
+    check_config({**config, **shown})
 
 
 def test_check_config_refuses_unknown_keys_and_bad_values():
@@ -496,9 +526,10 @@ def test_compose_daemon_wiring_agrees_with_ports_volumes_and_kafka():
     assert f"PLAINTEXT://{host}:{kafka_port}" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
     assert kafka["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"].endswith(f"@{host}:9093")
-    # The demo talks to the same broker.
+    # The demo talks to the same broker, and scores the daemon by its predictions.
     (demo,) = [argv for argv in streamal_services().values() if argv[1] == "demo"]
     assert demo[demo.index("--bootstrap-servers") + 1] == f"{host}:{kafka_port}"
+    assert serve_setting(service, argv, "predictions_topic") == TOPICS["predictions_topic"]
 
 
 def depends_on(service: dict) -> dict[str, dict]:

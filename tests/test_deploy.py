@@ -538,17 +538,63 @@ def depends_on(service: dict) -> dict[str, dict]:
     return deps if isinstance(deps, dict) else {d: {} for d in deps}
 
 
+def image_healthcheck() -> list[str]:
+    """The command of the image's HEALTHCHECK (exec form)."""
+    (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
+    return exec_form(healthcheck[healthcheck.index("CMD") + len("CMD") :].strip())
+
+
+def effective_healthcheck(name: str) -> list[str] | None:
+    """The health check compose runs for a service: its own, else its image's; None if none."""
+    service = compose()["services"][name]
+    healthcheck = service.get("healthcheck")
+    if healthcheck is None:
+        return image_healthcheck() if name in streamal_services() else None
+    test = healthcheck.get("test")
+    if healthcheck.get("disable") or test == ["NONE"]:
+        return None
+    if isinstance(test, str):
+        return ["CMD-SHELL", test]
+    return test if test[0] == "CMD-SHELL" else test[1:]
+
+
+def test_effective_healthcheck_follows_compose_overrides(monkeypatch):
+    services = {
+        "streamal": {"build": {"dockerfile": "deploy/Dockerfile"}},
+        "demo": {"build": {"dockerfile": "deploy/Dockerfile"}, "healthcheck": {"disable": True}},
+        "own": {
+            "build": {"dockerfile": "deploy/Dockerfile"},
+            "healthcheck": {"test": ["CMD", "x"]},
+        },
+        "shell": {"image": "a", "healthcheck": {"test": "curl -f http://a"}},
+        "none": {"image": "a", "healthcheck": {"test": ["NONE"]}},
+        "plain": {"image": "a"},
+    }
+    monkeypatch.setitem(globals(), "compose", lambda: {"services": services})
+    assert effective_healthcheck("streamal") == image_healthcheck()
+    assert effective_healthcheck("demo") is None
+    assert effective_healthcheck("own") == ["x"]
+    assert effective_healthcheck("shell") == ["CMD-SHELL", "curl -f http://a"]
+    assert effective_healthcheck("none") is None and effective_healthcheck("plain") is None
+
+
+def test_compose_health_checks_only_the_daemon_by_its_endpoint():
+    """The image's health check asks the daemon's endpoint: only `serve` can pass it."""
+    for name, argv in streamal_services().items():
+        if argv[1] == "serve":
+            assert effective_healthcheck(name) == image_healthcheck(), name
+        else:
+            assert effective_healthcheck(name) is None, name
+
+
 def test_compose_references_resolve():
     doc = compose()
     services = doc["services"]
-    has_image_healthcheck = bool(instruction(dockerfile_stages()[-1], "HEALTHCHECK"))
     for name, service in services.items():
         for dep, cond in depends_on(service).items():
             assert dep in services, (name, dep)
             if cond.get("condition") == "service_healthy":
-                # A health check in the compose file, or the streamal image's HEALTHCHECK.
-                from_image = dep in streamal_services() and has_image_healthcheck
-                assert "healthcheck" in services[dep] or from_image, (name, dep)
+                assert effective_healthcheck(dep) is not None, (name, dep)
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import urllib.parse
 from importlib import resources
 from pathlib import Path
 
@@ -86,6 +87,8 @@ CONFIG_KEYS = frozenset(
 ENV_VARS = frozenset("STREAMAL_" + f[2:].replace("-", "_").upper() for f in SERVE_FLAGS)
 
 METRICS_PORT = 9108
+#: Where every alert's runbook_url points, followed by #<alert name in lower case>.
+RUNBOOK_BASE = "https://github.com/streamal/streamal/blob/main/docs/operations.md"
 TOPICS = {
     "events_topic": "streamal.events",
     "queries_topic": "streamal.queries",
@@ -996,13 +999,17 @@ def markdown_anchors(path: Path) -> set[str]:
     return anchors
 
 
-def test_every_alert_has_a_runbook_section():
+def test_every_alert_links_absolutely_to_its_runbook_section():
+    """An alert is read in Alertmanager, chat or a pager, where a relative link goes nowhere."""
     anchors = markdown_anchors(DOCS / "operations.md")
     for rule in alert_rules():
         url = rule["annotations"]["runbook_url"]
-        path, _, anchor = url.partition("#")
-        assert path == "docs/operations.md", url
-        assert anchor in anchors, f"{rule['alert']}: no heading for #{anchor} in {path}"
+        base, _, anchor = url.partition("#")
+        parts = urllib.parse.urlsplit(base)
+        assert parts.scheme == "https" and parts.netloc and parts.path.endswith(".md"), url
+        assert base == RUNBOOK_BASE, url
+        assert anchor == rule["alert"].lower(), url
+        assert anchor in anchors, f"{rule['alert']}: no heading for #{anchor} in operations.md"
 
 
 def test_operations_doc_has_a_metrics_reference_with_every_metric():

@@ -141,6 +141,8 @@ ALERTS = {
     "StreamalDeadLetterRateHigh",
     "StreamalConsumerLagGrowing",
     "StreamalSnapshotTooOld",
+    "StreamalDown",
+    "StreamalTargetMissing",
 }
 
 _METRIC_NAME = re.compile(r"\bstreamal_[a-z0-9_]+\b")
@@ -781,10 +783,10 @@ def test_k8s_statefulset_selectors_volumes_and_ports_agree():
     assert service_port["port"] == METRICS_PORT and service_port["targetPort"] == "metrics"
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
-    for scrape in (service["metadata"]["annotations"], pod["metadata"]["annotations"]):
-        assert scrape["prometheus.io/scrape"] == "true"
-        assert scrape["prometheus.io/port"] == str(METRICS_PORT)
-        assert scrape["prometheus.io/path"] == "/metrics"
+    scrape = pod["metadata"]["annotations"]
+    assert scrape["prometheus.io/scrape"] == "true"
+    assert scrape["prometheus.io/port"] == str(METRICS_PORT)
+    assert scrape["prometheus.io/path"] == "/metrics"
     # The pod runs as the image's non-root user and its TOML points at the mounts.
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert pod["spec"]["securityContext"]["runAsUser"] == int(
@@ -919,6 +921,197 @@ def test_promtool_check_config():
     run = promtool("check", "config", "prometheus.yml")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "SUCCESS: prometheus.yml is valid" in run.stdout + run.stderr
+
+
+@needs_promtool
+def test_promtool_check_kubernetes_scrape_config(tmp_path):
+    """Debian's promtool has no Kubernetes discovery: the rest is checked with a static target."""
+    run = promtool("check", "config", "kubernetes.yml")
+    if "kubernetes_sd_configs not found" not in run.stdout + run.stderr:
+        assert run.returncode == 0, run.stdout + run.stderr
+    config = load_yaml(DEPLOY / "prometheus/kubernetes.yml")
+    for job in config["scrape_configs"]:
+        assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
+        job["static_configs"] = [{"targets": [f"10.0.0.7:{METRICS_PORT}"]}]
+    (tmp_path / "kubernetes.yml").write_text(yaml.safe_dump(config))
+    shutil.copy(DEPLOY / "prometheus/alerts.yml", tmp_path)
+    run = promtool("check", "config", "kubernetes.yml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "SUCCESS: kubernetes.yml is valid" in run.stdout + run.stderr
+
+
+def _go_expand(match: re.Match, template: str) -> str:
+    """Go's regexp Expand, as Prometheus fills in a replacement: $1, ${1}, $name."""
+
+    def group(ref: re.Match) -> str:
+        name = ref.group(1) or ref.group(2)
+        return match.group(int(name) if name.isdigit() else name) or ""
+
+    return re.sub(r"\$(?:\{(\w+)\}|(\w+))", group, template)
+
+
+def relabel(labels: dict[str, str], configs: list[dict]) -> dict[str, str] | None:
+    """Prometheus' target relabelling; None when the target is dropped.
+
+    The actions deploy/ uses (replace, keep, drop, labelmap), with Prometheus'
+    defaults: regexes anchored at both ends, sources joined by ";", an empty
+    result deleting the target label. ``instance`` defaults to the address.
+    """
+    labels = dict(labels)
+    for config in configs:
+        action = config.get("action", "replace")
+        # YAML reads an unquoted `regex: true` as a boolean; Prometheus as the string.
+        pattern = config.get("regex", "(.*)")
+        regex = re.compile(str(pattern).lower() if isinstance(pattern, bool) else pattern)
+        replacement = config.get("replacement", "$1")
+        sources = config.get("source_labels", [])
+        value = config.get("separator", ";").join(labels.get(s, "") for s in sources)
+        match = regex.fullmatch(value)
+        if (action == "keep" and not match) or (action == "drop" and match):
+            return None
+        if action == "replace" and match:
+            result = _go_expand(match, replacement)
+            target = _go_expand(match, config["target_label"])
+            if result:
+                labels[target] = result
+            else:
+                labels.pop(target, None)
+        elif action == "labelmap":
+            for name, label_value in list(labels.items()):
+                if found := regex.fullmatch(name):
+                    labels[_go_expand(found, replacement)] = label_value
+        elif action not in {"replace", "keep", "drop"}:
+            raise NotImplementedError(action)
+    labels.setdefault("instance", labels["__address__"])
+    return labels
+
+
+def test_relabel_does_what_prometheus_does():
+    target = {"__address__": "10.0.0.7:80", "__meta_a": "yes", "__meta_l_app": "x", "job": "j"}
+    keep = [{"source_labels": ["__meta_a"], "action": "keep", "regex": "y"}]
+    assert relabel(target, keep) is None  # anchored: "y" does not match "yes"
+    assert relabel(target, [{"source_labels": ["__meta_a"], "action": "drop", "regex": True}])
+    port = {
+        "source_labels": ["__address__", "__meta_a"],
+        "regex": r"([^:]+)(?::\d+)?;(\w+)",
+        "replacement": "$1:${2}",
+        "target_label": "__address__",
+    }
+    labelmap = {"action": "labelmap", "regex": "__meta_l_(.+)"}
+    out = relabel(target, [port, labelmap])
+    assert out["__address__"] == out["instance"] == "10.0.0.7:yes"
+    assert out["app"] == "x" and out["job"] == "j"
+    emptied = relabel(target, [{"source_labels": ["__meta_none"], "target_label": "job"}])
+    assert "job" not in emptied
+
+
+def _k8s_label_name(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+def k8s_pod_targets(pod: dict, name: str, ip: str, namespace: str = "ml") -> list[dict]:
+    """What Prometheus' pod discovery gives for one pod: a target per container port."""
+    meta = {
+        "__meta_kubernetes_namespace": namespace,
+        "__meta_kubernetes_pod_name": name,
+        "__meta_kubernetes_pod_ip": ip,
+        "__meta_kubernetes_pod_phase": "Running",
+    }
+    for kind, items in (
+        ("label", pod["metadata"]["labels"]),
+        ("annotation", pod["metadata"].get("annotations", {})),
+    ):
+        for key, value in items.items():
+            meta[f"__meta_kubernetes_pod_{kind}_{_k8s_label_name(key)}"] = value
+            meta[f"__meta_kubernetes_pod_{kind}present_{_k8s_label_name(key)}"] = "true"
+    targets = []
+    for container in pod["spec"]["containers"]:
+        for port in container.get("ports", []):
+            targets.append(
+                {
+                    **meta,
+                    "__address__": f"{ip}:{port['containerPort']}",
+                    "__meta_kubernetes_pod_container_name": container["name"],
+                    "__meta_kubernetes_pod_container_port_name": port.get("name", ""),
+                    "__meta_kubernetes_pod_container_port_number": str(port["containerPort"]),
+                }
+            )
+    return targets
+
+
+def scraped(job: dict, target: dict[str, str]) -> dict[str, str] | None:
+    """A discovered target's labels after a scrape job's defaults and relabelling."""
+    start = {
+        "job": job["job_name"],
+        "__scheme__": job.get("scheme", "http"),
+        "__metrics_path__": job.get("metrics_path", "/metrics"),
+        **target,
+    }
+    return relabel(start, job.get("relabel_configs", []))
+
+
+def up_selector(expr: str) -> dict[str, str]:
+    """The equality matchers of the one `up{...}` selector in an expression."""
+    (body,) = re.findall(r"\bup\{([^}]*)\}", expr)
+    matchers = re.findall(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"', body)
+    assert matchers and all(op == "=" for _, op, _ in matchers), body
+    return {name: value for name, _, value in matchers}
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(name) == value for name, value in selector.items())
+
+
+def test_daemon_alerts_select_what_every_scrape_config_here_produces():
+    """StreamalDown and StreamalTargetMissing see the daemons of compose and of Kubernetes."""
+    rules = [r for r in alert_rules() if re.search(r"\bup\{", r["expr"])]
+    assert {r["alert"] for r in rules} == {"StreamalDown", "StreamalTargetMissing"}
+    # compose: prometheus.yml's static targets.
+    compose_targets = {}
+    for job in load_yaml(DEPLOY / "prometheus/prometheus.yml")["scrape_configs"]:
+        for static in job["static_configs"]:
+            for address in static["targets"]:
+                labels = scraped(job, {"__address__": address, **static.get("labels", {})})
+                compose_targets[address] = labels
+    daemon = compose_targets[f"streamal:{METRICS_PORT}"]
+    # Kubernetes: kubernetes.yml's pod discovery of the StatefulSet's pods, and of a
+    # neighbour annotated the same way that is not streamal.
+    (job,) = load_yaml(DEPLOY / "prometheus/kubernetes.yml")["scrape_configs"]
+    (sts,) = k8s("StatefulSet")
+    pod = sts["spec"]["template"]
+    (pod_target,) = k8s_pod_targets(pod, "streamal-0", "10.0.0.7")
+    in_k8s = scraped(job, pod_target)
+    assert in_k8s is not None, "the StatefulSet's pods are not scraped"
+    annotations = pod["metadata"]["annotations"]
+    assert in_k8s["__address__"] == f"10.0.0.7:{annotations['prometheus.io/port']}"
+    assert in_k8s["__metrics_path__"] == annotations["prometheus.io/path"] == "/metrics"
+    assert in_k8s["pod"] == "streamal-0" and in_k8s["namespace"] == "ml"
+    other = json.loads(json.dumps(pod))
+    other["metadata"]["labels"]["app.kubernetes.io/name"] = "other"
+    (other_target,) = k8s_pod_targets(other, "other-0", "10.0.0.9")
+    unannotated = json.loads(json.dumps(pod))
+    del unannotated["metadata"]["annotations"]
+    (unannotated_target,) = k8s_pod_targets(unannotated, "streamal-1", "10.0.0.8")
+    assert scraped(job, unannotated_target) is None
+    for rule in rules:
+        selector = up_selector(rule["expr"])
+        assert selects(selector, daemon), (rule["alert"], daemon)
+        assert selects(selector, in_k8s), (rule["alert"], in_k8s)
+        assert not selects(selector, compose_targets["localhost:9090"]), rule["alert"]
+        assert not selects(selector, scraped(job, other_target)), rule["alert"]
+    # The old selector named the compose job and saw no Kubernetes pod.
+    assert selects({"job": "streamal"}, daemon) and not selects({"job": "streamal"}, in_k8s)
+
+
+def test_k8s_daemons_are_discovered_once():
+    """Annotating the Service as well as the pods has the usual
+    kubernetes-service-endpoints job scrape each pod again: every alert twice."""
+    (service,) = k8s("Service")
+    (sts,) = k8s("StatefulSet")
+    assert sts["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert not any(
+        k.startswith("prometheus.io/") for k in service["metadata"].get("annotations", {})
+    )
 
 
 @needs_promtool

@@ -87,6 +87,10 @@ CONFIG_KEYS = frozenset(
 ENV_VARS = frozenset("STREAMAL_" + f[2:].replace("-", "_").upper() for f in SERVE_FLAGS)
 
 METRICS_PORT = 9108
+#: The daemon's health endpoint, on the metrics port: 200 while its poll loop has
+#: finished a turn within --health-timeout seconds (STREAMAL_HEALTH_TIMEOUT,
+#: default 60), 503 otherwise. /metrics answers from its own thread regardless.
+HEALTH_PATH = "/healthz"
 #: Where every alert's runbook_url points, followed by #<alert name in lower case>.
 RUNBOOK_BASE = "https://github.com/streamal/streamal/blob/main/docs/operations.md"
 TOPICS = {
@@ -281,26 +285,59 @@ def test_dockerfile_passes_hadolint(tmp_path):
     assert "DL3007" in run.stdout  # the latest tag
 
 
-def test_dockerfile_healthcheck_probes_the_metrics_endpoint():
+def test_dockerfile_healthcheck_probes_the_health_endpoint():
     (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
     command = healthcheck[healthcheck.index("CMD") :]
-    assert "/metrics" in command
+    assert f"{HEALTH_PATH}'" in command and "/metrics" not in command
     assert "STREAMAL_METRICS_PORT" in command and f"'{METRICS_PORT}'" in command
 
 
-def free_port() -> int:
-    import socket
+class DaemonEndpoint:
+    """The daemon's HTTP contract on the metrics port, with the poll loop's state set by hand.
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    ``/metrics`` answers from its own thread whatever the loop does; ``/healthz``
+    answers 200 ``ok ...`` while the loop turns and 503 when it is stuck.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        endpoint = self
+        self.loop_turns = True
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    status, body = 200, b"streamal_events_total 1.0\n"
+                elif self.path == HEALTH_PATH and endpoint.loop_turns:
+                    status, body = 200, b"ok: last turn 0.1 s ago\n"
+                elif self.path == HEALTH_PATH:
+                    status, body = 503, b"stuck: last turn 75.0 s ago\n"
+                else:
+                    status, body = 404, b""
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
 
 
-def test_dockerfile_healthcheck_command_passes_only_while_metrics_answer():
-    """Run the image's health check here, against a real prometheus-client endpoint."""
-    prometheus_client = pytest.importorskip("prometheus_client")
-    (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
-    argv = exec_form(healthcheck[healthcheck.index("CMD") + len("CMD") :].strip())
+def test_dockerfile_healthcheck_command_passes_only_while_the_loop_turns():
+    """Run the image's health check here, against the daemon's endpoint contract."""
+    argv = image_healthcheck()
     assert argv[0] == "python"
     argv[0] = sys.executable
 
@@ -308,16 +345,16 @@ def test_dockerfile_healthcheck_command_passes_only_while_metrics_answer():
         env = {**os.environ, "STREAMAL_METRICS_PORT": str(port)}
         return subprocess.run(argv, env=env, capture_output=True, timeout=30).returncode
 
-    port = free_port()
-    registry = prometheus_client.CollectorRegistry()
-    server, thread = prometheus_client.start_http_server(port, "127.0.0.1", registry=registry)
+    endpoint = DaemonEndpoint()
     try:
-        assert check(port) == 0
+        assert check(endpoint.port) == 0
+        endpoint.loop_turns = False  # /metrics still answers: a /metrics check would pass
+        assert check(endpoint.port) != 0
+        endpoint.loop_turns = True
+        assert check(endpoint.port) == 0
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-    assert check(port) != 0  # nothing listens any more: unhealthy
+        endpoint.close()
+    assert check(endpoint.port) != 0  # nothing listens any more: unhealthy
 
 
 def test_dockerfile_copies_only_files_that_exist_and_are_not_ignored():
@@ -588,6 +625,7 @@ def test_compose_health_checks_only_the_daemon_by_its_endpoint():
     for name, argv in streamal_services().items():
         if argv[1] == "serve":
             assert effective_healthcheck(name) == image_healthcheck(), name
+            assert f"{HEALTH_PATH}'" in " ".join(image_healthcheck())
         else:
             assert effective_healthcheck(name) is None, name
 
@@ -781,8 +819,9 @@ def test_k8s_statefulset_selectors_volumes_and_ports_agree():
     assert ports == {"metrics": METRICS_PORT}
     (service_port,) = service["spec"]["ports"]
     assert service_port["port"] == METRICS_PORT and service_port["targetPort"] == "metrics"
+    # Every probe asks whether the poll loop turns (docs/operations.md, "Health checks").
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+        assert container[probe]["httpGet"] == {"path": HEALTH_PATH, "port": "metrics"}
     scrape = pod["metadata"]["annotations"]
     assert scrape["prometheus.io/scrape"] == "true"
     assert scrape["prometheus.io/port"] == str(METRICS_PORT)
@@ -1203,6 +1242,37 @@ def test_every_alert_links_absolutely_to_its_runbook_section():
         assert base == RUNBOOK_BASE, url
         assert anchor == rule["alert"].lower(), url
         assert anchor in anchors, f"{rule['alert']}: no heading for #{anchor} in operations.md"
+
+
+def test_operations_doc_describes_the_health_checks_deploy_runs():
+    """The doc's table of checks says what the Dockerfile and the StatefulSet do."""
+    text = (DOCS / "operations.md").read_text(encoding="utf-8")
+    assert re.search(r"^## Health checks$", text, re.M)
+    for name in ("`--health-timeout`", "`health_timeout`", "`STREAMAL_HEALTH_TIMEOUT`"):
+        assert name in text, name
+    row = re.compile(r"^\| (.+?) \| `(/\w+)` \| (\d+) s \| (\d+) \|", re.M)
+    documented = {
+        check: (path, int(every), int(fails)) for check, path, every, fails in row.findall(text)
+    }
+    (sts,) = k8s("StatefulSet")
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        spec = container[probe]
+        # Kubernetes' defaults: every 10 s, 3 failures.
+        actual = (
+            spec["httpGet"]["path"],
+            spec.get("periodSeconds", 10),
+            spec.get("failureThreshold", 3),
+        )
+        assert documented[f"`{probe}`"] == actual, probe
+    (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
+    options = dict(re.findall(r"--([a-z-]+)=(\w+)", healthcheck[: healthcheck.index("CMD")]))
+    (image_row,) = [v for k, v in documented.items() if "HEALTHCHECK" in k]
+    assert image_row == (
+        HEALTH_PATH,
+        int(options["interval"].removesuffix("s")),
+        int(options["retries"]),
+    )
 
 
 def test_operations_doc_has_a_metrics_reference_with_every_metric():

@@ -124,6 +124,7 @@ METRICS = {
     "streamal_label_cost_total": "counter",
     "streamal_strategy_weight_ratio": "gauge",
     "streamal_build_info": "gauge",
+    "streamal_model_errors_total": "counter",
 }
 #: What the issue asks the dashboard to show.
 DASHBOARD_METRICS = {
@@ -137,6 +138,7 @@ DASHBOARD_METRICS = {
     "streamal_dead_letters_total",
     "streamal_consumer_lag_records",
     "streamal_snapshot_age_seconds",
+    "streamal_model_errors_total",
 }
 #: What the issue asks the alerts to cover.
 ALERTS = {
@@ -147,6 +149,7 @@ ALERTS = {
     "StreamalSnapshotTooOld",
     "StreamalDown",
     "StreamalTargetMissing",
+    "StreamalModelFailing",
 }
 
 _METRIC_NAME = re.compile(r"\bstreamal_[a-z0-9_]+\b")
@@ -1169,18 +1172,29 @@ def test_promtool_test_rules():
 
 
 @needs_promtool
-def test_promtool_rule_tests_fail_when_a_threshold_moves(tmp_path):
-    """The unit tests pin the thresholds: loosen one and they fail."""
+@pytest.mark.parametrize(
+    ("alert", "old", "new"),
+    [
+        (
+            "StreamalSnapshotTooOld",
+            "streamal_snapshot_age_seconds > 900",
+            "streamal_snapshot_age_seconds > 9000",
+        ),
+        # The selector only the compose stack's job matched.
+        ("StreamalDown", 'up{app_kubernetes_io_name="streamal"} == 0', 'up{job="streamal"} == 0'),
+        ("StreamalModelFailing", "          > 0.5\n", "          > 0.7\n"),
+        ("StreamalModelFailing", "for: 20m", "for: 5m"),
+    ],
+)
+def test_promtool_rule_tests_fail_when_a_threshold_moves(tmp_path, alert, old, new):
+    """The unit tests pin the thresholds and selectors: move one and they fail."""
     rules = (DEPLOY / "prometheus/alerts.yml").read_text(encoding="utf-8")
-    loosened = rules.replace(
-        "streamal_snapshot_age_seconds > 900", "streamal_snapshot_age_seconds > 9000"
-    )
-    assert loosened != rules
-    (tmp_path / "alerts.yml").write_text(loosened, encoding="utf-8")
+    assert rules.count(old) == 1, old
+    (tmp_path / "alerts.yml").write_text(rules.replace(old, new), encoding="utf-8")
     shutil.copy(DEPLOY / "prometheus/alerts_test.yml", tmp_path)
     run = promtool("test", "rules", "alerts_test.yml", cwd=tmp_path)
     assert run.returncode != 0
-    assert "StreamalSnapshotTooOld" in run.stdout + run.stderr
+    assert f"alertname: {alert}," in run.stdout + run.stderr
 
 
 @needs_promtool
@@ -1298,6 +1312,7 @@ def contract_exposition() -> bytes:
         "streamal_annotator_reliability": ("annotator",),
         "streamal_strategy_weight_ratio": ("rule",),
         "streamal_build_info": ("version",),
+        "streamal_model_errors_total": ("stage",),
     }
     kinds = {
         "counter": prometheus_client.Counter,
@@ -1386,6 +1401,10 @@ def test_dashboard_queries_compute_what_their_panels_say(tmp_path):
         'streamal_consumer_lag_records{job="other", instance="c", topic="events"}': "99999x20",
         'streamal_snapshot_age_seconds{job="streamal", instance="a"}': "42x20",
         'streamal_pending_queries{job="streamal", instance="a"}': "17x20",
+        'streamal_model_errors_total{job="streamal", instance="a", stage="predict"}': "0+30x20",
+        'streamal_model_errors_total{job="streamal", instance="b", stage="predict"}': "0+6x20",
+        'streamal_model_errors_total{job="streamal", instance="a", stage="learn"}': "0+3x20",
+        'streamal_model_errors_total{job="other", instance="c", stage="learn"}': "0+600x20",
     }
     a = 'job="streamal", instance="a"'
     expected = [
@@ -1404,6 +1423,10 @@ def test_dashboard_queries_compute_what_their_panels_say(tmp_path):
         (dashboard_expr("Consumer lag"), [('{topic="events"}', 750), ('{topic="labels"}', 3)]),
         (dashboard_expr("Snapshot age"), [(f"streamal_snapshot_age_seconds{{{a}}}", 42)]),
         (dashboard_expr("Pending queries"), [(f"streamal_pending_queries{{{a}}}", 17)]),
+        (
+            dashboard_expr("Model errors/s by stage"),
+            [('{stage="learn"}', 0.05), ('{stage="predict"}', 0.6)],
+        ),
     ]
     (tmp_path / "none.yml").write_text("groups: []\n")
     test = {

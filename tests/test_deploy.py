@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import urllib.parse
 from importlib import resources
 from pathlib import Path
 
@@ -65,6 +66,14 @@ SERVE_FLAGS = frozenset(
         "--cost-budget",
         "--expected-cost",
         "--annotator-metrics",
+        # Kafka security; secrets only through the environment (STREAMAL_SASL_PASSWORD)
+        "--security-protocol",
+        "--sasl-mechanism",
+        "--sasl-username",
+        "--sasl-password",
+        "--ssl-cafile",
+        "--ssl-certfile",
+        "--ssl-keyfile",
     }
 )
 DEMO_FLAGS = frozenset({"--bootstrap-servers", "--events"})
@@ -78,6 +87,12 @@ CONFIG_KEYS = frozenset(
 ENV_VARS = frozenset("STREAMAL_" + f[2:].replace("-", "_").upper() for f in SERVE_FLAGS)
 
 METRICS_PORT = 9108
+#: The daemon's health endpoint, on the metrics port: 200 while its poll loop has
+#: finished a turn within --health-timeout seconds (STREAMAL_HEALTH_TIMEOUT,
+#: default 60), 503 otherwise. /metrics answers from its own thread regardless.
+HEALTH_PATH = "/healthz"
+#: Where every alert's runbook_url points, followed by #<alert name in lower case>.
+RUNBOOK_BASE = "https://github.com/streamal/streamal/blob/main/docs/operations.md"
 TOPICS = {
     "events_topic": "streamal.events",
     "queries_topic": "streamal.queries",
@@ -109,6 +124,7 @@ METRICS = {
     "streamal_label_cost_total": "counter",
     "streamal_strategy_weight_ratio": "gauge",
     "streamal_build_info": "gauge",
+    "streamal_model_errors_total": "counter",
 }
 #: What the issue asks the dashboard to show.
 DASHBOARD_METRICS = {
@@ -122,6 +138,7 @@ DASHBOARD_METRICS = {
     "streamal_dead_letters_total",
     "streamal_consumer_lag_records",
     "streamal_snapshot_age_seconds",
+    "streamal_model_errors_total",
 }
 #: What the issue asks the alerts to cover.
 ALERTS = {
@@ -130,6 +147,9 @@ ALERTS = {
     "StreamalDeadLetterRateHigh",
     "StreamalConsumerLagGrowing",
     "StreamalSnapshotTooOld",
+    "StreamalDown",
+    "StreamalTargetMissing",
+    "StreamalModelFailing",
 }
 
 _METRIC_NAME = re.compile(r"\bstreamal_[a-z0-9_]+\b")
@@ -268,26 +288,59 @@ def test_dockerfile_passes_hadolint(tmp_path):
     assert "DL3007" in run.stdout  # the latest tag
 
 
-def test_dockerfile_healthcheck_probes_the_metrics_endpoint():
+def test_dockerfile_healthcheck_probes_the_health_endpoint():
     (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
     command = healthcheck[healthcheck.index("CMD") :]
-    assert "/metrics" in command
+    assert f"{HEALTH_PATH}'" in command and "/metrics" not in command
     assert "STREAMAL_METRICS_PORT" in command and f"'{METRICS_PORT}'" in command
 
 
-def free_port() -> int:
-    import socket
+class DaemonEndpoint:
+    """The daemon's HTTP contract on the metrics port, with the poll loop's state set by hand.
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    ``/metrics`` answers from its own thread whatever the loop does; ``/healthz``
+    answers 200 ``ok ...`` while the loop turns and 503 when it is stuck.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        endpoint = self
+        self.loop_turns = True
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    status, body = 200, b"streamal_events_total 1.0\n"
+                elif self.path == HEALTH_PATH and endpoint.loop_turns:
+                    status, body = 200, b"ok: last turn 0.1 s ago\n"
+                elif self.path == HEALTH_PATH:
+                    status, body = 503, b"stuck: last turn 75.0 s ago\n"
+                else:
+                    status, body = 404, b""
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
 
 
-def test_dockerfile_healthcheck_command_passes_only_while_metrics_answer():
-    """Run the image's health check here, against a real prometheus-client endpoint."""
-    prometheus_client = pytest.importorskip("prometheus_client")
-    (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
-    argv = exec_form(healthcheck[healthcheck.index("CMD") + len("CMD") :].strip())
+def test_dockerfile_healthcheck_command_passes_only_while_the_loop_turns():
+    """Run the image's health check here, against the daemon's endpoint contract."""
+    argv = image_healthcheck()
     assert argv[0] == "python"
     argv[0] = sys.executable
 
@@ -295,16 +348,16 @@ def test_dockerfile_healthcheck_command_passes_only_while_metrics_answer():
         env = {**os.environ, "STREAMAL_METRICS_PORT": str(port)}
         return subprocess.run(argv, env=env, capture_output=True, timeout=30).returncode
 
-    port = free_port()
-    registry = prometheus_client.CollectorRegistry()
-    server, thread = prometheus_client.start_http_server(port, "127.0.0.1", registry=registry)
+    endpoint = DaemonEndpoint()
     try:
-        assert check(port) == 0
+        assert check(endpoint.port) == 0
+        endpoint.loop_turns = False  # /metrics still answers: a /metrics check would pass
+        assert check(endpoint.port) != 0
+        endpoint.loop_turns = True
+        assert check(endpoint.port) == 0
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-    assert check(port) != 0  # nothing listens any more: unhealthy
+        endpoint.close()
+    assert check(endpoint.port) != 0  # nothing listens any more: unhealthy
 
 
 def test_dockerfile_copies_only_files_that_exist_and_are_not_ignored():
@@ -367,10 +420,40 @@ def check_config(config: dict) -> None:
         assert config[key] > 0
 
 
+def commented_settings(text: str) -> dict:
+    """Settings an example shows commented out: the ``# key = value`` lines that parse as TOML."""
+    shown = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"#\s*([a-z_]+\s*=.+)", line.strip())
+        if match:
+            try:
+                shown.update(tomllib.loads(match.group(1)))
+            except tomllib.TOMLDecodeError:
+                continue
+    return shown
+
+
+def test_commented_settings_reads_only_commented_assignments():
+    text = '# a = 1\n# not a setting: b = 2\nc = 3\n#d = "x"  # note\n# e = (\n'
+    assert commented_settings(text) == {"a": 1, "d": "x"}
+
+
 def test_example_config_uses_contract_keys_and_valid_values():
-    config = tomllib.loads((DEPLOY / "streamal.toml").read_text(encoding="utf-8"))
+    from streamal.config import ServeConfig
+
+    text = (DEPLOY / "streamal.toml").read_text(encoding="utf-8")
+    config = tomllib.loads(text)
     check_config(config)
-    assert set(TOPICS) <= set(config)  # the example names every topic
+    shown = commented_settings(text)
+    # Predictions are off unless a topic is named, in the daemon and in the example,
+    # which shows the setting commented out.
+    assert ServeConfig().predictions_topic is None
+    assert "predictions_topic" not in config
+    assert shown["predictions_topic"] == TOPICS["predictions_topic"]
+    assert set(TOPICS) <= set(config) | set(shown)  # the example names every topic
+    # What is shown commented out is not also set, and uncommented it is valid.
+    assert not shown.keys() & config.keys()
+    check_config({**config, **shown})
 
 
 def test_check_config_refuses_unknown_keys_and_bad_values():
@@ -488,9 +571,10 @@ def test_compose_daemon_wiring_agrees_with_ports_volumes_and_kafka():
     assert f"PLAINTEXT://{host}:{kafka_port}" in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
     assert kafka["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"].endswith(f"@{host}:9093")
-    # The demo talks to the same broker.
+    # The demo talks to the same broker, and scores the daemon by its predictions.
     (demo,) = [argv for argv in streamal_services().values() if argv[1] == "demo"]
     assert demo[demo.index("--bootstrap-servers") + 1] == f"{host}:{kafka_port}"
+    assert serve_setting(service, argv, "predictions_topic") == TOPICS["predictions_topic"]
 
 
 def depends_on(service: dict) -> dict[str, dict]:
@@ -499,17 +583,64 @@ def depends_on(service: dict) -> dict[str, dict]:
     return deps if isinstance(deps, dict) else {d: {} for d in deps}
 
 
+def image_healthcheck() -> list[str]:
+    """The command of the image's HEALTHCHECK (exec form)."""
+    (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
+    return exec_form(healthcheck[healthcheck.index("CMD") + len("CMD") :].strip())
+
+
+def effective_healthcheck(name: str) -> list[str] | None:
+    """The health check compose runs for a service: its own, else its image's; None if none."""
+    service = compose()["services"][name]
+    healthcheck = service.get("healthcheck")
+    if healthcheck is None:
+        return image_healthcheck() if name in streamal_services() else None
+    test = healthcheck.get("test")
+    if healthcheck.get("disable") or test == ["NONE"]:
+        return None
+    if isinstance(test, str):
+        return ["CMD-SHELL", test]
+    return test if test[0] == "CMD-SHELL" else test[1:]
+
+
+def test_effective_healthcheck_follows_compose_overrides(monkeypatch):
+    services = {
+        "streamal": {"build": {"dockerfile": "deploy/Dockerfile"}},
+        "demo": {"build": {"dockerfile": "deploy/Dockerfile"}, "healthcheck": {"disable": True}},
+        "own": {
+            "build": {"dockerfile": "deploy/Dockerfile"},
+            "healthcheck": {"test": ["CMD", "x"]},
+        },
+        "shell": {"image": "a", "healthcheck": {"test": "curl -f http://a"}},
+        "none": {"image": "a", "healthcheck": {"test": ["NONE"]}},
+        "plain": {"image": "a"},
+    }
+    monkeypatch.setitem(globals(), "compose", lambda: {"services": services})
+    assert effective_healthcheck("streamal") == image_healthcheck()
+    assert effective_healthcheck("demo") is None
+    assert effective_healthcheck("own") == ["x"]
+    assert effective_healthcheck("shell") == ["CMD-SHELL", "curl -f http://a"]
+    assert effective_healthcheck("none") is None and effective_healthcheck("plain") is None
+
+
+def test_compose_health_checks_only_the_daemon_by_its_endpoint():
+    """The image's health check asks the daemon's endpoint: only `serve` can pass it."""
+    for name, argv in streamal_services().items():
+        if argv[1] == "serve":
+            assert effective_healthcheck(name) == image_healthcheck(), name
+            assert f"{HEALTH_PATH}'" in " ".join(image_healthcheck())
+        else:
+            assert effective_healthcheck(name) is None, name
+
+
 def test_compose_references_resolve():
     doc = compose()
     services = doc["services"]
-    has_image_healthcheck = bool(instruction(dockerfile_stages()[-1], "HEALTHCHECK"))
     for name, service in services.items():
         for dep, cond in depends_on(service).items():
             assert dep in services, (name, dep)
             if cond.get("condition") == "service_healthy":
-                # A health check in the compose file, or the streamal image's HEALTHCHECK.
-                from_image = dep in streamal_services() and has_image_healthcheck
-                assert "healthcheck" in services[dep] or from_image, (name, dep)
+                assert effective_healthcheck(dep) is not None, (name, dep)
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if source.startswith("."):
@@ -574,6 +705,45 @@ def test_contract_matches_the_real_cli_help(subcommand):
     for where, argv in every_deploy_command_line().items():
         if argv[1] == subcommand:
             assert flags_of(argv) <= real, (where, flags_of(argv) - real)
+
+
+_SECRET_WORD = re.compile(r"password|passwd|secret|token|credential", re.IGNORECASE)
+
+
+def secret_env_names() -> set[str]:
+    """The k8s container's variables that hold a value from a Secret."""
+    (sts,) = k8s("StatefulSet")
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    return {e["name"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+def secrets_in_argv(argv: list[str], secret_env: set[str]) -> list[str]:
+    """Arguments that carry a credential: named like one, or expanded from a Secret."""
+    return [
+        arg
+        for arg in argv
+        if _SECRET_WORD.search(arg) or any(f"$({var})" in arg for var in secret_env)
+    ]
+
+
+def test_secrets_in_argv_finds_credentials_passed_as_arguments():
+    argv = ["streamal", "serve", "--kafka-option", "sasl_plain_username=$(KAFKA_USERNAME)"]
+    assert secrets_in_argv(argv, {"KAFKA_USERNAME"}) == ["sasl_plain_username=$(KAFKA_USERNAME)"]
+    assert secrets_in_argv(["--sasl-password", "x"], set()) == ["--sasl-password"]
+    assert secrets_in_argv(["--kafka-option", "sasl_plain_password=$(P)"], set())
+    assert secrets_in_argv(["streamal", "serve", "--config", "/etc/streamal/a.toml"], set()) == []
+
+
+def test_no_secret_in_any_command_line():
+    """A process's arguments are visible to anyone listing processes: secrets go in the env."""
+    secret_env = secret_env_names()
+    assert "STREAMAL_SASL_PASSWORD" in secret_env
+    for where, argv in every_deploy_command_line().items():
+        assert secrets_in_argv(argv, secret_env) == [], where
+    for doc in k8s("StatefulSet"):
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            argv = container.get("command", []) + container.get("args", [])
+            assert secrets_in_argv(argv, secret_env) == [], container["name"]
 
 
 # ---------------------------------------------------------------------------
@@ -652,12 +822,13 @@ def test_k8s_statefulset_selectors_volumes_and_ports_agree():
     assert ports == {"metrics": METRICS_PORT}
     (service_port,) = service["spec"]["ports"]
     assert service_port["port"] == METRICS_PORT and service_port["targetPort"] == "metrics"
+    # Every probe asks whether the poll loop turns (docs/operations.md, "Health checks").
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
-    for scrape in (service["metadata"]["annotations"], pod["metadata"]["annotations"]):
-        assert scrape["prometheus.io/scrape"] == "true"
-        assert scrape["prometheus.io/port"] == str(METRICS_PORT)
-        assert scrape["prometheus.io/path"] == "/metrics"
+        assert container[probe]["httpGet"] == {"path": HEALTH_PATH, "port": "metrics"}
+    scrape = pod["metadata"]["annotations"]
+    assert scrape["prometheus.io/scrape"] == "true"
+    assert scrape["prometheus.io/port"] == str(METRICS_PORT)
+    assert scrape["prometheus.io/path"] == "/metrics"
     # The pod runs as the image's non-root user and its TOML points at the mounts.
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert pod["spec"]["securityContext"]["runAsUser"] == int(
@@ -667,7 +838,7 @@ def test_k8s_statefulset_selectors_volumes_and_ports_agree():
     mount_paths = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     assert config["state_dir"] == mount_paths[next(iter(claims))]
     assert mount_paths["config"] == container["args"][container["args"].index("--config") + 1]
-    assert config["kafka"]["ssl_cafile"] == mount_paths["kafka-tls"] + "/ca.crt"
+    assert config["ssl_cafile"] == mount_paths["kafka-tls"] + "/ca.crt"
     assert config["metrics_port"] == METRICS_PORT
 
 
@@ -678,14 +849,46 @@ def test_k8s_config_and_args_use_contract_names():
     (sts,) = k8s("StatefulSet")
     (container,) = sts["spec"]["template"]["spec"]["containers"]
     assert flags_of(container["args"]) <= SERVE_FLAGS
-    # Credentials reach the daemon from the Secret, through $(VAR) expansion.
-    env = {e["name"] for e in container["env"]}
-    for arg in container["args"]:
-        for var in re.findall(r"\$\((\w+)\)", arg):
-            assert var in env, var
+    # Credentials reach the daemon from the Secret as its own settings' variables.
+    env = {e["name"]: e for e in container["env"]}
+    assert env.keys() <= ENV_VARS, env.keys() - ENV_VARS
+    (secret,) = k8s("Secret")
+    for name, key in {
+        "STREAMAL_SASL_USERNAME": "username",
+        "STREAMAL_SASL_PASSWORD": "password",
+    }.items():
+        assert env[name]["valueFrom"]["secretKeyRef"] == {
+            "name": secret["metadata"]["name"],
+            "key": key,
+        }
+    assert config["security_protocol"] == "SASL_SSL" and config["sasl_mechanism"]
+    assert not {"sasl_password", "sasl_plain_password"} & (config.keys() | config["kafka"].keys())
     # The image tag is the package version.
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert container["image"] == f"streamal:{version}"
+
+
+def test_k8s_daemon_settings_give_the_kafka_client_the_secret_from_the_environment(tmp_path):
+    """The ConfigMap, the pod's variables and its CA file, as the daemon itself merges them."""
+    from streamal.config import load_config
+
+    (configmap,) = k8s("ConfigMap")
+    (sts,) = k8s("StatefulSet")
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    config = tomllib.loads(configmap["data"]["streamal.toml"])
+    ca = tmp_path / "ca.crt"  # the mounted Secret item, which must exist at start
+    ca.write_text("PEM")
+    text = configmap["data"]["streamal.toml"].replace(config["ssl_cafile"], str(ca))
+    (tmp_path / "streamal.toml").write_text(text)
+    environ = {
+        e["name"]: f"from-secret-{e['valueFrom']['secretKeyRef']['key']}" for e in container["env"]
+    }
+    settings = load_config({"config": str(tmp_path / "streamal.toml")}, environ).kafka_settings()
+    assert settings["sasl_plain_username"] == "from-secret-username"
+    assert settings["sasl_plain_password"] == "from-secret-password"
+    assert settings["security_protocol"] == "SASL_SSL"
+    assert settings["sasl_mechanism"] == config["sasl_mechanism"]
+    assert settings["ssl_cafile"] == str(ca)
 
 
 # ---------------------------------------------------------------------------
@@ -763,6 +966,197 @@ def test_promtool_check_config():
 
 
 @needs_promtool
+def test_promtool_check_kubernetes_scrape_config(tmp_path):
+    """Debian's promtool has no Kubernetes discovery: the rest is checked with a static target."""
+    run = promtool("check", "config", "kubernetes.yml")
+    if "kubernetes_sd_configs not found" not in run.stdout + run.stderr:
+        assert run.returncode == 0, run.stdout + run.stderr
+    config = load_yaml(DEPLOY / "prometheus/kubernetes.yml")
+    for job in config["scrape_configs"]:
+        assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
+        job["static_configs"] = [{"targets": [f"10.0.0.7:{METRICS_PORT}"]}]
+    (tmp_path / "kubernetes.yml").write_text(yaml.safe_dump(config))
+    shutil.copy(DEPLOY / "prometheus/alerts.yml", tmp_path)
+    run = promtool("check", "config", "kubernetes.yml", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "SUCCESS: kubernetes.yml is valid" in run.stdout + run.stderr
+
+
+def _go_expand(match: re.Match, template: str) -> str:
+    """Go's regexp Expand, as Prometheus fills in a replacement: $1, ${1}, $name."""
+
+    def group(ref: re.Match) -> str:
+        name = ref.group(1) or ref.group(2)
+        return match.group(int(name) if name.isdigit() else name) or ""
+
+    return re.sub(r"\$(?:\{(\w+)\}|(\w+))", group, template)
+
+
+def relabel(labels: dict[str, str], configs: list[dict]) -> dict[str, str] | None:
+    """Prometheus' target relabelling; None when the target is dropped.
+
+    The actions deploy/ uses (replace, keep, drop, labelmap), with Prometheus'
+    defaults: regexes anchored at both ends, sources joined by ";", an empty
+    result deleting the target label. ``instance`` defaults to the address.
+    """
+    labels = dict(labels)
+    for config in configs:
+        action = config.get("action", "replace")
+        # YAML reads an unquoted `regex: true` as a boolean; Prometheus as the string.
+        pattern = config.get("regex", "(.*)")
+        regex = re.compile(str(pattern).lower() if isinstance(pattern, bool) else pattern)
+        replacement = config.get("replacement", "$1")
+        sources = config.get("source_labels", [])
+        value = config.get("separator", ";").join(labels.get(s, "") for s in sources)
+        match = regex.fullmatch(value)
+        if (action == "keep" and not match) or (action == "drop" and match):
+            return None
+        if action == "replace" and match:
+            result = _go_expand(match, replacement)
+            target = _go_expand(match, config["target_label"])
+            if result:
+                labels[target] = result
+            else:
+                labels.pop(target, None)
+        elif action == "labelmap":
+            for name, label_value in list(labels.items()):
+                if found := regex.fullmatch(name):
+                    labels[_go_expand(found, replacement)] = label_value
+        elif action not in {"replace", "keep", "drop"}:
+            raise NotImplementedError(action)
+    labels.setdefault("instance", labels["__address__"])
+    return labels
+
+
+def test_relabel_does_what_prometheus_does():
+    target = {"__address__": "10.0.0.7:80", "__meta_a": "yes", "__meta_l_app": "x", "job": "j"}
+    keep = [{"source_labels": ["__meta_a"], "action": "keep", "regex": "y"}]
+    assert relabel(target, keep) is None  # anchored: "y" does not match "yes"
+    assert relabel(target, [{"source_labels": ["__meta_a"], "action": "drop", "regex": True}])
+    port = {
+        "source_labels": ["__address__", "__meta_a"],
+        "regex": r"([^:]+)(?::\d+)?;(\w+)",
+        "replacement": "$1:${2}",
+        "target_label": "__address__",
+    }
+    labelmap = {"action": "labelmap", "regex": "__meta_l_(.+)"}
+    out = relabel(target, [port, labelmap])
+    assert out["__address__"] == out["instance"] == "10.0.0.7:yes"
+    assert out["app"] == "x" and out["job"] == "j"
+    emptied = relabel(target, [{"source_labels": ["__meta_none"], "target_label": "job"}])
+    assert "job" not in emptied
+
+
+def _k8s_label_name(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+def k8s_pod_targets(pod: dict, name: str, ip: str, namespace: str = "ml") -> list[dict]:
+    """What Prometheus' pod discovery gives for one pod: a target per container port."""
+    meta = {
+        "__meta_kubernetes_namespace": namespace,
+        "__meta_kubernetes_pod_name": name,
+        "__meta_kubernetes_pod_ip": ip,
+        "__meta_kubernetes_pod_phase": "Running",
+    }
+    for kind, items in (
+        ("label", pod["metadata"]["labels"]),
+        ("annotation", pod["metadata"].get("annotations", {})),
+    ):
+        for key, value in items.items():
+            meta[f"__meta_kubernetes_pod_{kind}_{_k8s_label_name(key)}"] = value
+            meta[f"__meta_kubernetes_pod_{kind}present_{_k8s_label_name(key)}"] = "true"
+    targets = []
+    for container in pod["spec"]["containers"]:
+        for port in container.get("ports", []):
+            targets.append(
+                {
+                    **meta,
+                    "__address__": f"{ip}:{port['containerPort']}",
+                    "__meta_kubernetes_pod_container_name": container["name"],
+                    "__meta_kubernetes_pod_container_port_name": port.get("name", ""),
+                    "__meta_kubernetes_pod_container_port_number": str(port["containerPort"]),
+                }
+            )
+    return targets
+
+
+def scraped(job: dict, target: dict[str, str]) -> dict[str, str] | None:
+    """A discovered target's labels after a scrape job's defaults and relabelling."""
+    start = {
+        "job": job["job_name"],
+        "__scheme__": job.get("scheme", "http"),
+        "__metrics_path__": job.get("metrics_path", "/metrics"),
+        **target,
+    }
+    return relabel(start, job.get("relabel_configs", []))
+
+
+def up_selector(expr: str) -> dict[str, str]:
+    """The equality matchers of the one `up{...}` selector in an expression."""
+    (body,) = re.findall(r"\bup\{([^}]*)\}", expr)
+    matchers = re.findall(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"', body)
+    assert matchers and all(op == "=" for _, op, _ in matchers), body
+    return {name: value for name, _, value in matchers}
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(name) == value for name, value in selector.items())
+
+
+def test_daemon_alerts_select_what_every_scrape_config_here_produces():
+    """StreamalDown and StreamalTargetMissing see the daemons of compose and of Kubernetes."""
+    rules = [r for r in alert_rules() if re.search(r"\bup\{", r["expr"])]
+    assert {r["alert"] for r in rules} == {"StreamalDown", "StreamalTargetMissing"}
+    # compose: prometheus.yml's static targets.
+    compose_targets = {}
+    for job in load_yaml(DEPLOY / "prometheus/prometheus.yml")["scrape_configs"]:
+        for static in job["static_configs"]:
+            for address in static["targets"]:
+                labels = scraped(job, {"__address__": address, **static.get("labels", {})})
+                compose_targets[address] = labels
+    daemon = compose_targets[f"streamal:{METRICS_PORT}"]
+    # Kubernetes: kubernetes.yml's pod discovery of the StatefulSet's pods, and of a
+    # neighbour annotated the same way that is not streamal.
+    (job,) = load_yaml(DEPLOY / "prometheus/kubernetes.yml")["scrape_configs"]
+    (sts,) = k8s("StatefulSet")
+    pod = sts["spec"]["template"]
+    (pod_target,) = k8s_pod_targets(pod, "streamal-0", "10.0.0.7")
+    in_k8s = scraped(job, pod_target)
+    assert in_k8s is not None, "the StatefulSet's pods are not scraped"
+    annotations = pod["metadata"]["annotations"]
+    assert in_k8s["__address__"] == f"10.0.0.7:{annotations['prometheus.io/port']}"
+    assert in_k8s["__metrics_path__"] == annotations["prometheus.io/path"] == "/metrics"
+    assert in_k8s["pod"] == "streamal-0" and in_k8s["namespace"] == "ml"
+    other = json.loads(json.dumps(pod))
+    other["metadata"]["labels"]["app.kubernetes.io/name"] = "other"
+    (other_target,) = k8s_pod_targets(other, "other-0", "10.0.0.9")
+    unannotated = json.loads(json.dumps(pod))
+    del unannotated["metadata"]["annotations"]
+    (unannotated_target,) = k8s_pod_targets(unannotated, "streamal-1", "10.0.0.8")
+    assert scraped(job, unannotated_target) is None
+    for rule in rules:
+        selector = up_selector(rule["expr"])
+        assert selects(selector, daemon), (rule["alert"], daemon)
+        assert selects(selector, in_k8s), (rule["alert"], in_k8s)
+        assert not selects(selector, compose_targets["localhost:9090"]), rule["alert"]
+        assert not selects(selector, scraped(job, other_target)), rule["alert"]
+    # The old selector named the compose job and saw no Kubernetes pod.
+    assert selects({"job": "streamal"}, daemon) and not selects({"job": "streamal"}, in_k8s)
+
+
+def test_k8s_daemons_are_discovered_once():
+    """Annotating the Service as well as the pods has the usual
+    kubernetes-service-endpoints job scrape each pod again: every alert twice."""
+    (service,) = k8s("Service")
+    (sts,) = k8s("StatefulSet")
+    assert sts["spec"]["template"]["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    assert not any(
+        k.startswith("prometheus.io/") for k in service["metadata"].get("annotations", {})
+    )
+
+
+@needs_promtool
 def test_promtool_check_rules():
     run = promtool("check", "rules", "alerts.yml")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -778,18 +1172,29 @@ def test_promtool_test_rules():
 
 
 @needs_promtool
-def test_promtool_rule_tests_fail_when_a_threshold_moves(tmp_path):
-    """The unit tests pin the thresholds: loosen one and they fail."""
+@pytest.mark.parametrize(
+    ("alert", "old", "new"),
+    [
+        (
+            "StreamalSnapshotTooOld",
+            "streamal_snapshot_age_seconds > 900",
+            "streamal_snapshot_age_seconds > 9000",
+        ),
+        # The selector only the compose stack's job matched.
+        ("StreamalDown", 'up{app_kubernetes_io_name="streamal"} == 0', 'up{job="streamal"} == 0'),
+        ("StreamalModelFailing", "          > 0.5\n", "          > 0.7\n"),
+        ("StreamalModelFailing", "for: 20m", "for: 5m"),
+    ],
+)
+def test_promtool_rule_tests_fail_when_a_threshold_moves(tmp_path, alert, old, new):
+    """The unit tests pin the thresholds and selectors: move one and they fail."""
     rules = (DEPLOY / "prometheus/alerts.yml").read_text(encoding="utf-8")
-    loosened = rules.replace(
-        "streamal_snapshot_age_seconds > 900", "streamal_snapshot_age_seconds > 9000"
-    )
-    assert loosened != rules
-    (tmp_path / "alerts.yml").write_text(loosened, encoding="utf-8")
+    assert rules.count(old) == 1, old
+    (tmp_path / "alerts.yml").write_text(rules.replace(old, new), encoding="utf-8")
     shutil.copy(DEPLOY / "prometheus/alerts_test.yml", tmp_path)
     run = promtool("test", "rules", "alerts_test.yml", cwd=tmp_path)
     assert run.returncode != 0
-    assert "StreamalSnapshotTooOld" in run.stdout + run.stderr
+    assert f"alertname: {alert}," in run.stdout + run.stderr
 
 
 @needs_promtool
@@ -840,13 +1245,48 @@ def markdown_anchors(path: Path) -> set[str]:
     return anchors
 
 
-def test_every_alert_has_a_runbook_section():
+def test_every_alert_links_absolutely_to_its_runbook_section():
+    """An alert is read in Alertmanager, chat or a pager, where a relative link goes nowhere."""
     anchors = markdown_anchors(DOCS / "operations.md")
     for rule in alert_rules():
         url = rule["annotations"]["runbook_url"]
-        path, _, anchor = url.partition("#")
-        assert path == "docs/operations.md", url
-        assert anchor in anchors, f"{rule['alert']}: no heading for #{anchor} in {path}"
+        base, _, anchor = url.partition("#")
+        parts = urllib.parse.urlsplit(base)
+        assert parts.scheme == "https" and parts.netloc and parts.path.endswith(".md"), url
+        assert base == RUNBOOK_BASE, url
+        assert anchor == rule["alert"].lower(), url
+        assert anchor in anchors, f"{rule['alert']}: no heading for #{anchor} in operations.md"
+
+
+def test_operations_doc_describes_the_health_checks_deploy_runs():
+    """The doc's table of checks says what the Dockerfile and the StatefulSet do."""
+    text = (DOCS / "operations.md").read_text(encoding="utf-8")
+    assert re.search(r"^## Health checks$", text, re.M)
+    for name in ("`--health-timeout`", "`health_timeout`", "`STREAMAL_HEALTH_TIMEOUT`"):
+        assert name in text, name
+    row = re.compile(r"^\| (.+?) \| `(/\w+)` \| (\d+) s \| (\d+) \|", re.M)
+    documented = {
+        check: (path, int(every), int(fails)) for check, path, every, fails in row.findall(text)
+    }
+    (sts,) = k8s("StatefulSet")
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        spec = container[probe]
+        # Kubernetes' defaults: every 10 s, 3 failures.
+        actual = (
+            spec["httpGet"]["path"],
+            spec.get("periodSeconds", 10),
+            spec.get("failureThreshold", 3),
+        )
+        assert documented[f"`{probe}`"] == actual, probe
+    (healthcheck,) = instruction(dockerfile_stages()[-1], "HEALTHCHECK")
+    options = dict(re.findall(r"--([a-z-]+)=(\w+)", healthcheck[: healthcheck.index("CMD")]))
+    (image_row,) = [v for k, v in documented.items() if "HEALTHCHECK" in k]
+    assert image_row == (
+        HEALTH_PATH,
+        int(options["interval"].removesuffix("s")),
+        int(options["retries"]),
+    )
 
 
 def test_operations_doc_has_a_metrics_reference_with_every_metric():
@@ -872,6 +1312,7 @@ def contract_exposition() -> bytes:
         "streamal_annotator_reliability": ("annotator",),
         "streamal_strategy_weight_ratio": ("rule",),
         "streamal_build_info": ("version",),
+        "streamal_model_errors_total": ("stage",),
     }
     kinds = {
         "counter": prometheus_client.Counter,
@@ -960,6 +1401,10 @@ def test_dashboard_queries_compute_what_their_panels_say(tmp_path):
         'streamal_consumer_lag_records{job="other", instance="c", topic="events"}': "99999x20",
         'streamal_snapshot_age_seconds{job="streamal", instance="a"}': "42x20",
         'streamal_pending_queries{job="streamal", instance="a"}': "17x20",
+        'streamal_model_errors_total{job="streamal", instance="a", stage="predict"}': "0+30x20",
+        'streamal_model_errors_total{job="streamal", instance="b", stage="predict"}': "0+6x20",
+        'streamal_model_errors_total{job="streamal", instance="a", stage="learn"}': "0+3x20",
+        'streamal_model_errors_total{job="other", instance="c", stage="learn"}': "0+600x20",
     }
     a = 'job="streamal", instance="a"'
     expected = [
@@ -978,6 +1423,10 @@ def test_dashboard_queries_compute_what_their_panels_say(tmp_path):
         (dashboard_expr("Consumer lag"), [('{topic="events"}', 750), ('{topic="labels"}', 3)]),
         (dashboard_expr("Snapshot age"), [(f"streamal_snapshot_age_seconds{{{a}}}", 42)]),
         (dashboard_expr("Pending queries"), [(f"streamal_pending_queries{{{a}}}", 17)]),
+        (
+            dashboard_expr("Model errors/s by stage"),
+            [('{stage="learn"}', 0.05), ('{stage="predict"}', 0.6)],
+        ),
     ]
     (tmp_path / "none.yml").write_text("groups: []\n")
     test = {

@@ -16,7 +16,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
@@ -24,6 +23,7 @@ from streamal.config import ServeConfig
 from streamal.connectors import kafka as kafka_clients
 from streamal.connectors.snapshots import SnapshotStore
 from streamal.engine import Engine
+from streamal.messages import InvalidRecord, decode_query
 from streamal.pending import PendingQuery
 from streamal.settings import EngineSettings, build_engine, configure_engine
 from streamal.snapshot import Snapshot
@@ -222,17 +222,16 @@ def recover_queries(
 def _recover_query(fold: TrainingFold, raw: bytes) -> int:
     engine: Engine = fold.engine
     try:
-        query = orjson.loads(raw)
-        query_id, x, ts, score = query["id"], query["x"], query["ts"], query["score"]
-        proba = query.get("proba") or {}
-        y_pred = max(proba, key=proba.get) if proba else None
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        query = decode_query(raw)
+    except InvalidRecord as e:
         # Only daemons write this topic; a stray record must not keep one from starting.
-        log.warning("skipping a record on the queries topic that is not a query: %.80r", raw)
+        log.warning("skipping a record on the queries topic that is not a query (%s)", e)
         return 0
-    if query_id in fold:
+    if query.id in fold:
         return 0
+    proba = query.proba
+    guess = max(proba, key=proba.get) if proba else None
     # JSON keys are strings; the model's classes may be integers or booleans.
-    y_pred = next((c for c in engine.model.classes if str(c) == y_pred), y_pred)
-    engine.restore_pending(PendingQuery(query_id, x, ts, y_pred, score))
+    y_pred = next((c for c in engine.model.classes if str(c) == guess), guess)
+    engine.restore_pending(PendingQuery(query.id, query.x, query.ts, y_pred, query.score))
     return 1

@@ -25,6 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from streamal.connectors.endpoint import Heartbeat, MetricsEndpoint
+from streamal.metrics import Metrics
+
 yaml = pytest.importorskip("yaml")
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -66,6 +69,14 @@ SERVE_FLAGS = frozenset(
         "--cost-budget",
         "--expected-cost",
         "--annotator-metrics",
+        # the engine settings replay evaluates, with replay's meaning (issue 10)
+        "--budget-manager",
+        "--hard-cap",
+        "--drift-aware",
+        "--delay-aware",
+        "--seed",
+        # /healthz fails when the poll loop has not turned for this long
+        "--health-timeout",
         # Kafka security; secrets only through the environment (STREAMAL_SASL_PASSWORD)
         "--security-protocol",
         "--sasl-mechanism",
@@ -295,49 +306,6 @@ def test_dockerfile_healthcheck_probes_the_health_endpoint():
     assert "STREAMAL_METRICS_PORT" in command and f"'{METRICS_PORT}'" in command
 
 
-class DaemonEndpoint:
-    """The daemon's HTTP contract on the metrics port, with the poll loop's state set by hand.
-
-    ``/metrics`` answers from its own thread whatever the loop does; ``/healthz``
-    answers 200 ``ok ...`` while the loop turns and 503 when it is stuck.
-    """
-
-    def __init__(self) -> None:
-        import http.server
-        import threading
-
-        endpoint = self
-        self.loop_turns = True
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/metrics":
-                    status, body = 200, b"streamal_events_total 1.0\n"
-                elif self.path == HEALTH_PATH and endpoint.loop_turns:
-                    status, body = 200, b"ok: last turn 0.1 s ago\n"
-                elif self.path == HEALTH_PATH:
-                    status, body = 503, b"stuck: last turn 75.0 s ago\n"
-                else:
-                    status, body = 404, b""
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
 def test_dockerfile_healthcheck_command_passes_only_while_the_loop_turns():
     """Run the image's health check here, against the daemon's endpoint contract."""
     argv = image_healthcheck()
@@ -348,15 +316,16 @@ def test_dockerfile_healthcheck_command_passes_only_while_the_loop_turns():
         env = {**os.environ, "STREAMAL_METRICS_PORT": str(port)}
         return subprocess.run(argv, env=env, capture_output=True, timeout=30).returncode
 
-    endpoint = DaemonEndpoint()
+    heartbeat = Heartbeat(timeout=60.0)
+    endpoint = MetricsEndpoint(Metrics().registry, heartbeat, "127.0.0.1", 0).start()
     try:
         assert check(endpoint.port) == 0
-        endpoint.loop_turns = False  # /metrics still answers: a /metrics check would pass
+        heartbeat.last -= 75.0  # /metrics still answers: a /metrics check would pass
         assert check(endpoint.port) != 0
-        endpoint.loop_turns = True
+        heartbeat.beat()
         assert check(endpoint.port) == 0
     finally:
-        endpoint.close()
+        endpoint.stop()
     assert check(endpoint.port) != 0  # nothing listens any more: unhealthy
 
 

@@ -136,6 +136,16 @@ def test_jsonl_and_river_inputs(tmp_path):
         (lambda p: p.write_text("a,y\n1,0\n"), ["--budget", "1.5"], "1.5 is outside (0, 1]"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--budget", "ten"], "'ten' is not a number"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--model", "os.system('x')"], "--model:"),
+        (
+            lambda p: p.write_text("a,y\n1,0\n"),
+            ["--model", "tree.HoeffdingTreeClassifier(grace_period='x')"],
+            "--model: tree.HoeffdingTreeClassifier: grace_period takes int, not str ('x')",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,0\n"),
+            ["--model", "tree.HoeffdingTreeClassifier(gracе_period=200)"],  # a Cyrillic е
+            "has no argument 'grac\\u0435_period'; did you mean 'grace_period'?",
+        ),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "soon"], "is not a delay"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "30s"], "needs --time"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "-3"], "is not a delay"),

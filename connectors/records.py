@@ -57,35 +57,73 @@ def _time_value(raw: object, where: str) -> float:
     return value
 
 
-def _csv_rows(path: Path, delimiter: str) -> Iterator[tuple[int, dict]]:
+def _cell_value(text: str) -> float | str:
+    """The number in a CSV cell, or its text (NaN and infinity count as numbers: refused later).
+
+    >>> _cell_value("1e3"), _cell_value(" -2 "), _cell_value("nan"), _cell_value("x1")
+    (1000.0, -2.0, nan, 'x1')
+    """
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _csv_rows(path: Path, delimiter: str, needed: dict[str, str]) -> Iterator[tuple[int, dict]]:
+    """Rows of a CSV or TSV file as ``(line, {column: value})``, empty cells left out.
+
+    ``needed`` maps the columns every row must fill to what they hold ("label",
+    "id", "time"); the id and time are kept as text. Every other column is
+    numeric if all its cells are numbers and text if none is; one with both is
+    refused, whichever comes first, so no row's order decides a column's type.
+    """
     with _open_text(path) as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        if not reader.fieldnames:
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next(reader, None)
+        if not header:
             raise RecordingError(f"{path}: empty file (no header row)")
-        numeric: dict[str, bool] = {}
-        for row in reader:
+        for name in header:
+            if header.count(name) > 1:
+                raise RecordingError(f"{path}:1: column {name!r} appears twice in the header")
+        for name, what in needed.items():
+            if name not in header:
+                raise RecordingError(
+                    f"{path}: no {what} column {name!r} (the header has: {', '.join(header)})"
+                )
+        as_text = {name for name, what in needed.items() if what in ("id", "time")}
+        # Each column's first cell (line, text, whether it is text), which the others must match.
+        first: dict[str, tuple[int, str, bool]] = {}
+        for cells in reader:
+            if not cells:
+                continue  # a blank line
             line = reader.line_num
-            if None in row:
-                raise RecordingError(f"{path}:{line}: more values than header columns")
-            parsed = {}
-            for name, raw in row.items():
-                if raw is None or raw == "":
-                    continue
-                if name not in numeric:
-                    try:
-                        float(raw)
-                        numeric[name] = True
-                    except ValueError:
-                        numeric[name] = False
-                if numeric[name]:
-                    try:
-                        parsed[name] = float(raw)
-                    except ValueError:
+            if len(cells) != len(header):
+                raise RecordingError(
+                    f"{path}:{line}: {len(cells)} cells, the header has {len(header)}"
+                )
+            parsed: dict[str, str | float] = {}
+            for name, raw in zip(header, cells, strict=True):
+                if raw == "":
+                    if name in needed:
                         raise RecordingError(
-                            f"{path}:{line}: column {name!r}: {raw!r} is not a number"
-                        ) from None
-                else:
+                            f"{path}:{line}: empty {needed[name]} in column {name!r}"
+                        )
+                    continue
+                if name in as_text:
                     parsed[name] = raw
+                    continue
+                value = _cell_value(raw)
+                is_text = isinstance(value, str)
+                seen = first.get(name)
+                if seen is None:
+                    first[name] = (line, raw, is_text)
+                elif seen[2] != is_text:
+                    raise RecordingError(
+                        f"{path}:{line}: column {name!r} mixes numbers and text: {raw!r} here, "
+                        f"{seen[1]!r} on line {seen[0]} (a CSV column is all numbers or "
+                        "all text; leave a missing value empty)"
+                    )
+                parsed[name] = value
             yield line, parsed
 
 
@@ -116,22 +154,30 @@ def read_recording(
 ) -> list[Row]:
     """Read every row of a recorded stream, checking it as it goes.
 
-    Features must be finite numbers or strings; CSV columns whose first value
-    is a number must hold numbers throughout. Without an id column the row
+    Features must be finite numbers or strings. In a CSV or TSV file a column
+    is numeric when every non-empty cell in it is a number and text when none
+    is; a column with both is an error wherever the text is, as is a row with
+    more or fewer cells than the header, or an empty label, id or time cell.
+    An empty feature cell is a missing feature. Without an id column the row
     number is the id; without a time column it is the time.
     """
     path = Path(path)
     if not path.is_file():
         raise RecordingError(f"{path}: no such file")
     kind = _format_of(path)
-    rows = _jsonl_rows(path) if kind == "jsonl" else _csv_rows(path, "," if kind == "csv" else "\t")
+    if kind == "jsonl":
+        rows = _jsonl_rows(path)
+    else:
+        roles = ((target, "label"), (id_column, "id"), (time_column, "time"))
+        needed = {column: what for column, what in roles if column is not None}
+        rows = _csv_rows(path, "," if kind == "csv" else "\t", needed)
     records = []
     ids: set[str] = set()
     try:
         for line, row in rows:
             where = f"{path}:{line}"
             if target not in row:
-                raise RecordingError(f"{where}: no target column {target!r} (use --target)")
+                raise RecordingError(f"{where}: no label column {target!r} (use --target)")
             y = row.pop(target)
             if not isinstance(y, str | int | float | bool) or (
                 isinstance(y, float) and not math.isfinite(y)

@@ -3,16 +3,20 @@
 Specs are Python-looking expressions over river's own names, e.g.
 ``preprocessing.StandardScaler() | linear_model.LogisticRegression(l2=0.001)``.
 They are parsed, never evaluated: a name must resolve inside river's
-modules, arguments must be literals (or nested river estimators), and ``|``
-and ``+`` build pipelines and unions with river's own operators.
+modules, arguments must be literals (or nested river estimators) that the
+class's signature takes, and ``|`` and ``+`` build pipelines and unions with
+river's own operators.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib
 import inspect
 import math
+import types
+import typing
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -34,6 +38,10 @@ _MIN_FRAME_ROWS = 512
 
 #: The only bare names a spec may use as arguments, e.g. ``compose.SelectType(str)``.
 _TYPE_NAMES = {"str": str, "int": int, "float": float, "bool": bool}
+
+#: The literals whose type is checked against the parameter they are given to.
+_LITERAL_TYPES = {**_TYPE_NAMES, "None": type(None)}
+_LITERALS = frozenset(_LITERAL_TYPES.values())
 
 
 class ModelSpecError(ValueError):
@@ -88,18 +96,109 @@ def _build(node: ast.expr, spec: str) -> Any:
             if kw.arg is None:
                 raise ModelSpecError(f"**kwargs are not allowed in a model spec: {spec!r}")
             kwargs[kw.arg] = _argument(kw.value, spec)
+        name = ast.unparse(node.func)
+        _check_arguments(cls, name, args, kwargs)
         try:
             return cls(*args, **kwargs)
-        except (TypeError, ValueError) as e:
-            raise ModelSpecError(
-                f"{cls.__module__.removeprefix('river.')}.{cls.__name__}: {e}"
-            ) from None
+        except Exception as e:
+            # Literals can make a constructor raise anything (AssertionError, KeyError, …);
+            # every such failure means the spec asked for something the class refuses.
+            raise ModelSpecError(f"{name}: {e}") from None
     if isinstance(node, ast.Attribute):
         # A bare class name means its default constructor, as in river's docs.
         return _river_attribute(node, spec)()
     raise ModelSpecError(
         f"unsupported syntax in model spec {spec!r}: only river estimators, | and + are allowed"
     )
+
+
+def _check_arguments(cls: type, name: str, args: list, kwargs: dict) -> None:
+    """Refuse arguments ``cls`` does not take, and literals of a type it does not take.
+
+    River's constructors store their arguments unchecked, so a wrong one would
+    otherwise fail at the first event, deep in a run.
+    """
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # a compiled class without a Python signature
+        return
+    parameters = signature.parameters
+    kinds = {p.kind for p in parameters.values()}
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        named = [
+            p.name
+            for p in parameters.values()
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        ]
+        for keyword in kwargs:
+            if keyword not in named:
+                # !a shows a look-alike letter (a Cyrillic е in grace_period) as \u0435.
+                close = difflib.get_close_matches(keyword, named, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ModelSpecError(
+                    f"{name} has no argument {keyword!a}{hint} "
+                    f"(it takes: {', '.join(named) or 'no arguments'})"
+                )
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as e:
+        raise ModelSpecError(f"{name}: {e}") from None
+    for parameter_name, value in bound.arguments.items():
+        parameter = parameters[parameter_name]
+        if type(value) not in _LITERALS:
+            continue  # a river estimator, a type name, or a container: left to the class
+        accepted = _accepted_types(parameter)
+        if accepted is not None and not _fits(value, accepted):
+            takes = " or ".join(sorted(t.__name__.replace("NoneType", "None") for t in accepted))
+            raise ModelSpecError(
+                f"{name}: {parameter_name} takes {takes}, not {type(value).__name__} ({value!r})"
+            )
+
+
+def _accepted_types(parameter: inspect.Parameter) -> set[type] | None:
+    """The literal types ``parameter`` takes, or ``None`` when its signature cannot tell.
+
+    An annotation that names nothing but int, float, bool, str and None says
+    (with the default's type, for annotations such as ``seed: int = None``); one
+    that names anything else (a river class) cannot. Without an annotation, a
+    default other than None gives its type.
+
+    >>> from river import linear_model, tree
+    >>> parameters = inspect.signature(tree.HoeffdingTreeClassifier).parameters
+    >>> [sorted(t.__name__ for t in _accepted_types(parameters[p])) for p in ("max_depth", "tau")]
+    [['NoneType', 'int'], ['float']]
+    >>> parameters = inspect.signature(linear_model.LogisticRegression).parameters
+    >>> _accepted_types(parameters["l2"]), _accepted_types(parameters["intercept_lr"])
+    ({<class 'float'>}, None)
+    """
+    default = parameter.default
+    literal_default = default is not inspect.Parameter.empty and type(default) in _LITERALS
+    if parameter.annotation is inspect.Parameter.empty:
+        return {type(default)} if literal_default and default is not None else None
+    annotated = _annotated_types(parameter.annotation)
+    if annotated is None:
+        return None
+    return annotated | {type(default)} if literal_default else annotated
+
+
+def _annotated_types(annotation: Any) -> set[type] | None:
+    if isinstance(annotation, str):  # river's modules postpone their annotations
+        found = [_LITERAL_TYPES.get(part.strip()) for part in annotation.split("|")]
+    else:
+        is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        members = typing.get_args(annotation) if is_union else (annotation,)
+        found = [t if t in _LITERALS else None for t in members]
+    return None if None in found else set(found)
+
+
+def _fits(value: Any, accepted: set[type]) -> bool:
+    """Whether a literal is of an accepted type; an int or a float stands for either.
+
+    >>> _fits(100, {float}), _fits(1e3, {int}), _fits("x", {int}), _fits(True, {int})
+    (True, True, False, False)
+    """
+    numbers = {int, float}
+    return type(value) in accepted or (type(value) in numbers and bool(accepted & numbers))
 
 
 def _argument(node: ast.expr, spec: str) -> Any:
@@ -141,6 +240,16 @@ def parse_model_spec(spec: str) -> base.Classifier:
     Traceback (most recent call last):
     ...
     streamal.model.ModelSpecError: expected a river name such as tree.HoeffdingTreeClassifier in ...
+
+    Arguments are checked against the class's signature before it is built: an
+    unknown name, a missing or extra argument, or a literal of a type the
+    parameter does not take (as its annotation, or else its default, tells) is
+    refused here rather than at the first event of a run:
+
+    >>> parse_model_spec("tree.HoeffdingTreeClassifier(grace_period='x')")
+    Traceback (most recent call last):
+    ...
+    streamal.model.ModelSpecError: tree.HoeffdingTreeClassifier: grace_period takes int, not str ...
 
     """
     try:

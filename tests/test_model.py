@@ -48,7 +48,21 @@ def test_bare_class_and_river_prefix():
         ("linear_model._base.GLM()", "not a public river name"),
         ("linear_model.LogisticRegression.__init__.__globals__", "not a public river name"),
         ("tree.NoSuchTree()", "has no estimator 'NoSuchTree'"),
-        ("linear_model.LogisticRegression(nonsense=1)", "LogisticRegression"),
+        ("linear_model.LogisticRegression(nonsense=1)", "LogisticRegression has no argument"),
+        (
+            "tree.HoeffdingTreeClassifier(gracе_period=200)",  # a Cyrillic е
+            "tree.HoeffdingTreeClassifier has no argument 'grac\\u0435_period'; "
+            "did you mean 'grace_period'? (it takes: grace_period, max_depth,",
+        ),
+        (
+            "tree.HoeffdingTreeClassifier(grace_period='x')",
+            "tree.HoeffdingTreeClassifier: grace_period takes int, not str ('x')",
+        ),
+        ("tree.HoeffdingTreeClassifier(binary_split=1)", "binary_split takes bool, not int"),
+        ("tree.HoeffdingTreeClassifier(max_depth='5')", "max_depth takes None or int, not str"),
+        ("linear_model.LogisticRegression(l2=True)", "l2 takes float, not bool"),
+        ("ensemble.BaggingClassifier(n_models=3)", "missing a required argument: 'model'"),
+        ("naive_bayes.GaussianNB(1)", "naive_bayes.GaussianNB: too many positional arguments"),
         ("linear_model.LogisticRegression(**{'l2': 1})", "**kwargs"),
         ("linear_model.LogisticRegression(", "not valid syntax"),
         ("[linear_model.LogisticRegression()]", "unsupported syntax"),
@@ -60,6 +74,21 @@ def test_bare_class_and_river_prefix():
 def test_refuses_anything_but_river_names_and_literals(spec, message):
     with pytest.raises(ModelSpecError, match=re.escape(message)):
         parse_model_spec(spec)
+
+
+def test_arguments_of_the_types_the_signature_allows_are_accepted():
+    model = parse_model_spec(
+        "forest.ARFClassifier(max_features=3, n_models=2, seed=None)"  # bool | str | int
+    )
+    assert model.max_features == 3 and model.seed is None
+    # A number stands for a number: an int where a float is expected, 1e3 for an int.
+    model = parse_model_spec("tree.HoeffdingTreeClassifier(grace_period=1e3, delta=0)")
+    assert (model.grace_period, model.delta) == (1000.0, 0)
+    # Annotated with a river class as well: a literal is left to the class.
+    model = parse_model_spec(
+        "linear_model.LogisticRegression(intercept_lr=optim.schedulers.Constant(0.1))"
+    )
+    assert model.intercept_lr.learning_rate == 0.1
 
 
 def test_model_columns_keep_first_seen_order():

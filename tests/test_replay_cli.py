@@ -127,15 +127,33 @@ def test_jsonl_and_river_inputs(tmp_path):
     [
         (None, [], "no such file"),
         (lambda p: p.write_text(""), [], "empty file"),
-        (lambda p: p.write_text("a,b\n"), [], "no records"),
-        (lambda p: p.write_text("a,b\n1,2\n"), [], "no target column 'y'"),
-        (lambda p: p.write_text("a,y\n1,0\nx1,1\n"), [], "column 'a': 'x1' is not a number"),
+        (lambda p: p.write_text("a,y\n"), [], "no records"),
+        (lambda p: p.write_text("a,b\n1,2\n"), [], "no label column 'y' (the header has: a, b)"),
+        (lambda p: p.write_text("a,y,a\n1,0,2\n"), [], "column 'a' appears twice in the header"),
+        (
+            lambda p: p.write_text("a,b,y\n1,2,0\n\n3,1\n"),
+            [],
+            "in.csv:4: 2 cells, the header has 3",
+        ),
+        (lambda p: p.write_text("a,y\n1,0\n3,1,1\n"), [], "in.csv:3: 3 cells, the header has 2"),
+        (lambda p: p.write_text("a,y\n1,0\n2,\n"), [], "in.csv:3: empty label in column 'y'"),
+        (lambda p: p.write_text("a,t,y\n1,,0\n"), ["--time", "t"], "empty time in column 't'"),
         (lambda p: p.write_text("a,y\nnan,0\n"), [], "feature 'a' is nan"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--strategy", "best"], "unknown strategy 'best'"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--budget", "0"], "0 is outside (0, 1]"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--budget", "1.5"], "1.5 is outside (0, 1]"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--budget", "ten"], "'ten' is not a number"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--model", "os.system('x')"], "--model:"),
+        (
+            lambda p: p.write_text("a,y\n1,0\n"),
+            ["--model", "tree.HoeffdingTreeClassifier(grace_period='x')"],
+            "--model: tree.HoeffdingTreeClassifier: grace_period takes int, not str ('x')",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,0\n"),
+            ["--model", "tree.HoeffdingTreeClassifier(gracе_period=200)"],  # a Cyrillic е
+            "has no argument 'grac\\u0435_period'; did you mean 'grace_period'?",
+        ),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "soon"], "is not a delay"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "30s"], "needs --time"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--label-delay", "-3"], "is not a delay"),
@@ -143,6 +161,13 @@ def test_jsonl_and_river_inputs(tmp_path):
         (lambda p: p.write_text("a,y\n1,0\n"), ["--id", "key"], "no id column 'key'"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--strategy", "qbc"], "needs an ensemble"),
         (lambda p: p.write_text("a,y\n1,0\n"), ["--delay-aware"], "needs --label-delay N"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--jobs", "0"], "--jobs 0: must be at least 1"),
+        (lambda p: p.write_text("a,y\n1,0\n"), ["--jobs", "-2"], "--jobs -2: must be at least 1"),
+        (
+            lambda p: p.write_text("a,y\n1,0\n"),
+            ["--labels-per-query", "2"],
+            "--labels-per-query needs --annotators",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, make_input, args, message):
@@ -156,6 +181,51 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, make_input, args, message):
     assert len(err.splitlines()) == 1, err
     assert err.startswith("error: ") and message in err
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            ["x1,0", "1,1", "2,0"],
+            "in.csv:3: column 'a' mixes numbers and text: '1' here, 'x1' on line 2",
+        ),
+        (
+            ["1,0", "2,1", "x1,0"],
+            "in.csv:4: column 'a' mixes numbers and text: 'x1' here, '1' on line 2",
+        ),
+    ],
+    ids=["text first", "text later"],
+)
+def test_a_column_of_numbers_and_text_is_refused_wherever_the_text_is(tmp_path, rows, message):
+    path = tmp_path / "in.csv"
+    path.write_text("\n".join(["a,y", *rows]) + "\n")
+    result = run(str(path), "--no-progress")
+    assert result.returncode == 2
+    hint = "(a CSV column is all numbers or all text; leave a missing value empty)"
+    assert result.stderr.strip() == f"error: {tmp_path}/{message} {hint}"
+
+
+def test_csv_cells_empty_features_are_missing_and_ids_and_times_stay_text(tmp_path):
+    # Imported here: ruff's isort cannot yet tell that streamal.connectors is first-party.
+    from streamal.connectors.records import read_recording
+
+    path = tmp_path / "in.csv"
+    path.write_text("id,t,n,c,y\n01,5,,a,1\n1,6,2.5,b,0\n")
+    rows = read_recording(path, id_column="id", time_column="t")
+    assert [(r.id, r.ts, r.x, r.y) for r in rows] == [
+        ("01", 5.0, {"c": "a"}, 1),
+        ("1", 6.0, {"n": 2.5, "c": "b"}, 0),
+    ]
+
+
+def test_labels_per_query_is_at_most_the_number_of_annotators():
+    result = run("river:Phishing", "--annotators", "0.9,0.8", "--labels-per-query", "3")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: --labels-per-query 3: must be 1 to 2, the number of --annotators "
+        "(each answer is from a different one)"
+    )
 
 
 def test_bad_subcommand_and_missing_input():

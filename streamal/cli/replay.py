@@ -40,7 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replay a recorded stream and score strategies prequentially",
         description="Replay a recorded, labeled stream (CSV, TSV or JSON Lines, optionally "
         "gzipped, or river:NAME for a dataset bundled with river) through the engine with a "
-        "simulated oracle that reveals only queried labels, after a delay.",
+        "simulated oracle that reveals only queried labels, after a delay. A CSV or TSV column "
+        "is numeric when every non-empty cell is a number and text when none is; a column "
+        "with both, a row with more or fewer cells than the header, or an empty label, id or "
+        "time cell is an error naming the line; an empty feature cell is a missing value "
+        "(JSON Lines values keep their own types).",
     )
     p.add_argument(
         "input",
@@ -108,10 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--labels-per-query",
         type=int,
-        default=1,
         metavar="N",
-        help="with --annotators: answers per query, from different annotators, in the "
-        "aggregated run (the first-answer run asks one); default 1",
+        help="with --annotators: answers per query, from different annotators (so at most "
+        "their number), in the aggregated run (the first-answer run asks one); default 1",
     )
     p.add_argument(
         "--cost-budget",
@@ -133,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
-        "--jobs", type=int, default=0, help="parallel runs (default: one per core, at most 2)"
+        "--jobs", type=int, help="parallel runs, at least 1 (default: one per core, at most 2)"
     )
     p.set_defaults(func=run)
 
@@ -280,8 +283,17 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--cost-budget: {args.cost_budget:g} is not a positive number")
         budgets = budgets[:1]  # the decider's label fraction comes from the cost budget
     delay = parse_delay(args.label_delay, in_time=args.time_column is not None)
-    if args.labels_per_query < 1:
-        raise UsageError("--labels-per-query must be at least 1")
+    if args.labels_per_query is None:
+        args.labels_per_query = 1  # left unset by argparse to tell it from an explicit 1
+    elif not annotators:
+        raise UsageError("--labels-per-query needs --annotators (the recorded label is one answer)")
+    elif not 1 <= args.labels_per_query <= len(annotators):
+        raise UsageError(
+            f"--labels-per-query {args.labels_per_query}: must be 1 to {len(annotators)}, "
+            "the number of --annotators (each answer is from a different one)"
+        )
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: must be at least 1 (leave it out for one per core)")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     delay_aware = args.delay_aware

@@ -11,9 +11,16 @@ import random
 import threading
 import time
 
-import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from streamal.engine import Event, Label
+from streamal.messages import (
+    InvalidRecord,
+    decode_prediction,
+    decode_query,
+    encode_event,
+    encode_label,
+)
 from streamal.synthetic import DriftingStream
 
 __all__ = ["Annotator", "EventProducer", "Scorekeeper"]
@@ -45,8 +52,9 @@ class EventProducer(threading.Thread):
             x, y = next(stream)
             event_id = f"demo-{i}"
             self.truth[event_id] = y
-            event = {"v": 1, "id": event_id, "ts": time.time(), "x": x}
-            producer.send(self.topic, orjson.dumps(event), event_id.encode())
+            producer.send(
+                self.topic, encode_event(Event(event_id, x, time.time())), event_id.encode()
+            )
             self.sent = i + 1
             ahead = self.sent / self.rate - (time.monotonic() - started)
             if ahead > 0.01:
@@ -95,7 +103,10 @@ class Annotator(threading.Thread):
         while not self.stopping.is_set():
             for records in consumer.poll(timeout_ms=100).values():
                 for record in records:
-                    query_id = orjson.loads(record.value)["id"]
+                    try:
+                        query_id = decode_query(record.value).id
+                    except InvalidRecord:
+                        continue  # nothing a label could answer
                     y = self.truth.get(query_id)
                     if y is None:
                         continue
@@ -107,8 +118,8 @@ class Annotator(threading.Thread):
             now = time.monotonic()
             while due and due[0][0] <= now:
                 _, query_id, y = heapq.heappop(due)
-                label = {"v": 1, "id": query_id, "label": y, "ts": time.time(), "annotator": "demo"}
-                producer.send(self.labels_topic, orjson.dumps(label), query_id.encode())
+                label = Label(query_id, y, time.time(), "demo")
+                producer.send(self.labels_topic, encode_label(label), query_id.encode())
                 self.answered += 1
         producer.flush()
         producer.close()
@@ -144,11 +155,14 @@ class Scorekeeper(threading.Thread):
         while not self.stopping.is_set():
             for records in consumer.poll(timeout_ms=100).values():
                 for record in records:
-                    prediction = orjson.loads(record.value)
-                    if prediction["id"] in self.seen:
+                    try:
+                        prediction, _ = decode_prediction(record.value)
+                    except InvalidRecord:
+                        continue
+                    if prediction.id in self.seen:
                         continue  # a prediction repeated after a restart counts once
-                    self.seen.add(prediction["id"])
-                    self.correct += prediction["y"] == self.truth.get(prediction["id"])
+                    self.seen.add(prediction.id)
+                    self.correct += prediction.y == self.truth.get(prediction.id)
         consumer.close()
 
 

@@ -10,12 +10,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-import orjson
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from streamal.engine import Event, TrainingExample
-from streamal.messages import InvalidRecord, decode_event, decode_label, decode_training_example
+from streamal.messages import (
+    InvalidRecord,
+    decode_event,
+    decode_label,
+    decode_prediction,
+    decode_training_example,
+)
 from streamal.replay import Row
 
 __all__ = ["DaemonRun", "KafkaRange", "read_daemon_run", "read_labeled_rows", "read_range"]
@@ -120,9 +125,9 @@ def read_daemon_run(
         events[event.id] = event
     ordered, versions = [], []
     for record in read_range(KafkaRange(bootstrap_servers, predictions_topic)):
-        prediction = orjson.loads(record.value)
-        ordered.append(events[prediction["id"]])
-        versions.append(prediction["model_version"])
+        prediction, version = decode_prediction(record.value)
+        ordered.append(events[prediction.id])
+        versions.append(version)
     training = [
         decode_training_example(record.value)
         for record in read_range(KafkaRange(bootstrap_servers, training_topic))

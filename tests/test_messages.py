@@ -255,7 +255,8 @@ def test_events_labels_queries_and_predictions_round_trip():
     [
         ({"ts": None}, Reason.BAD_TIMESTAMP),
         ({"x": [1]}, Reason.BAD_FEATURES),
-        ({"proba": {"a": 2}}, Reason.BAD_FIELD),
+        ({"proba": ["a"]}, Reason.BAD_FIELD),
+        ({"proba": {"a": "high"}}, Reason.BAD_FIELD),
         ({"proba": {"a": True}}, Reason.BAD_FIELD),
         ({"score": "high"}, Reason.BAD_FIELD),
         ({"strategy": ""}, Reason.BAD_FIELD),

@@ -17,10 +17,10 @@ import sys
 import time
 from collections.abc import Hashable
 
-import orjson
-
 from streamal.cli.base import UsageError
 from streamal.config import ConfigError, load_config
+from streamal.engine import Label, Query
+from streamal.messages import InvalidRecord, decode_query, encode_label
 
 __all__ = ["parse_answer", "register", "render_query"]
 
@@ -53,20 +53,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def render_query(query: dict) -> str:
+def render_query(query: Query) -> str:
     """What the labeler sees of one query.
 
-    >>> print(render_query({"id": "e7", "x": {"b": 2.5, "a": "red"}, "score": 0.41,
-    ...                     "proba": {"spam": 0.55, "ham": 0.45}}))
+    >>> print(render_query(Query("e7", 1.0, {"b": 2.5, "a": "red"},
+    ...                          {"spam": 0.55, "ham": 0.45}, 0.41, "split", 3)))
     query e7  (uncertainty 0.41)
       a = red
       b = 2.5
     model's guess: spam  (spam 55%, ham 45%)
     """
-    lines = [f"query {query['id']}  (uncertainty {query.get('score', float('nan')):.2f})"]
-    for name, value in sorted(query.get("x", {}).items()):
+    lines = [f"query {query.id}  (uncertainty {query.score:.2f})"]
+    for name, value in sorted(query.x.items()):
         lines.append(f"  {name} = {value}")
-    proba = sorted(query.get("proba", {}).items(), key=lambda kv: -kv[1])
+    proba = sorted(query.proba.items(), key=lambda kv: -kv[1])
     if proba:
         shown = ", ".join(f"{c} {p:.0%}" for c, p in proba[:5])
         lines.append(f"model's guess: {proba[0][0]}  ({shown})")
@@ -130,27 +130,19 @@ def run(args: argparse.Namespace) -> int:
             for partition, records in queries.poll(timeout_ms=500).items():
                 for record in records:
                     try:
-                        query = orjson.loads(record.value)
-                    except orjson.JSONDecodeError:
-                        continue
-                    if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+                        query = decode_query(record.value)
+                    except InvalidRecord:
                         continue  # nothing a label could answer
                     print("\n" + render_query(query), flush=True)
                     print("label> ", end="", flush=True)
                     line = sys.stdin.readline()
-                    answer = QUIT if line == "" else parse_answer(line, query.get("proba", {}))
+                    answer = QUIT if line == "" else parse_answer(line, query.proba)
                     if answer is QUIT:
                         return _bye(answered)
                     if answer is not SKIP:
-                        label = {
-                            "v": 1,
-                            "id": query["id"],
-                            "label": answer,
-                            "annotator": args.annotator,
-                            "ts": time.time(),
-                        }
+                        label = Label(query.id, answer, time.time(), args.annotator)
                         labels.send(
-                            config.labels_topic, orjson.dumps(label), query["id"].encode()
+                            config.labels_topic, encode_label(label), query.id.encode()
                         ).get(timeout=30)
                         answered += 1
                     queries.commit({partition: OffsetAndMetadata(record.offset + 1, "", -1)})

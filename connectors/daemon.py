@@ -18,6 +18,7 @@ learn, a record Kafka refuses for good.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -65,6 +66,7 @@ __all__ = ["Daemon", "Stopped"]
 log = logging.getLogger("streamal.daemon")
 
 _MAX_BACKOFF = 10.0
+_MAX_KEY_BYTES = 1024
 
 
 class Stopped(Exception):
@@ -314,6 +316,10 @@ class Daemon:
         letter = encode_dead_letter(
             value, topic=topic, partition=partition, offset=offset, reason=reason, detail=detail
         )
+        # The key is the producer's too, and may be as large as the value: a long one is
+        # replaced by its hash, so the letter stays small enough to deliver.
+        if key is not None and len(key) > _MAX_KEY_BYTES:
+            key = hashlib.sha256(key).hexdigest().encode()
         outgoing.append(Outgoing(self.config.dead_letter_topic, key, letter, "dead_letter"))
         self.metrics.dead_letters.labels(reason=reason).inc()
 

@@ -406,8 +406,7 @@ class Daemon:
         for rejected in joined.rejected:
             outcome = rejected.outcome.value
             self.metrics.labels.labels(outcome=outcome).inc()
-            detail = f"no pending query for id {rejected.label.id!r} ({outcome})"
-            self._refuse(sources[id(rejected.label)], outcome, detail, outgoing)
+            self._refuse(sources[id(rejected.label)], outcome, rejected.detail, outgoing)
         for query in joined.queries:
             outgoing.append(
                 Outgoing(config.queries_topic, query.id.encode(), encode_query(query), "queries")

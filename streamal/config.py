@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streamal.classes import parse_classes
 from streamal.settings import EngineSettings, SettingsError
 
 __all__ = ["ConfigError", "ServeConfig", "kafka_option", "load_config"]
@@ -150,6 +151,12 @@ def kafka_option(text: str) -> tuple[str, Any]:
 
 def _typed(name: str, value: Any, source: str) -> Any:
     kind = _FIELDS[name].type
+    if name == "classes":
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        try:
+            return parse_classes(text) if text.strip() else ()
+        except ValueError as e:
+            raise ConfigError(f"{source}: {e}") from None
     if kind == "bool":
         if isinstance(value, bool):
             return value

@@ -10,11 +10,12 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from streamal.annotators import Annotators, Answer
+from streamal.classes import ClassSchema, UnknownClass
 from streamal.cost_budget import CostBudget
 from streamal.decider import Decider
 from streamal.features import FeatureEncoder
@@ -67,6 +68,8 @@ class Query:
     score: float
     strategy: str
     model_version: int
+    #: the stream's known classes, typed (``proba``'s keys are their text), for labeling tools
+    classes: tuple[Hashable, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +108,16 @@ class LabelOutcome(enum.StrEnum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     INVALID = "invalid"
+    #: the answer names no class of the stream (:mod:`streamal.classes`); the query waits on
+    UNKNOWN_CLASS = "unknown_class"
 
 
 @dataclass(frozen=True, slots=True)
 class RejectedLabel:
     label: Label
     outcome: LabelOutcome
+    #: what was wrong with it, for the dead letter
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +204,10 @@ class Engine:
         Refuse the decider's queries whose expected cost would overspend
         this budget (in cost units per event); give the decider a label
         fraction of ``cost_budget.label_fraction`` so that it paces for it.
+    schema
+        The stream's classes: every answer is read against it before it is
+        learned (:mod:`streamal.classes`). By default their type comes from
+        the first label and new classes are learned as they come.
 
     Examples
     --------
@@ -223,8 +234,10 @@ class Engine:
         pending_ttl: float = float("inf"),
         annotators: Annotators | None = None,
         cost_budget: CostBudget | None = None,
+        schema: ClassSchema | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else Model(model)
+        self.schema = schema or ClassSchema()
         self.pending = PendingQueries(max_pending, pending_ttl)
         #: queries dropped for age or room since the engine started
         self.expired = 0
@@ -258,6 +271,9 @@ class Engine:
             annotators=None, cost_budget=None, waiting={}, asked_again=0, clock=-math.inf
         )
         self.__dict__.update(state)
+        if "schema" not in state:
+            # Written before answers were read against the classes: those the model knows.
+            self.schema = ClassSchema(list(self.model.classes))
 
     def process(self, events: Sequence[Event]) -> Decisions:
         """Predict every event, decide which to query, and remember the queries.
@@ -280,6 +296,7 @@ class Engine:
             self.clock = max(self.clock, event.ts)
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
+        known = tuple(self.schema.classes)
         queries = []
         for i in np.flatnonzero(queried).tolist():
             event = events[i]
@@ -294,6 +311,7 @@ class Engine:
                     score,
                     self.decider.strategy,
                     self.model.version,
+                    known,
                 )
             )
             confidence = float(proba[i].max()) if proba.shape[1] else None
@@ -399,13 +417,22 @@ class Engine:
         answered: list[tuple[int, bool]] = []
         for label in labels:
             waiting = self.waiting.get(label.id)
-            query = waiting.query if waiting else self.pending.pop(label.id)
+            query = waiting.query if waiting else self.pending.get(label.id)
             if query is None:
-                outcome = _OUTCOME_OF_STATUS.get(
-                    self.pending.status(label.id), LabelOutcome.UNKNOWN
-                )
-                joined.rejected.append(RejectedLabel(label, outcome))
+                status = self.pending.status(label.id)
+                outcome = _OUTCOME_OF_STATUS.get(status, LabelOutcome.UNKNOWN)
+                detail = f"no pending query for id {label.id!r} ({outcome.value})"
+                joined.rejected.append(RejectedLabel(label, outcome, detail))
                 continue
+            try:
+                y = self.schema.read(label.label)
+            except UnknownClass as e:
+                # A slip of the labeler: the query stays open for a right answer.
+                joined.rejected.append(RejectedLabel(label, LabelOutcome.UNKNOWN_CLASS, str(e)))
+                continue
+            label = replace(label, label=y)
+            if waiting is None:
+                self.pending.pop(label.id)
             if self.cost_budget is not None:
                 self.cost_budget.pay(label.id, label.cost)
             answered.append((query.number, query.y_pred != label.label))
@@ -460,6 +487,7 @@ class Engine:
                 query.score,
                 self.decider.strategy,
                 self.model.version,
+                tuple(self.schema.classes),
             )
         )
         return True
@@ -493,6 +521,9 @@ class Engine:
         if examples:
             xs = [e.x for e in examples]
             self.model.learn(xs, [e.y for e in examples])
+            for e in examples:
+                # Another replica may have joined it: every fold of the log knows its classes.
+                self.schema.observe(e.y)
             if self.decider.needs_labels:
                 classes = np.array([self.model.classes.index(e.y) for e in examples])
                 self.decider.learn(self.features.transform(xs, update=False), classes)

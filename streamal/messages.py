@@ -402,8 +402,9 @@ def encode_query(query: Query) -> bytes:
     """The queries-topic record of ``query``; :func:`decode_query` reads it back.
 
     >>> from streamal.engine import Query
-    >>> encode_query(Query("e1", 3.0, {"a": 1.0}, {"x": 0.5, "y": 0.5}, 0.5, "split", 4))
-    b'{"v":1,"id":"e1","ts":3.0,"x":{"a":1.0},"proba":{"x":0.5,"y":0.5},"score":0.5,"strategy":"split","model_version":4}'
+    >>> query = Query("e1", 3.0, {"a": 1.0}, {"x": 0.5, "y": 0.5}, 0.5, "split", 4, ("x", "y"))
+    >>> encode_query(query)
+    b'{"v":1,"id":"e1","ts":3.0,"x":{"a":1.0},"proba":{"x":0.5,"y":0.5},"score":0.5,"strategy":"split","model_version":4,"classes":["x","y"]}'
 
     """
     return _dumps(
@@ -416,6 +417,7 @@ def encode_query(query: Query) -> bytes:
             "score": query.score,
             "strategy": query.strategy,
             "model_version": query.model_version,
+            "classes": list(query.classes),
         }
     )
 
@@ -459,7 +461,18 @@ def _query(obj: dict) -> Query:
         float(score),
         strategy,
         _model_version(obj),
+        _classes(obj.get("classes", [])),
     )
+
+
+def _classes(classes: object) -> tuple:
+    if not isinstance(classes, list) or not all(
+        isinstance(c, str | int) and not isinstance(c, float) for c in classes
+    ):
+        raise InvalidRecord(
+            Reason.BAD_FIELD, f"classes must be a list of class names, got {_show(classes)}"
+        )
+    return tuple(classes)
 
 
 def _proba(proba: object) -> dict:

@@ -25,6 +25,7 @@ DEAD_LETTER_REASONS = (
     LabelOutcome.DUPLICATE.value,
     LabelOutcome.UNKNOWN.value,
     LabelOutcome.EXPIRED.value,
+    LabelOutcome.UNKNOWN_CLASS.value,
 )
 
 #: The metric label of every name beyond the tracked ones.

@@ -100,6 +100,10 @@ class PendingQueries:
             dropped.append(old)
         return dropped
 
+    def get(self, query_id: str) -> PendingQuery | None:
+        """The pending query of ``query_id``, left pending; ``None`` if there is none."""
+        return self._queries.get(query_id)
+
     def pop(self, query_id: str) -> PendingQuery | None:
         """Take the query answered by a label, or ``None`` if it is not pending."""
         query = self._queries.pop(query_id, None)

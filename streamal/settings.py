@@ -10,9 +10,11 @@ engine, several drivers").
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from streamal.annotators import Annotators
+from streamal.classes import ClassSchema
 from streamal.cost_budget import CostBudget
 from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
 from streamal.engine import Engine
@@ -57,6 +59,10 @@ class EngineSettings:
         Seed of the decider's generator.
     max_pending, pending_ttl
         Bounds of the queries waiting for a label: count, and age in the events' time unit.
+    classes
+        The stream's classes, fixed: an answer naming another is refused (``unknown_class``).
+        Empty (the default): their type comes from the first label and new ones are learned
+        as they come (:mod:`streamal.classes`).
 
     Examples
     --------
@@ -86,6 +92,7 @@ class EngineSettings:
     seed: int = 0
     max_pending: int = 100_000
     pending_ttl: float = math.inf
+    classes: tuple[Hashable, ...] = ()
 
     def check(self) -> EngineSettings:
         """Raise :class:`SettingsError` on the first setting that cannot be used."""
@@ -156,6 +163,11 @@ def configure_engine(engine: Engine, settings: EngineSettings) -> Engine:
     annotator-aware mode and the cost budget follow the settings, keeping the
     annotators' reliability estimates and the cost already spent.
     """
+    if settings.classes:
+        if not (engine.schema.fixed and engine.schema.classes == list(settings.classes)):
+            engine.schema = ClassSchema(list(settings.classes), fixed=True)
+    else:
+        engine.schema.fixed = False
     fresh = settings.decider()
     if repr(fresh) != repr(engine.decider):
         engine.use_decider(fresh)

@@ -122,7 +122,8 @@ def test_bad_labels_are_refused(raw):
 
 
 def test_outgoing_records_carry_the_version_and_id():
-    query = orjson.loads(encode_query(Query("q", 1.0, {"a": 1}, {1: 0.25, 2: 0.75}, 0.3, "s", 2)))
+    query = Query("q", 1.0, {"a": 1}, {1: 0.25, 2: 0.75}, 0.3, "s", 2, (1, 2))
+    query = orjson.loads(encode_query(query))
     assert query == {
         "v": 1,
         "id": "q",
@@ -132,6 +133,7 @@ def test_outgoing_records_carry_the_version_and_id():
         "score": 0.3,
         "strategy": "s",
         "model_version": 2,
+        "classes": [1, 2],
     }
     prediction = orjson.loads(encode_prediction(Prediction("p", None, {}, False), 3))
     assert prediction == {

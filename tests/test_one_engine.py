@@ -77,6 +77,7 @@ def test_serve_help_lists_every_engine_setting_of_replay():
     engine_settings = {
         "--model", "--strategy", "--budget", "--budget-manager", "--hard-cap",
         "--drift-aware", "--delay-aware", "--cost-budget", "--labels-per-query", "--seed",
+        "--classes",
     }  # fmt: skip
     assert engine_settings <= flags("replay")
     assert engine_settings <= flags("serve")

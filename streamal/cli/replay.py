@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from streamal.classes import parse_classes
 from streamal.cli.base import UsageError
 from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
 from streamal.model import DEFAULT_MODEL, Model, ModelSpecError
@@ -122,6 +123,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="C",
         help="spend at most C cost units per event (unknown costs count 1) instead of "
         "--budget; the decider paces for min(1, C / mean cost)",
+    )
+    p.add_argument(
+        "--classes",
+        metavar="A,B,…",
+        help="the stream's classes (true,false: booleans; 0,1,2: integers): labels are read "
+        "as these and any other is refused, as serve's --classes (default: learned)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the decider (default: 0)")
     p.add_argument("--batch-size", type=int, default=16, help="events per decision batch")
@@ -320,6 +327,10 @@ def run(args: argparse.Namespace) -> int:
                 "'ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)'"
             )
 
+    try:
+        classes = parse_classes(args.classes) if args.classes else ()
+    except ValueError as e:
+        raise UsageError(f"--classes: {e}") from None
     settings = [
         EngineSettings(
             model=args.model,
@@ -332,6 +343,7 @@ def run(args: argparse.Namespace) -> int:
             cost_budget=args.cost_budget or 0.0,
             labels_per_query=args.labels_per_query,
             seed=args.seed,
+            classes=classes,
         )
         for s, b in itertools.product(strategies, budgets)
     ]

@@ -31,6 +31,9 @@ _FLAGS = {
     "model": f"river model spec (default {ENGINE.model})",
     "strategy": f"query strategy (default {ENGINE.strategy})",
     "budget-manager": "estimated or biqf: override the strategy's budget manager",
+    "classes": "the stream's classes, e.g. spam,ham (true,false: booleans; 0,1,2: integers): "
+    "answers are read as these and any other is dead-lettered as unknown_class (default: "
+    "the type of the first label, and new classes learned as they come)",
     "state-dir": f"where snapshots are kept (default {DEFAULTS.state_dir})",
     "metrics-host": f"address of the /metrics endpoint (default {DEFAULTS.metrics_host})",
     "log-format": "text or json (default text)",

@@ -7,8 +7,10 @@ a label reaches the model it is read against the schema:
 
 * the **type** of the classes is ``bool``, ``int`` or ``str``: given by
   ``--classes`` (``true,false`` is boolean, ``0,1,2`` integer, anything else
-  text), or else taken from the first label's JSON type (a JSON string is
-  text, whatever it spells), and kept in the snapshot with the engine;
+  text), or else taken from the first label: a JSON boolean, or a string
+  ``true``/``false`` in any case, is boolean; a JSON integer, or a string
+  that spells one as Python writes it (``"3"``, not ``"03"``), is integer;
+  anything else is text. It is kept in the snapshot with the engine;
 * an answer is **coerced** to that type by :func:`coerce`: for ``bool``,
   ``true``/``false``/``1``/``0``/``yes``/``no`` in any case, as JSON
   booleans, numbers or strings; for ``int``, integers, whole floats and
@@ -221,10 +223,24 @@ _HINTS = {"bool": " (true/false, 1/0 or yes/no)", "int": "", "str": ""}
 
 
 def _kind_of(value: object) -> str:
+    """The type a first answer implies: what it spells, read strictly.
+
+    >>> [_kind_of(v) for v in (True, "False", 3, "3", "03", "1.5", "yes")]
+    ['bool', 'bool', 'int', 'int', 'str', 'str', 'str']
+
+    """
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int) or (isinstance(value, float) and float(value).is_integer()):
         return "int"
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("true", "false"):
+            return "bool"
+        # Only a number written as Python writes it: "03" or "+3" keep their spelling as text.
+        number = _as_int(text)
+        if number is not None and str(number) == text:
+            return "int"
     return "str"
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -167,12 +167,18 @@ def topics(broker: EmbeddedBroker) -> Iterator[Topics]:
     created.close()
 
 
-class Annotator(threading.Thread):
-    """Answers every query once, with the true label, as it appears on the queries topic."""
+def _sign_of_a(query: dict) -> object:
+    return "pos" if query["x"]["a"] > 0 else "neg"
 
-    def __init__(self, topics: Topics) -> None:
+
+class Annotator(threading.Thread):
+    """Answers every query once, as it appears on the queries topic, with ``answer(query)``
+    (by default the true label of the tests' streams)."""
+
+    def __init__(self, topics: Topics, answer: Callable[[dict], object] = _sign_of_a) -> None:
         super().__init__(daemon=True)
         self.topics = topics
+        self.answer = answer
         self.answered: set[str] = set()
         self.stopping = threading.Event()
 
@@ -190,7 +196,7 @@ class Annotator(threading.Thread):
                     if query["id"] in self.answered:
                         continue  # a query repeated after a crash: already answered
                     self.answered.add(query["id"])
-                    y = "pos" if query["x"]["a"] > 0 else "neg"
+                    y = self.answer(query)
                     label = {"v": 1, "id": query["id"], "label": y, "ts": query["ts"] + 1}
                     producer.send(self.topics.labels, orjson.dumps(label), record.key)
             producer.flush()

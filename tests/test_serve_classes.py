@@ -1,0 +1,67 @@
+"""``streamal serve`` reads people's answers as the stream's classes (the labelers issue)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from streamal.connectors.snapshots import SnapshotStore, snapshot_key
+from tests.conftest import FAST_GROUP, Annotator
+
+N_EVENTS = 600
+
+
+def _events() -> list[dict]:
+    rng = np.random.default_rng(5)
+    return [
+        {"v": 1, "id": f"e{i}", "ts": float(i), "x": {"a": float(a), "b": float(b)}}
+        for i, (a, b) in enumerate(rng.normal(size=(N_EVENTS, 2)))
+    ]
+
+
+def _truth(x: dict) -> bool:
+    return x["a"] + 0.3 * x["b"] > 0
+
+
+def test_spelled_answers_on_a_boolean_stream_keep_its_classes(topics, serve, tmp_path: Path):
+    # How tools and people write booleans; one in forty answers names no class at all.
+    spellings = itertools.cycle([("true", "false"), ("True", "False"), (1, 0), ("1", "0"),
+                                 (True, False), ("YES", "no")])  # fmt: skip
+    count = itertools.count()
+
+    def answer(query: dict) -> object:
+        if next(count) % 40 == 39:
+            return "maybe"
+        yes, no = next(spellings)
+        return yes if _truth(query["x"]) else no
+
+    state = tmp_path / "state"
+    daemon = serve([*topics.flags(), *FAST_GROUP, "--state-dir", str(state),
+                    "--strategy", "random", "--budget", "0.3"])  # fmt: skip
+    annotator = Annotator(topics, answer)
+    annotator.start()
+    daemon.wait_logged("partitions assigned")
+    events = _events()
+    topics.send_many(topics.events, events[:300])
+    topics.read(topics.predictions, at_least=300)
+    topics.send_many(topics.events, events[300:])
+    predictions = topics.read_json(topics.predictions, at_least=N_EVENTS)
+    training = topics.read_json(topics.training, at_least=60)
+    annotator.stopping.set()
+    assert daemon.stop() == 0
+
+    assert {type(t["y"]) for t in training} == {bool}
+    assert all(t["y"] == _truth(events[int(t["id"][1:])]["x"]) for t in training)
+    letters = topics.read_json(topics.dead_letter, at_least=1)
+    assert letters and {d["reason"] for d in letters} == {"unknown_class"}
+    assert all("'maybe' is not a boolean class" in d["detail"] for d in letters)
+    queries = topics.read_json(topics.queries)
+    assert queries[-1]["classes"] in ([True, False], [False, True])
+
+    snapshot, _ = SnapshotStore(state, snapshot_key(state, {})).newest()
+    assert sorted(snapshot.engine.model.classes) == [False, True]
+    late = predictions[N_EVENTS // 2 :]
+    right = sum(p["y"] == _truth(events[int(p["id"][1:])]["x"]) for p in late)
+    assert right / len(late) > 0.85

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.errors import KafkaError
@@ -46,6 +47,7 @@ from streamal.connectors.recovery import (
     restore,
 )
 from streamal.connectors.snapshots import SnapshotStore, snapshot_key
+from streamal.deployed_accuracy import DeployedAccuracy
 from streamal.engine import Engine, Event, Label, TrainingExample
 from streamal.messages import (
     InvalidRecord,
@@ -101,6 +103,7 @@ class Daemon:
         #: the live state, exactly what a snapshot writes
         self.state = restore(self.store, config.engine)
         self.accuracy = RollingAccuracy()
+        self.deployed = DeployedAccuracy()
         estimates = self.engine.annotators.counts if self.engine.annotators else {}
         self.annotator_names = BoundedNames(config.annotator_metrics, estimates)
         self.last_snapshot = time.monotonic()
@@ -362,6 +365,10 @@ class Daemon:
         version = self.engine.model.version
         decisions = self.engine.process(good)
         self.metrics.decision_latency.observe(time.perf_counter() - started)
+        proba = decisions.proba
+        self.deployed.see(
+            proba.max(axis=1) if proba.shape[1] else np.zeros(len(proba)), decisions.queried
+        )
         if decisions.unscored:
             sources = {id(event): record for event, record in decoded}
             for unscored in decisions.unscored:
@@ -461,9 +468,15 @@ class Daemon:
             if delay >= 0:
                 self.metrics.label_delay.observe(delay)
             self.accuracy.update(example.y_pred, example.y)
+            self.deployed.label(example.confidence, example.y_pred == example.y)
         self._count("labels_applied", len(examples))
         if examples:
             self.metrics.labeled_accuracy.set(self.accuracy.value)
+            estimate = self.deployed.estimate()
+            if estimate is not None:
+                for bound in ("estimate", "low", "high"):
+                    value = estimate.value if bound == "estimate" else getattr(estimate, bound)
+                    self.metrics.deployed_accuracy.labels(bound=bound).set(value)
 
     def _learn(self, polled: dict) -> None:
         """Fold the training log's new records into the model.

@@ -96,7 +96,7 @@ class TrainingExample:
     annotator: str | None = None
     #: every answer behind ``y``, when the engine aggregates them (annotator-aware mode)
     answers: tuple[Answer, ...] = ()
-    #: the model's probability for ``y_pred`` when it asked (annotator-aware mode)
+    #: the model's probability for ``y_pred`` when it asked (``None`` if it knew no class)
     confidence: float | None = None
 
 
@@ -446,6 +446,7 @@ class Engine:
                         label.ts,
                         query.y_pred,
                         label.annotator,
+                        confidence=query.confidence,
                     )
                 )
                 continue

@@ -546,8 +546,9 @@ def _prediction(obj: dict) -> tuple[Prediction, int]:
 def encode_training_example(example: TrainingExample) -> bytes:
     """The training-log record of ``example``; :func:`decode_training_example` reads it back.
 
-    The answers behind an aggregated label, and the model's confidence when
-    it asked, are written only when the engine aggregates (annotator-aware mode).
+    The answers behind an aggregated label are written only when the engine
+    aggregates (annotator-aware mode); the model's confidence when it asked,
+    whenever it knew a class to be confident in.
 
     >>> from streamal.annotators import Answer
     >>> from streamal.engine import TrainingExample

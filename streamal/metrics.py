@@ -69,7 +69,7 @@ class RollingAccuracy:
     """The fraction of the last ``window`` predictions that matched their label.
 
     >>> accuracy = RollingAccuracy(window=3)
-    >>> for y_pred, y in [("a", "a"), ("a", "b"), ("b", "b"), ("b", "b")]:
+    >>> for y_pred, y in [("a", "a"), ("a", "b"), (None, "a"), ("b", "b"), ("b", "b")]:
     ...     accuracy.update(y_pred, y)
     >>> round(accuracy.value, 3)
     0.667
@@ -81,6 +81,9 @@ class RollingAccuracy:
         self._correct = 0
 
     def update(self, y_pred: Hashable | None, y: Hashable) -> None:
+        """Count one answer; one to a query made before the model knew a class is left out."""
+        if y_pred is None:
+            return
         if len(self._hits) == self._hits.maxlen:
             self._correct -= self._hits[0]
         hit = y_pred == y
@@ -167,7 +170,15 @@ class Metrics:
         )
         self.labeled_accuracy = Gauge(
             "streamal_labeled_accuracy_ratio",
-            "Accuracy of the prediction made at query time, over the last labels.",
+            "Accuracy of the prediction made at query time, over the last labels of queries "
+            "the model made a prediction for (the queried events: the hardest ones).",
+            registry=r,
+        )
+        self.deployed_accuracy = Gauge(
+            "streamal_deployed_accuracy_ratio",
+            "Estimated accuracy of the predictions on all recent events (bound: estimate, "
+            "and the low and high ends of its 95 % interval); see streamal.deployed_accuracy.",
+            ["bound"],
             registry=r,
         )
         self.snapshot_duration = Histogram(
@@ -219,6 +230,8 @@ class Metrics:
         for reason in DEAD_LETTER_REASONS:
             self.dead_letters.labels(reason=reason)
         self.labeled_accuracy.set(float("nan"))
+        for bound in ("estimate", "low", "high"):
+            self.deployed_accuracy.labels(bound=bound).set(float("nan"))
 
     def value(self, name: str, **labels: str) -> float | None:
         """The current value of one sample (for tests and the demo's status line)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from streamal.annotators import Annotators
+from streamal.deployed_accuracy import DeployedAccuracy
 from streamal.engine import Event, Label, Query
 from streamal.settings import EngineSettings, build_engine
 
@@ -123,6 +124,10 @@ class ReplayResult:
     label_accuracy: float | None = None
     #: the ids of the queried events, in stream order (kept out of :meth:`to_dict`)
     queried: list[str] = field(default_factory=list)
+    #: ``[events, labels, estimate, low, high, true]`` at the curve's points: the deployed
+    #: accuracy estimated from the labels (:mod:`streamal.deployed_accuracy`) beside the
+    #: true accuracy of the predictions over the same exponential window
+    estimates: list[list[float]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -147,6 +152,7 @@ class ReplayResult:
             "label_fraction": self.label_fraction,
             "events_per_second": self.events_per_second,
             "curve": self.curve,
+            "estimates": self.estimates,
         } | (
             {
                 "answers": self.answers,
@@ -190,6 +196,9 @@ def replay(
     every = max(1, n // max(1, setup.curve_points))
     curve: list[list[float]] = []
     queried: list[str] = []
+    estimator = DeployedAccuracy()
+    estimates: list[list[float]] = []
+    window_right = window_seen = 0.0
     started = time.perf_counter()
     for start in range(0, n, setup.batch_size):
         batch = rows[start : start + setup.batch_size]
@@ -208,6 +217,7 @@ def replay(
         for example in [*learned, *settled]:
             trained += 1
             trained_right += example.y == oracle.truth.get(example.id, example.y)
+            estimator.label(example.confidence, example.y_pred == example.y)
         for query in again:
             # Someone else answers a query asked again.
             answered = {a.annotator for a in engine.waiting[query.id].answers}
@@ -218,12 +228,22 @@ def replay(
         labels_before = asked
         out = engine.process(batch)
         so_far = np.cumsum(out.queried)
+        confidence = out.proba.max(axis=1) if out.proba.shape[1] else np.zeros(len(batch))
+        estimator.see(confidence, out.queried)
         for i, (row, y_pred) in enumerate(zip(batch, out.y_pred, strict=True)):
             oracle.see(row.y)
             correct += y_pred == row.y
+            window_right = window_right * estimator.decay + (y_pred == row.y)
+            window_seen = window_seen * estimator.decay + 1.0
             seen = start + i + 1
             if seen % every == 0 or seen == n:
-                curve.append([seen, correct / seen, labels_before + int(so_far[i])])
+                labels = labels_before + int(so_far[i])
+                curve.append([seen, correct / seen, labels])
+                if (estimate := estimator.estimate()) is not None:
+                    estimates.append(
+                        [seen, labels, estimate.value, estimate.low, estimate.high,
+                         window_right / window_seen]
+                    )  # fmt: skip
         for i in np.flatnonzero(out.queried).tolist():
             row = batch[i]
             queried.append(row.id)
@@ -248,6 +268,7 @@ def replay(
         seconds,
         curve,
         queried=queried,
+        estimates=estimates,
     )
     if setup.annotators:
         result.answers = "aggregated" if setup.aggregate else "first answer"

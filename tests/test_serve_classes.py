@@ -49,6 +49,7 @@ def test_spelled_answers_on_a_boolean_stream_keep_its_classes(topics, serve, tmp
     topics.send_many(topics.events, events[300:])
     predictions = topics.read_json(topics.predictions, at_least=N_EVENTS)
     training = topics.read_json(topics.training, at_least=60)
+    metrics = daemon.metrics()
     annotator.stopping.set()
     assert daemon.stop() == 0
 
@@ -65,3 +66,13 @@ def test_spelled_answers_on_a_boolean_stream_keep_its_classes(topics, serve, tmp
     late = predictions[N_EVENTS // 2 :]
     right = sum(p["y"] == _truth(events[int(p["id"][1:])]["x"]) for p in late)
     assert right / len(late) > 0.85
+
+    # Random queries are a fair sample: the estimate of the deployed accuracy holds the truth.
+    hits = [p["y"] == _truth(events[int(p["id"][1:])]["x"]) for p in predictions]
+    truth = sum(hits) / len(hits)
+    low, estimate, high = (
+        metrics[("streamal_deployed_accuracy_ratio", ("bound", bound))]
+        for bound in ("low", "estimate", "high")
+    )
+    assert low <= truth <= high
+    assert abs(estimate - truth) < 0.06, (estimate, truth)

@@ -74,13 +74,13 @@ def _status(daemon, producer, annotator, scorekeeper, started: float, url: str) 
             f"labels {annotator.answered:>5} | prequential acc {prequential_text}"
         )
     decider = daemon.engine.decider
-    labeled = daemon.metrics.value("streamal_labeled_accuracy_ratio")
-    labeled_text = "  n/a" if labeled is None or math.isnan(labeled) else f"{labeled:5.1%}"
+    estimate = daemon.metrics.value("streamal_deployed_accuracy_ratio", bound="estimate")
+    estimate_text = "  n/a" if estimate is None or math.isnan(estimate) else f"{estimate:5.1%}"
     return (
         f"{len(scorekeeper.seen):>7} events {len(scorekeeper.seen) / elapsed:>6.0f}/s | "
         f"labels {annotator.answered:>5} asked {decider.labels_spent:>5} "
         f"({decider.spent_fraction:5.1%} of {decider.budget:.0%} budget) | "
-        f"labeled acc {labeled_text} | prequential acc {prequential_text}" + url
+        f"accuracy est. {estimate_text} | prequential acc {prequential_text}" + url
     )
 
 

@@ -136,6 +136,8 @@ METRICS = {
     "streamal_strategy_weight_ratio": "gauge",
     "streamal_build_info": "gauge",
     "streamal_model_errors_total": "counter",
+    "streamal_deployed_accuracy_ratio": "gauge",
+    "streamal_undeliverable_records_total": "counter",
 }
 #: What the issue asks the dashboard to show.
 DASHBOARD_METRICS = {
@@ -150,6 +152,7 @@ DASHBOARD_METRICS = {
     "streamal_consumer_lag_records",
     "streamal_snapshot_age_seconds",
     "streamal_model_errors_total",
+    "streamal_deployed_accuracy_ratio",
 }
 #: What the issue asks the alerts to cover.
 ALERTS = {
@@ -161,6 +164,8 @@ ALERTS = {
     "StreamalDown",
     "StreamalTargetMissing",
     "StreamalModelFailing",
+    "StreamalAccuracyDropped",
+    "StreamalRecordsRefused",
 }
 
 _METRIC_NAME = re.compile(r"\bstreamal_[a-z0-9_]+\b")
@@ -1282,6 +1287,8 @@ def contract_exposition() -> bytes:
         "streamal_strategy_weight_ratio": ("rule",),
         "streamal_build_info": ("version",),
         "streamal_model_errors_total": ("stage",),
+        "streamal_deployed_accuracy_ratio": ("bound",),
+        "streamal_undeliverable_records_total": ("topic", "error"),
     }
     kinds = {
         "counter": prometheus_client.Counter,

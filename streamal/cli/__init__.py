@@ -10,13 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from streamal import __version__
-from streamal.cli import annotate, demo, replay, serve
+from streamal.cli import annotate, demo, label_studio, replay, serve
 from streamal.cli.base import Parser, UsageError
 
 __all__ = ["main"]
 
 #: Subcommand modules; each has ``register(subparsers)`` setting ``func`` on its parser.
-COMMANDS = (replay, serve, demo, annotate)
+COMMANDS = (replay, serve, demo, annotate, label_studio)
 
 
 def build_parser() -> Parser:

@@ -411,8 +411,14 @@ class Bridge:
     ----------
     client
         The Label Studio API.
-    project
-        The project, as Label Studio returns it.
+    project_id
+        The project to use; without it, the project titled ``title``, created when
+        there is none (with the choices ``classes``, or those of the first query
+        that names some).
+    title
+        The title of the project to use or create when no ``project_id`` is given.
+    classes
+        Choices the project must offer, besides those the queries name.
     ttl
         Seconds after its query's ``ts`` (on the clock of the newest query) that an
         unanswered task is deleted; ``inf`` keeps tasks.
@@ -421,24 +427,7 @@ class Bridge:
     """
 
     def __init__(
-        self, client: LabelStudio, project: dict, ttl: float, lead_time_cost: bool = False
-    ) -> None:
-        self.client = client
-        self.project_id: int = project["id"]
-        self.label_config: str = project["label_config"]
-        self.control = ChoiceControl.of(self.label_config)
-        self.ttl = ttl
-        self.lead_time_cost = lead_time_cost
-        #: the query ids that have a task in the project
-        self.known: set[str] = set()
-        #: the newest query time seen: the clock tasks expire by
-        self.clock = -math.inf
-        self._changed_since: datetime | None = None
-        self._annotators: dict[int, str] = {}
-
-    @classmethod
-    def open(
-        cls,
+        self,
         client: LabelStudio,
         *,
         project_id: int | None = None,
@@ -446,22 +435,37 @@ class Bridge:
         classes: Sequence[str] = (),
         ttl: float = math.inf,
         lead_time_cost: bool = False,
-    ) -> Bridge:
-        """The bridge of project ``project_id``, or of the project titled ``title``.
-
-        A project with that title is created when there is none, with a choice
-        per class of ``classes``; the bridge then knows the query ids of the
-        project's tasks.
-        """
+    ) -> None:
+        self.client = client
+        self.title = title
+        self.classes = list(classes)
+        self.ttl = ttl
+        self.lead_time_cost = lead_time_cost
+        self.project_id: int | None = None
+        self.label_config = ""
+        self.control = ChoiceControl("", "")
+        #: the query ids that have a task in the project
+        self.known: set[str] = set()
+        #: the newest query time seen: the clock tasks expire by
+        self.clock = -math.inf
+        self._changed_since: datetime | None = None
+        self._annotators: dict[int, str] = {}
         if project_id is not None:
             try:
-                project = client.request("GET", f"/api/projects/{project_id}/")
+                self._use(client.request("GET", f"/api/projects/{project_id}/"))
             except LabelStudioError as e:
                 if e.status == 404:
                     raise LabelStudioError(f"there is no project {project_id}", 404) from None
                 raise
         else:
-            project = _project_titled(client, title) or _create_project(client, title, classes)
+            project = _project_titled(client, title)
+            if project is not None:
+                self._use(project)
+            elif self.classes:
+                self._use(_create_project(client, title, self.classes))
+
+    def _use(self, project: dict) -> None:
+        """Work on ``project``: read its choices and the query ids of its tasks."""
         if project.get("sampling") != UNCERTAINTY_SAMPLING or (
             project.get("model_version") != MODEL_VERSION
         ):
@@ -470,14 +474,15 @@ class Bridge:
                 "and model version %r to see the most useful query first",
                 project["id"], project.get("sampling"), project.get("model_version"), MODEL_VERSION,
             )  # fmt: skip
-        bridge = cls(client, project, ttl, lead_time_cost)
-        bridge.add_classes(classes)
-        for task in client.tasks(bridge.project_id, fields="task_only"):
+        self.project_id = project["id"]
+        self.label_config = project["label_config"]
+        self.control = ChoiceControl.of(self.label_config)
+        self.add_classes(self.classes)
+        for task in self.client.tasks(self.project_id, fields="task_only"):
             query_id = task["data"].get("query_id")
             if isinstance(query_id, str):
-                bridge.known.add(query_id)
-                bridge._tick(task["data"].get("query_ts"))
-        return bridge
+                self.known.add(query_id)
+                self._tick(task["data"].get("query_ts"))
 
     def _tick(self, ts: object) -> None:
         if isinstance(ts, int | float) and not isinstance(ts, bool):
@@ -508,7 +513,15 @@ class Bridge:
         }
         if not fresh:
             return 0
-        self.add_classes(c for q in fresh.values() for c in query_classes(q))
+        named = [c for q in fresh.values() for c in query_classes(q)]
+        if self.project_id is None:
+            if not named:
+                raise LabelStudioError(
+                    f"no project {self.title!r} yet, and these queries name no classes to make "
+                    "it with (the model knows none yet): give --classes"
+                )
+            self._use(_create_project(self.client, self.title, named))
+        self.add_classes(named)
         tasks = [task_of(q, self.control) for q in fresh.values()]
         self.client.request("POST", f"/api/projects/{self.project_id}/import", tasks)
         self.known.update(fresh)
@@ -569,7 +582,7 @@ class Bridge:
 
     def expire(self) -> int:
         """Delete the unanswered tasks of expired queries; returns how many."""
-        if not math.isfinite(self.ttl) or not math.isfinite(self.clock):
+        if self.project_id is None or not (math.isfinite(self.ttl) and math.isfinite(self.clock)):
             return 0
         filters = {
             "conjunction": "and",
@@ -606,10 +619,6 @@ def _project_titled(client: LabelStudio, title: str) -> dict | None:
 
 
 def _create_project(client: LabelStudio, title: str, classes: Sequence[str]) -> dict:
-    if not classes:
-        raise LabelStudioError(
-            f"there is no project {title!r} to use and no --classes to create it with"
-        )
     project = {
         "title": title,
         "description": "Queries of streamal, most useful first; answers go to its labels topic.",

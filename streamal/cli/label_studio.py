@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     client = LabelStudio(args.label_studio_url, args.label_studio_token)
     try:
-        bridge = Bridge.open(
+        bridge = Bridge(
             client,
             project_id=args.project_id,
             title=args.project_title,
@@ -157,10 +157,13 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if bridge.project_id is None:
+        where = f"project {args.project_title!r} at {client.url} (made at the first query)"
+    else:
+        where = f"project {bridge.project_id} at {client.url}/projects/{bridge.project_id}"
     log.info(
-        "project %s at %s/projects/%s: %d tasks, reading %s, writing %s",
-        bridge.project_id, client.url, bridge.project_id, len(bridge.known),
-        config.queries_topic, config.labels_topic,
+        "%s: %d tasks; reading %s, writing %s",
+        where, len(bridge.known), config.queries_topic, config.labels_topic,
     )  # fmt: skip
     try:
         run_bridge(bridge, queries, send, stop, args.poll_interval)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -29,6 +30,8 @@ from tests.conftest import FAST_GROUP, STREAMAL, free_port, wait_for
 
 LS_VENV = Path(__file__).parent / ".venv-label-studio"
 LABEL_STUDIO = LS_VENV / "bin" / "label-studio"
+#: An empty database the Makefile migrated: each run starts from a copy, not a minute of migrations.
+MIGRATED = LS_VENV / "migrated.sqlite3"
 
 BOB = ("bob@example.com", "bob-password-1", "bob-legacy-token-1")
 BRIDGE = ("bridge@example.com", "bridge-password-1", "bridge-legacy-token-1")
@@ -62,10 +65,13 @@ class LabelStudioServer:
             "tasks"
         ]
 
-    def label_next(self, project: int, choice: str | None, lead_time: float = 2.0) -> dict:
-        """As bob: take the task Label Studio serves next and choose ``choice`` (None: skip)."""
-        task = self.call("GET", f"/api/projects/{project}/next/", token=BOB[2])
-        config = self.call("GET", f"/api/projects/{project}/")["label_config"]
+    def next_task(self, project: int) -> dict:
+        """The task Label Studio serves bob next."""
+        return self.call("GET", f"/api/projects/{project}/next/", token=BOB[2])
+
+    def answer(self, task: dict, choice: str | None, lead_time: float = 2.0) -> None:
+        """As bob: choose ``choice`` for ``task`` (None: skip it)."""
+        config = self.call("GET", f"/api/projects/{task['project']}/")["label_config"]
         control = streamal.connectors.label_studio.ChoiceControl.of(config)
         if choice is None:
             answer = {"result": [], "was_cancelled": True}
@@ -79,6 +85,11 @@ class LabelStudioServer:
                 "lead_time": lead_time,
             }  # fmt: skip
         self.call("POST", f"/api/tasks/{task['id']}/annotations/", answer, token=BOB[2])
+
+    def label_next(self, project: int, choice: str | None, lead_time: float = 2.0) -> dict:
+        """As bob: take the task Label Studio serves next and answer it; returns the task."""
+        task = self.next_task(project)
+        self.answer(task, choice, lead_time)
         return task
 
 
@@ -105,13 +116,14 @@ def _label_studio(*args: str, data: Path, **kwargs) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def label_studio(tmp_path_factory) -> Iterator[LabelStudioServer]:
-    if not LABEL_STUDIO.exists():
+    if not (LABEL_STUDIO.exists() and MIGRATED.exists()):
         pytest.fail(
             f"Label Studio is not installed in {LS_VENV}: run "
             "`make tests/.venv-label-studio/.installed` (make test does)",
             pytrace=False,
         )
     data = tmp_path_factory.mktemp("label-studio")
+    shutil.copyfile(MIGRATED, data / "label_studio.sqlite3")
     log = (data / "server.log").open("w")
     # `init` makes the database and bob; `start` adds the bridge's account and serves.
     email, password, token = BOB
@@ -213,7 +225,7 @@ def _query(id: str, score: float, proba: dict, ts: float, **more) -> dict:
 def _flags(label_studio: LabelStudioServer, topics, token: str) -> list[str]:
     return [
         "--label-studio-url", label_studio.url, "--label-studio-token", token,
-        "--bootstrap-servers", topics.bootstrap_servers, "--group-id", topics.group,
+        "--bootstrap-servers", topics.bootstrap_servers, "--group-id", f"{topics.group}-ls",
         "--queries-topic", topics.queries, "--labels-topic", topics.labels,
         "--poll-interval", "0.3", *FAST_GROUP,
     ]  # fmt: skip
@@ -341,6 +353,37 @@ def test_existing_project_typed_classes_lead_time_and_expiry(label_studio, topic
     wait_for(after_expiry, 60, "the expired task to go and the late one to come")
     running.wait_logged("deleted 1 tasks of expired queries")
     assert running.stop() == 0
+
+
+def test_a_person_teaches_the_daemon_through_label_studio(
+    label_studio, topics, bridge, serve, tmp_path
+):
+    daemon = serve(
+        [*topics.flags(), *FAST_GROUP, "--state-dir", str(tmp_path / "state"),
+         "--strategy", "random", "--budget", "1"]
+    )  # fmt: skip
+    title = f"loop {uuid.uuid4().hex[:6]}"
+    flags = [*_flags(label_studio, topics, BRIDGE[2]), "--project-title", title,
+             "--classes", "pos,neg"]  # fmt: skip
+    running = bridge(flags)
+    daemon.wait_logged("partitions assigned")
+    events = [{"v": 1, "id": f"e{i}", "ts": float(i), "x": {"a": a}} for i, a in enumerate([2, -1])]
+    topics.send_many(topics.events, events)
+    project = wait_for(lambda: label_studio.project_titled(title), 60, "the project")
+    wait_for(lambda: len(label_studio.tasks(project["id"])) == 2, 60, "a task per event")
+    answered = []
+    for _ in events:
+        task = label_studio.next_task(project["id"])
+        answer = "pos" if task["data"]["x"]["a"] > 0 else "neg"
+        label_studio.answer(task, answer)
+        answered.append((task["data"]["query_id"], answer))
+    examples = topics.read_json(topics.training, at_least=2)
+    assert sorted((e["id"], e["y"], e["annotator"]) for e in examples) == [
+        ("e0", "pos", BOB[0]),
+        ("e1", "neg", BOB[0]),
+    ]
+    assert sorted(answered) == [("e0", "pos"), ("e1", "neg")]
+    assert running.stop() == 0 and daemon.stop() == 0
 
 
 @pytest.mark.parametrize(

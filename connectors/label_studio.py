@@ -57,6 +57,8 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import orjson
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 
 __all__ = [
     "MODEL_VERSION",
@@ -86,6 +88,8 @@ _FILTER_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: an annotation whose transaction committed after a later one's.
 _CHANGE_MARGIN = timedelta(seconds=5)
 _PAGE_SIZE = 100
+#: Seconds to wait before trying again when Label Studio or Kafka is away.
+_RETRY_SECONDS = 5.0
 _INTEGER = re.compile(r"-?[1-9][0-9]*|0")
 
 
@@ -162,7 +166,12 @@ class LabelStudio:
         self, project: int, filters: Sequence[dict] = (), fields: str = "all"
     ) -> Iterator[dict]:
         """Every task of ``project`` matching all of the data manager ``filters``, page by page."""
-        query = {"filters": {"conjunction": "and", "items": list(filters)}}
+        # In id order: a task that starts to match while the pages are read then moves the
+        # later ones down (one is read twice), never up past the reader.
+        query = {
+            "filters": {"conjunction": "and", "items": list(filters)},
+            "ordering": ["tasks:id"],
+        }
         params = {"project": project, "fields": fields, "page_size": _PAGE_SIZE}
         params["query"] = orjson.dumps(query).decode()
         page, seen = 1, 0
@@ -536,6 +545,8 @@ class Bridge:
         At first every annotated task is read, then only those changed since the
         previous call. Call :meth:`reported` once the records are on the topic.
         """
+        if self.project_id is None:
+            return
         filters = [_filter("total_annotations", "greater", "Number", 0)]
         if self._changed_since is not None:
             since = (self._changed_since - _CHANGE_MARGIN).strftime(_FILTER_TIME)
@@ -633,7 +644,7 @@ def _create_project(client: LabelStudio, title: str, classes: Sequence[str]) -> 
 
 def run_bridge(
     bridge: Bridge,
-    queries: Any,
+    queries: KafkaConsumer,
     send: Callable[[list[dict]], None],
     stop: threading.Event,
     poll_interval: float = 2.0,
@@ -642,39 +653,45 @@ def run_bridge(
 
     Offsets are committed after the batch's tasks are in Label Studio; when
     Label Studio cannot take them, the batch is read again after a pause.
-    ``send`` returns once Kafka has the records.
+    ``send`` returns once Kafka has the records. Label Studio or Kafka being
+    away is logged and tried again, never fatal.
     """
-    next_poll = 0.0
+    next_look = 0.0
     while not stop.is_set():
-        batch = queries.poll(timeout_ms=200)
-        records = [r for rs in batch.values() for r in rs]
-        if records:
-            try:
-                made = bridge.add(_decoded(records))
-            except LabelStudioError as e:
-                log.warning("%s; reading these %d queries again in 5 s", e, len(records))
-                for partition, rs in batch.items():
-                    queries.seek(partition, rs[0].offset)
-                stop.wait(5.0)
-                continue
-            queries.commit()
-            if made:
-                log.info("%d new tasks", made)
-        if time.monotonic() < next_poll:
-            continue
-        next_poll = time.monotonic() + poll_interval
         try:
-            for task, annotation_ids, labels in bridge.answers():
-                if labels:
-                    send(labels)
-                bridge.reported(task, annotation_ids)
-                if labels:
-                    log.info("sent %d labels of task %s", len(labels), task["id"])
-            expired = bridge.expire()
-            if expired:
-                log.info("deleted %d tasks of expired queries", expired)
-        except LabelStudioError as e:
-            log.warning("%s; trying again in %g s", e, poll_interval)
+            _feed(bridge, queries)
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + poll_interval
+                _collect(bridge, send)
+        except (LabelStudioError, KafkaError) as e:
+            log.warning("%s; trying again in %g s", e, _RETRY_SECONDS)
+            stop.wait(_RETRY_SECONDS)
+
+
+def _feed(bridge: Bridge, queries: KafkaConsumer) -> None:
+    batch = queries.poll(timeout_ms=200)
+    if not batch:
+        return
+    try:
+        made = bridge.add(_decoded(r for records in batch.values() for r in records))
+    except LabelStudioError:
+        for partition, records in batch.items():
+            queries.seek(partition, records[0].offset)  # read them again next time
+        raise
+    queries.commit()
+    if made:
+        log.info("%d new tasks", made)
+
+
+def _collect(bridge: Bridge, send: Callable[[list[dict]], None]) -> None:
+    for task, annotation_ids, labels in bridge.answers():
+        if labels:
+            send(labels)
+            log.info("sent %d labels of task %s", len(labels), task["id"])
+        bridge.reported(task, annotation_ids)
+    expired = bridge.expire()
+    if expired:
+        log.info("deleted %d tasks of expired queries", expired)
 
 
 def _decoded(records: Iterable[Any]) -> Iterator[Any]:

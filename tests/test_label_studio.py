@@ -212,6 +212,7 @@ def bridge() -> Iterator[type[Bridge]]:
     for running in started:
         if running.process.poll() is None:
             running.kill()
+        print("".join(running.log))  # shown when the test fails
 
 
 def _query(id: str, score: float, proba: dict, ts: float, **more) -> dict:

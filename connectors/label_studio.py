@@ -305,16 +305,15 @@ def label_config(classes: Sequence[str]) -> str:
 
 
 def query_classes(query: dict) -> list[str]:
-    """The classes a query names, spelled as choices: its ``classes`` list, else ``proba``'s keys.
+    """The classes a query names, spelled as choices: its ``classes`` list and ``proba``'s keys.
 
     >>> query_classes({"proba": {"ham": 0.2, "spam": 0.8}})
     ['ham', 'spam']
-    >>> query_classes({"classes": [True, False], "proba": {}})
+    >>> query_classes({"classes": [True, False], "proba": {"false": 1.0}})
     ['true', 'false']
     """
-    if isinstance(query.get("classes"), list):
-        return [class_text(c) for c in query["classes"]]
-    return list(query.get("proba") or {})
+    listed = query.get("classes") if isinstance(query.get("classes"), list) else []
+    return list(dict.fromkeys([*map(class_text, listed), *(query.get("proba") or {})]))
 
 
 def task_of(query: dict, control: ChoiceControl) -> dict:

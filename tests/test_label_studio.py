@@ -94,8 +94,10 @@ class LabelStudioServer:
 
 
 def _label_studio(*args: str, data: Path, **kwargs) -> subprocess.Popen:
+    # Label Studio reads LABEL_STUDIO_X, HEARTEX_X and plain X (USERNAME, PORT…) settings.
+    ours = ("LABEL_STUDIO_", "HEARTEX_", "USERNAME", "PASSWORD", "USER_TOKEN", "PORT", "HOST")
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith(ours)},
         "LABEL_STUDIO_BASE_DATA_DIR": str(data),
         "SENTRY_DSN": "",
         "FRONTEND_SENTRY_DSN": "",

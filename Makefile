@@ -10,6 +10,14 @@ BENCH_VENV := benchmarks/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 QUALITY_ARGS ?=
 
+# Label Studio's own environment: tests/test_label_studio.py runs the real server from it
+# (its Django stack must not meet streamal's dependencies), on a copy of an empty database
+# migrated here once (migrating takes most of a minute). The '*' .gitignore keeps it out of
+# git and ruff.
+LS_VENV := tests/.venv-label-studio
+LS_STAMP := $(LS_VENV)/.installed
+LS_DATABASE := $(abspath $(LS_VENV))/migrated.sqlite3
+
 .PHONY: test demo lint bench bench-quality clean clean-cache promtool
 
 $(STAMP): pyproject.toml
@@ -24,7 +32,18 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements-skactiveml.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements-skactiveml.txt
 	touch $(BENCH_STAMP)
 
-test: $(STAMP) promtool
+$(LS_STAMP): tests/requirements-label-studio.txt
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	echo '*' > $(LS_VENV)/.gitignore
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet -r tests/requirements-label-studio.txt
+	rm -f $(LS_DATABASE)
+	data=$$(mktemp -d) && LABEL_STUDIO_BASE_DATA_DIR=$$data $(LS_VENV)/bin/label-studio init -q \
+	  --no-browser --data-dir $$data --database $(LS_DATABASE) >$$data/init.log 2>&1 \
+	  || { cat $$data/init.log; rm -rf $$data; exit 1; }; rm -rf $$data
+	touch $(LS_STAMP)
+
+test: $(STAMP) $(LS_STAMP) promtool
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -63,4 +82,4 @@ clean-cache:  # numba keys its cache on the jitted function's own file only: cle
 	find streamal -name "*.nbi" -o -name "*.nbc" | xargs rm -f
 
 clean: clean-cache
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(LS_VENV) .pytest_cache build *.egg-info

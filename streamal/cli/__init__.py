@@ -10,13 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from streamal import __version__
-from streamal.cli import annotate, demo, replay, rerun, serve
+from streamal.cli import annotate, demo, label_studio, replay, rerun, serve
 from streamal.cli.base import Parser, UsageError
 
 __all__ = ["main"]
 
 #: Subcommand modules; each has ``register(subparsers)`` setting ``func`` on its parser.
-COMMANDS = (replay, serve, rerun, demo, annotate)
+COMMANDS = (replay, serve, rerun, demo, annotate, label_studio)
 
 
 def build_parser() -> Parser:

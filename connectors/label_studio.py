@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 import urllib.error
@@ -59,6 +58,10 @@ from xml.sax.saxutils import quoteattr
 import orjson
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
+
+from streamal.classes import coerce, kind_of
+from streamal.engine import Query
+from streamal.messages import InvalidRecord, decode_query
 
 __all__ = [
     "MODEL_VERSION",
@@ -90,7 +93,6 @@ _CHANGE_MARGIN = timedelta(seconds=5)
 _PAGE_SIZE = 100
 #: Seconds to wait before trying again when Label Studio or Kafka is away.
 _RETRY_SECONDS = 5.0
-_INTEGER = re.compile(r"-?[1-9][0-9]*|0")
 
 
 class LabelStudioError(Exception):
@@ -210,9 +212,9 @@ def class_value(text: str, classes: Iterable[Hashable] | None = None) -> Hashabl
     """The class a choice ``text`` stands for, with its JSON type.
 
     Classes are strings in Label Studio and in ``proba``'s keys. When the query
-    listed its ``classes``, the one spelled ``text`` is it; otherwise
-    ``true``/``false`` (either case) are booleans and canonical integers are
-    integers: a model trained on ``1`` must get ``1`` back, not ``"1"``.
+    listed its ``classes``, the one spelled ``text`` is it; otherwise the text
+    is read as the daemon reads a first answer (:func:`streamal.classes.kind_of`):
+    a model trained on ``1`` must get ``1`` back, not ``"1"``.
 
     >>> class_value("spam"), class_value("true"), class_value("False"), class_value("-3")
     ('spam', True, False, -3)
@@ -223,13 +225,7 @@ def class_value(text: str, classes: Iterable[Hashable] | None = None) -> Hashabl
         for value in classes:
             if class_text(value) == text or str(value) == text:
                 return value
-    if text in ("true", "True"):
-        return True
-    if text in ("false", "False"):
-        return False
-    if _INTEGER.fullmatch(text):
-        return int(text)
-    return text
+    return coerce(text, kind_of(text))
 
 
 def class_text(value: Hashable) -> str:
@@ -304,43 +300,40 @@ def label_config(classes: Sequence[str]) -> str:
     )
 
 
-def query_classes(query: dict) -> list[str]:
+def query_classes(query: Query) -> list[str]:
     """The classes a query names, spelled as choices: its ``classes`` list and ``proba``'s keys.
 
-    >>> query_classes({"proba": {"ham": 0.2, "spam": 0.8}})
+    >>> query_classes(Query("e1", 0.0, {}, {"ham": 0.2, "spam": 0.8}, 0.5, "split", 0))
     ['ham', 'spam']
-    >>> query_classes({"classes": [True, False], "proba": {"false": 1.0}})
+    >>> query_classes(Query("e1", 0.0, {}, {"false": 1.0}, 0.5, "split", 0, (True, False)))
     ['true', 'false']
     """
-    listed = query.get("classes") if isinstance(query.get("classes"), list) else []
-    return list(dict.fromkeys([*map(class_text, listed), *(query.get("proba") or {})]))
+    return list(dict.fromkeys([*map(class_text, query.classes), *query.proba]))
 
 
-def task_of(query: dict, control: ChoiceControl) -> dict:
+def task_of(query: Query, control: ChoiceControl) -> dict:
     """The Label Studio task of a query: its data and the model's guess as a prediction.
 
-    >>> task = task_of({"v": 1, "id": "e7", "ts": 3.0, "x": {"a": 1.5}, "score": 0.8,
-    ...                 "proba": {"ham": 0.3, "spam": 0.7}, "strategy": "split",
-    ...                 "model_version": 4}, ChoiceControl("label", "x", ["ham", "spam"]))
+    >>> query = Query("e7", 3.0, {"a": 1.5}, {"ham": 0.3, "spam": 0.7}, 0.8, "split", 4)
+    >>> task = task_of(query, ChoiceControl("label", "x", ["ham", "spam"]))
     >>> task["data"]["query_id"], task["data"]["priority"], task["data"]["x"]
     ('e7', 0.8, {'a': 1.5})
     >>> prediction = task["predictions"][0]
     >>> prediction["result"][0]["value"], round(prediction["score"], 3)
     ({'choices': ['spam']}, 0.2)
     """
-    proba = query.get("proba") or {}
-    score = float(query.get("score", 0.0))
+    proba = query.proba
     data = {
-        "query_id": query["id"],
-        "x": query["x"],
-        "priority": score,
-        "query_ts": query.get("ts"),
+        "query_id": query.id,
+        "x": query.x,
+        "priority": query.score,
+        "query_ts": query.ts,
         "proba": proba,
-        "strategy": query.get("strategy"),
-        "model_version": query.get("model_version"),
+        "strategy": query.strategy,
+        "model_version": query.model_version,
     }
-    if isinstance(query.get("classes"), list):
-        data["classes"] = query["classes"]
+    if query.classes:
+        data["classes"] = list(query.classes)
     result = []
     if proba:
         guess = max(proba, key=proba.get)
@@ -353,7 +346,7 @@ def task_of(query: dict, control: ChoiceControl) -> dict:
             }
         )
     # Even with no guess: uncertainty sampling serves only tasks with a prediction.
-    prediction = {"model_version": MODEL_VERSION, "score": 1.0 - score, "result": result}
+    prediction = {"model_version": MODEL_VERSION, "score": 1.0 - query.score, "result": result}
     return {"data": data, "predictions": [prediction]}
 
 
@@ -398,18 +391,6 @@ def label_of(
 
 def _timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _valid_query(query: object) -> bool:
-    return (
-        isinstance(query, dict)
-        and isinstance(query.get("id"), str)
-        and bool(query["id"])
-        and isinstance(query.get("x"), dict)
-        and isinstance(query.get("proba", {}), dict)
-        and isinstance(query.get("score", 0.0), int | float)
-        and isinstance(query.get("ts", 0.0), int | float)
-    )
 
 
 class Bridge:
@@ -507,18 +488,13 @@ class Bridge:
         self.control.choices.extend(new)
         log.info("project %s: new classes %s", self.project_id, ", ".join(new))
 
-    def add(self, queries: Iterable[dict]) -> int:
+    def add(self, queries: Iterable[Query]) -> int:
         """Make a task of every new, unexpired query; returns how many were made."""
-        fresh: dict[str, dict] = {}
+        fresh: dict[str, Query] = {}
         for query in queries:
-            if not _valid_query(query):
-                log.warning("skipped a query that is not one: %.200r", query)
-                continue
-            self._tick(query.get("ts"))
-            fresh.setdefault(query["id"], query)
-        fresh = {
-            i: q for i, q in fresh.items() if i not in self.known and not self._expired(q.get("ts"))
-        }
+            self._tick(query.ts)
+            fresh.setdefault(query.id, query)
+        fresh = {i: q for i, q in fresh.items() if i not in self.known and not self._expired(q.ts)}
         if not fresh:
             return 0
         named = [c for q in fresh.values() for c in query_classes(q)]
@@ -693,9 +669,9 @@ def _collect(bridge: Bridge, send: Callable[[list[dict]], None]) -> None:
         log.info("deleted %d tasks of expired queries", expired)
 
 
-def _decoded(records: Iterable[Any]) -> Iterator[Any]:
+def _decoded(records: Iterable[Any]) -> Iterator[Query]:
     for record in records:
         try:
-            yield orjson.loads(record.value)
-        except orjson.JSONDecodeError:
-            log.warning("skipped a query that is not JSON at offset %d", record.offset)
+            yield decode_query(record.value or b"")
+        except InvalidRecord as e:
+            log.warning("skipped a record at offset %d that is not a query (%s)", record.offset, e)

@@ -34,7 +34,7 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["ClassSchema", "UnknownClass", "coerce", "parse_classes"]
+__all__ = ["ClassSchema", "UnknownClass", "coerce", "kind_of", "parse_classes"]
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
@@ -178,7 +178,7 @@ class ClassSchema:
 
     def __post_init__(self) -> None:
         if self.classes and self.kind is None:
-            self.kind = _kind_of(self.classes[0])
+            self.kind = kind_of(self.classes[0])
         self.classes = [self._typed(c) for c in self.classes]
         if self.fixed and not self.classes:
             raise ValueError("fixed classes need at least one class")
@@ -193,14 +193,14 @@ class ClassSchema:
     def observe(self, y: Hashable) -> None:
         """Know ``y``, a class already read (from the training log), even beyond fixed classes."""
         if self.kind is None:
-            self.kind = _kind_of(y)
+            self.kind = kind_of(y)
         if y not in self.classes:
             self.classes.append(y)
 
     def read(self, value: object) -> Hashable:
         """The class ``value`` names, learning a new one unless the classes are fixed."""
         if self.kind is None:
-            self.kind = _kind_of(value)
+            self.kind = kind_of(value)
         typed = coerce(value, self.kind)
         if typed is None:
             kind = self.kind
@@ -222,10 +222,10 @@ _NOUNS = {"bool": "a boolean", "int": "an integer", "str": "a text"}
 _HINTS = {"bool": " (true/false, 1/0 or yes/no)", "int": "", "str": ""}
 
 
-def _kind_of(value: object) -> str:
+def kind_of(value: object) -> str:
     """The type a first answer implies: what it spells, read strictly.
 
-    >>> [_kind_of(v) for v in (True, "False", 3, "3", "03", "1.5", "yes")]
+    >>> [kind_of(v) for v in (True, "False", 3, "3", "03", "1.5", "yes")]
     ['bool', 'bool', 'int', 'int', 'str', 'str', 'str']
 
     """

@@ -88,7 +88,13 @@ SERVE_FLAGS = frozenset(
     }
 )
 DEMO_FLAGS = frozenset({"--bootstrap-servers", "--events"})
-SUBCOMMAND_FLAGS = {"serve": SERVE_FLAGS, "demo": DEMO_FLAGS}
+#: The Label Studio bridge (compose profile label-studio); its URL and token come from the
+#: environment, the rest of its Kafka settings as the daemon's.
+LABEL_STUDIO_FLAGS = frozenset(
+    {"--classes", "--task-ttl", "--lead-time-cost", "--log-format", "--bootstrap-servers"}
+)
+LABEL_STUDIO_ENV = frozenset({"STREAMAL_LABEL_STUDIO_URL", "STREAMAL_LABEL_STUDIO_TOKEN"})
+SUBCOMMAND_FLAGS = {"serve": SERVE_FLAGS, "demo": DEMO_FLAGS, "label-studio": LABEL_STUDIO_FLAGS}
 
 #: Config file keys mirror the flags with underscores, plus a [kafka] table.
 CONFIG_KEYS = frozenset(
@@ -496,7 +502,7 @@ def streamal_services() -> dict[str, list[str]]:
 def test_compose_streamal_services_use_only_the_daemons_flags():
     services = streamal_services()
     subcommands = {argv[1] for argv in services.values()}
-    assert subcommands == {"serve", "demo"}, services
+    assert subcommands == {"serve", "demo", "label-studio"}, services
     for name, argv in services.items():
         assert argv[0] == "streamal", name
         allowed = SUBCOMMAND_FLAGS[argv[1]]
@@ -504,7 +510,8 @@ def test_compose_streamal_services_use_only_the_daemons_flags():
         env = compose()["services"][name].get("environment", {})
         env_names = set(env) if isinstance(env, dict) else {e.split("=")[0] for e in env}
         streamal_env = {e for e in env_names if e.startswith("STREAMAL_")}
-        assert streamal_env <= ENV_VARS, (name, streamal_env - ENV_VARS)
+        allowed_env = ENV_VARS | (LABEL_STUDIO_ENV if argv[1] == "label-studio" else set())
+        assert streamal_env <= allowed_env, (name, streamal_env - allowed_env)
 
 
 def serve_setting(service: dict, argv: list[str], key: str) -> str | None:

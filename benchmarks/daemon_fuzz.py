@@ -127,7 +127,8 @@ class Letter:
 
 @dataclass(frozen=True, slots=True)
 class Incident:
-    """The daemon died (``crash``) or stopped making progress (``stall``)."""
+    """The daemon died (``crash``), stopped making progress (``stall``), or learned too few
+    labels for the duplicate labels to be sent (``learning``)."""
 
     what: str
     detail: str
@@ -447,9 +448,15 @@ def _await_outputs(
         time.sleep(0.25)
 
 
-def _answered_ids(topics: Topics, n: int) -> list[str]:
-    """Up to ``n`` ids the daemon has learned a label for (they are on the training log)."""
-    return [t["id"] for t in topics.read_json(topics.training)][:n]
+def _answered_ids(topics: Topics, n: int, timeout: float) -> list[str]:
+    """Up to ``n`` ids the daemon has learned a label for (on the training log), waiting for them
+    at most ``timeout`` seconds: the annotator answers as the queries come."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ids = [t["id"] for t in topics.read_json(topics.training)][:n]
+        if len(ids) >= n or time.monotonic() > deadline:
+            return ids
+        time.sleep(0.5)
 
 
 def run_family(
@@ -501,11 +508,11 @@ def run_family(
     supervisor = _Supervisor(args, max_restarts)
     try:
         if _await_outputs(run, run.sent, watcher, supervisor, stall_seconds):
-            ids = _answered_ids(topics, stream.duplicates)
+            ids = _answered_ids(topics, stream.duplicates, stall_seconds)
             if len(ids) < stream.duplicates:
                 run.incidents.append(
                     Incident(
-                        "short",
+                        "learning",
                         f"only {len(ids)} ids learned, {stream.duplicates} duplicates wanted",
                         [],
                     )

@@ -325,11 +325,15 @@ class FuzzRun:
     def diagnosis(self) -> str:
         """A person's account: what happened to the daemon, and each kind that went wrong."""
         lines = [f"model family {self.family.name} ({self.family.spec}), {self.seconds:.0f} s"]
+        shown: list[str] = []
         for incident in self.incidents:
             lines.append(f"  {incident.what.upper()}: {incident.detail}")
-            if incident.log_tail:
+            if incident.log_tail == shown:
+                lines.append("  daemon stderr ends as above")
+            elif incident.log_tail:
                 lines.append("  daemon stderr, last lines:")
                 lines += [f"    | {line.rstrip()[:300]}" for line in incident.log_tail]
+                shown = incident.log_tail
         lines += [f"  {p}" for p in self.life_problems()[len(self.incidents) :]]
         silent: Counter[str] = Counter()
         wrong: dict[str, list[str]] = {}

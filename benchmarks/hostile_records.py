@@ -4,19 +4,25 @@ Every :class:`Kind` is a named recipe for one record plus what the daemon
 must do with it: the dead-letter ``reason`` (docs/design.md, "Bad input never
 stops the daemon"), or ``None`` for an event that is good and must be
 predicted. :func:`generate` interleaves hostile records with plain good
-events into a stream, the same bytes for the same seed. Pure: no clock, no
-I/O; ``benchmarks/daemon_fuzz.py`` sends the stream through a real daemon.
+events into a stream, after a warm-up of plain events (so that the model
+has learned something when the hostile records reach it), the same bytes
+for the same seed. Pure: no clock, no I/O; ``benchmarks/daemon_fuzz.py``
+sends the stream through a real daemon.
 
 Every good event has a numeric feature ``a``: its true label is the sign of
 ``a``, which the test annotator (``tests/conftest.py``, ``Annotator``) reveals.
 
 >>> len(KINDS)
 53
->>> stream = generate(seed=7, hostile=53, plain=40, max_record_bytes=131_072, takes_strings=False)
->>> len(stream.events), len(stream.labels), stream.duplicates
-(79, 13, 1)
->>> stream == generate(seed=7, hostile=53, plain=40, max_record_bytes=131_072, takes_strings=False)
-True
+>>> def stream_of(seed):
+...     return generate(
+...         seed, hostile=53, plain=40, warmup=20, max_record_bytes=131_072, takes_strings=False
+...     )
+>>> stream = stream_of(7)
+>>> len(stream.warmup), len(stream.events), len(stream.labels), stream.duplicates
+(20, 79, 13, 1)
+>>> stream == stream_of(7), stream.events == stream_of(8).events
+(True, False)
 >>> first = next(r for r in stream.events if r.kind == "boolean_v")
 >>> first.value, first.reason
 (b'{"id":"7-boolean_v-0","v":true,"x":{"a":0.5}}', 'bad_version')
@@ -40,9 +46,9 @@ __all__ = [
     "HostileRecord",
     "HostileStream",
     "Kind",
-    "duplicate_label",
     "generate",
     "plain_event",
+    "with_duplicates",
 ]
 
 EVENTS = "events"
@@ -87,7 +93,7 @@ class Kind:
     most
         The most records of this kind in one stream (the very large ones), or ``None``.
     answered
-        A label for an id the daemon has already learned: made by :func:`duplicate_label`
+        A label for an id the daemon has already learned: added by :func:`with_duplicates`
         once such an id exists, not by :func:`generate`.
     """
 
@@ -121,8 +127,13 @@ class HostileRecord:
 
 @dataclass(frozen=True, slots=True)
 class HostileStream:
-    """The events and labels to send, in order, and how many duplicate labels to add later."""
+    """The records to send, in order: first the warm-up, then the events and the labels.
 
+    ``duplicates`` labels are to be added to the labels by :func:`with_duplicates`,
+    for ids of the warm-up that the daemon has learned.
+    """
+
+    warmup: list[HostileRecord]
     events: list[HostileRecord]
     labels: list[HostileRecord]
     duplicates: int
@@ -311,6 +322,7 @@ def generate(
     plain: int,
     max_record_bytes: int,
     takes_strings: bool,
+    warmup: int = 0,
     kinds: list[str] | None = None,
 ) -> HostileStream:
     """``hostile`` records, taken in turn from each kind, shuffled among ``plain`` good events.
@@ -327,6 +339,8 @@ def generate(
         The daemon's ``--max-record-bytes``: the oversized kinds exceed it, the others fit.
     takes_strings
         Whether the model takes string features (see :meth:`Kind.expected`).
+    warmup
+        Plain events to send first, alone.
     kinds
         Only these kinds (all by default).
     """
@@ -349,16 +363,29 @@ def generate(
                 continue
             record = _record(kind, rng, _id(seed, kind, n), max_record_bytes, takes_strings)
             (events if kind.topic == EVENTS else labels).append(record)
-    for n in range(plain):
-        id = f"{seed}-plain-{n}"
-        events.append(HostileRecord("plain", EVENTS, id.encode(), plain_event(rng, id), id, None))
+    events += [_plain(rng, f"{seed}-plain-{n}") for n in range(plain)]
     rng.shuffle(events)
     rng.shuffle(labels)
-    return HostileStream(events, labels, duplicates)
+    first = [_plain(rng, f"{seed}-warmup-{n}") for n in range(warmup)]
+    return HostileStream(first, events, labels, duplicates)
 
 
-def duplicate_label(id: str) -> HostileRecord:
-    """A second label for ``id``, whose first the daemon has learned: a ``duplicate``."""
+def _plain(rng: random.Random, id: str) -> HostileRecord:
+    return HostileRecord("plain", EVENTS, id.encode(), plain_event(rng, id), id, None)
+
+
+def with_duplicates(labels: list[HostileRecord], ids: list[str]) -> list[HostileRecord]:
+    """``labels`` with a second label for each of ``ids`` (learned already), spread among them.
+
+    >>> learned = ["e1", "e2"]
+    >>> [r.id for r in with_duplicates([_plain(random.Random(0), i) for i in "abcd"], learned)]
+    ['a', 'e1', 'b', 'c', 'e2', 'd']
+    """
     kind = KINDS["label_duplicate"]
-    value = kind.build(random.Random(0), id, 0)
-    return HostileRecord(kind.name, kind.topic, id.encode(), value, id, kind.reason)
+    every = len(labels) / (len(ids) + 1)
+    mixed = list(labels)
+    for n, id in reversed(list(enumerate(ids, start=1))):
+        value = kind.build(random.Random(0), id, 0)
+        record = HostileRecord(kind.name, kind.topic, id.encode(), value, id, kind.reason)
+        mixed.insert(round(n * every), record)
+    return mixed

@@ -374,18 +374,25 @@ def _plain(rng: random.Random, id: str) -> HostileRecord:
     return HostileRecord("plain", EVENTS, id.encode(), plain_event(rng, id), id, None)
 
 
-def with_duplicates(labels: list[HostileRecord], ids: list[str]) -> list[HostileRecord]:
-    """``labels`` with a second label for each of ``ids`` (learned already), spread among them.
+def with_duplicates(labels: list[HostileRecord], ids: list[str], count: int) -> list[HostileRecord]:
+    """``labels`` with ``count`` more labels for ``ids`` (learned already), spread among them.
 
-    >>> learned = ["e1", "e2"]
-    >>> [r.id for r in with_duplicates([_plain(random.Random(0), i) for i in "abcd"], learned)]
-    ['a', 'e1', 'b', 'c', 'e2', 'd']
+    Any label after the first of an id is a duplicate: the ids are taken in turn.
+
+    >>> labels = [_plain(random.Random(0), i) for i in "abcd"]
+    >>> [r.id for r in with_duplicates(labels, ["e1", "e2"], 3)]
+    ['a', 'e1', 'b', 'e2', 'c', 'e1', 'd']
+    >>> with_duplicates(labels, [], 3) == labels
+    True
     """
+    if not ids:
+        return list(labels)
     kind = KINDS["label_duplicate"]
-    every = len(labels) / (len(ids) + 1)
+    every = len(labels) / (count + 1)
     mixed = list(labels)
-    for n, id in reversed(list(enumerate(ids, start=1))):
+    for n in reversed(range(count)):
+        id = ids[n % len(ids)]
         value = kind.build(random.Random(0), id, 0)
         record = HostileRecord(kind.name, kind.topic, id.encode(), value, id, kind.reason)
-        mixed.insert(round(n * every), record)
+        mixed.insert(round((n + 1) * every), record)
     return mixed

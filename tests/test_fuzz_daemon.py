@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import re
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -129,3 +132,23 @@ def test_hostile_records_cannot_stop_the_daemon(benchmarks, broker, family, tmp_
     assert run.stray_problems() == [], diagnosis
     assert run.metric_problems() == [], diagnosis
     assert run.exit_code == 0, diagnosis
+
+
+def test_the_benchmark_prints_its_tables():
+    """The script end to end, small, on kinds a daemon has long handled: its numbers add up."""
+    kinds = "null_key,truncated,label_unknown_id,label_duplicate"
+    script = [sys.executable, str(BENCHMARKS / "daemon_fuzz.py"), "--families", "tree"]
+    done = subprocess.run(
+        [*script, "--kinds", kinds, "--hostile", "8", "--plain", "20", "--warmup", "40"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"- command: `python benchmarks/daemon_fuzz.py --families tree --kinds {kinds}" in out
+    # 2 records of each kind; null_key is good, as are the 40 + 20 plain events.
+    assert re.search(r"^\| tree \| 6 \| 6 \| 62 / 62 \| 0 \| 0 \| 0 \| \d+ s \|$", out, re.M), out
+    assert "| label_duplicate | duplicate | 2 | 2 | 0 |" in out
+    assert "| plain | predicted once | 60 | 60 | 0 |" in out

@@ -122,7 +122,7 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class Letter:
-    """A dead letter as read: its fields, and its size on the wire."""
+    """A dead letter as read: its fields, and its bytes as written."""
 
     fields: dict
     raw: bytes
@@ -249,7 +249,8 @@ class FuzzRun:
             times = self.predictions[record.id]
             if letters:
                 letter = letters[0].fields
-                return f"good, but dead-lettered ({letter.get('reason')}: {letter.get('detail')})"
+                detail = str(letter.get("detail"))[:200]
+                return f"good, but dead-lettered ({letter.get('reason')}: {detail})"
             if times != 1:
                 return f"good: predicted {times} times, expected exactly once"
             return None
@@ -272,8 +273,8 @@ class FuzzRun:
         """Outputs that answer no record sent: predictions of unknown ids, unmatched letters."""
         ids = {s.record.id for s in self.sent}
         places = {s.where for s in self.sent}
-        stray = [f"prediction of an id never sent as such: {i[:80]!r}" for i in self.predictions
-                 if i not in ids]  # fmt: skip
+        stray = [f"prediction of an id never sent: {i[:80]!r}" for i in self.predictions]
+        stray = [line for line, i in zip(stray, self.predictions, strict=True) if i not in ids]
         for where, letters in self.letters.items():
             if where not in places:
                 stray += [
@@ -301,17 +302,13 @@ class FuzzRun:
         ]
 
     def life_problems(self) -> list[str]:
+        """Crashes, stalls, too little learning; not running at the end; SIGTERM's exit."""
         problems = [f"{i.what}: {i.detail}" for i in self.incidents]
         if not self.alive_at_end:
             problems.append("the daemon was not running at the end")
         elif self.exit_code != 0:
             problems.append(f"SIGTERM: {self.exit_detail or f'exit code {self.exit_code}'}")
         return problems
-
-    def problems(self) -> list[str]:
-        """Everything wrong, one line each."""
-        by_kind = [p for found in self.record_problems().values() for p in found]
-        return self.life_problems() + by_kind + self.stray_problems() + self.metric_problems()
 
     # -- reporting --------------------------------------------------------------
 

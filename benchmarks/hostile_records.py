@@ -13,14 +13,14 @@ Every good event has a numeric feature ``a``: its true label is the sign of
 ``a``, which the test annotator (``tests/conftest.py``, ``Annotator``) reveals.
 
 >>> len(KINDS)
-53
+54
 >>> def stream_of(seed):
 ...     return generate(
-...         seed, hostile=53, plain=40, warmup=20, max_record_bytes=131_072, takes_strings=False
+...         seed, hostile=54, plain=40, warmup=20, max_record_bytes=131_072, takes_strings=False
 ...     )
 >>> stream = stream_of(7)
 >>> len(stream.warmup), len(stream.events), len(stream.labels), stream.duplicates
-(20, 79, 13, 1)
+(20, 80, 13, 1)
 >>> stream == stream_of(7), stream.events == stream_of(8).events
 (True, False)
 >>> first = next(r for r in stream.events if r.kind == "boolean_v")
@@ -182,6 +182,11 @@ def _string_feature(rng: random.Random, id: str, _limit: int) -> bytes:
     return _event(id, {"a": round(rng.gauss(0, 1), 6), "colour": rng.choice(["red", "blue"])})
 
 
+def _string_for_number(rng: random.Random, id: str, _limit: int) -> bytes:
+    # "a" is a number in every other event: no model here can score text in its place.
+    return _event(id, {"a": rng.choice(["red", "blue"]), "b": round(rng.gauss(0, 1), 6)})
+
+
 def _random_bytes(rng: random.Random, id: str, _limit: int) -> bytes:
     # 0xff never occurs in UTF-8: the record is never text, whatever follows.
     return b"\xff" + rng.randbytes(rng.randint(1, 200))
@@ -241,6 +246,7 @@ def _kinds() -> list[Kind]:
         Kind("long_id", e, None, plain_event),
         Kind("wide", e, None, _wide_event, most=2),
         Kind("string_feature", e, None, _string_feature, strings=True),
+        Kind("string_for_number", e, MODEL_ERROR, _string_for_number),
         # poison pills
         Kind("deep_nesting", e, "too_deep", verbatim(b'"a":' + _nested(_DEPTH))),
         Kind("oversized", e, "oversized", padded(lambda limit: limit + _OVER_BY)),

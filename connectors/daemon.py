@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from kafka import KafkaConsumer, TopicPartition
@@ -420,19 +421,27 @@ class Daemon:
             )
         self.metrics.queries.inc(len(joined.queries))
         self._count("queries", len(joined.queries))
-        self._append_training(joined.examples, outgoing)
+        answered_by = {label.id: sources[id(label)] for label in labels}
+        self._append_training(joined.examples, outgoing, answered_by)
         self._count("labels_rejected", len(joined.rejected))
         refused = {id(r.label) for r in joined.rejected}
         for label in labels:
             if id(label) not in refused:
                 self.metrics.label_cost.inc(1.0 if label.cost is None else label.cost)
 
-    def _append_training(self, examples: list[TrainingExample], outgoing: list[Outgoing]) -> None:
+    def _append_training(
+        self,
+        examples: list[TrainingExample],
+        outgoing: list[Outgoing],
+        answered_by: Mapping[str, Any] | None = None,
+    ) -> None:
         """Write labeled examples to the training log, and count their answers.
 
         An example the model cannot learn is dead-lettered here, once, by the
         replica that joined its label, with all it holds (the answer is paid
         work: it can be taken up again), instead of reaching every replica's fold.
+        The letter points at the label record that answered it (``answered_by``),
+        or, for a vote of several answers, at no record of its own.
         """
         config = self.config
         for example in examples:
@@ -441,9 +450,11 @@ class Daemon:
             except ModelRefused as e:
                 self.metrics.model_errors.labels(stage="learn").inc()
                 log.error("the model cannot learn the labeled example %r: %s", example.id, e)
+                label = (answered_by or {}).get(example.id)
+                source = _where(label) if label else (config.training_topic, -1, -1)
                 self._dead_letter(
                     encode_training_example(example),
-                    (config.training_topic, -1, -1),
+                    source,
                     Reason.MODEL_ERROR.value,
                     f"the model cannot learn it: {e}",
                     example.id.encode(),

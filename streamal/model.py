@@ -419,7 +419,7 @@ class Model:
         >>> model.learn([{"a": 2.0}, {"a": "red"}], ["low", "high"])
         Traceback (most recent call last):
         ...
-        streamal.model.ModelRefused: ...first seen here ('a' as str): TypeError: ...
+        streamal.model.ModelRefused: ...this example (TypeError: ...); first seen here: 'a' as str
         >>> model.version, model.predict(model.predict_proba([{"a": 1.5}]))
         (1, ['low'])
 
@@ -447,7 +447,7 @@ class Model:
         except Exception as e:  # the user's model: what it raises says what it cannot take
             shown = ", ".join(f"{k!r} as {t.__name__}" for k, t in sorted(new, key=str)[:3])
             raise ModelRefused(
-                f"{self.spec} cannot learn features first seen here ({shown}): "
-                f"{type(e).__name__}: {e}"
+                f"{self.spec} cannot learn this example ({type(e).__name__}: {e}); "
+                f"first seen here: {shown}"
             ) from None
         self._tried |= new

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if not args.label_studio_token:
         raise UsageError(f"give Label Studio's API token: --label-studio-token or ${TOKEN_ENV}")
-    ttl = config.pending_ttl if args.task_ttl is None else args.task_ttl
+    ttl = config.engine.pending_ttl if args.task_ttl is None else args.task_ttl
     if not ttl > 0:
         raise UsageError(f"--task-ttl must be positive, got {ttl:g}")
     if not (args.poll_interval > 0 and math.isfinite(args.poll_interval)):

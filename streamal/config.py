@@ -12,7 +12,6 @@ one line a user can act on.
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from streamal.classes import parse_classes
-from streamal.settings import EngineSettings, SettingsError
+from streamal.settings import EngineSettings, SettingsError, require_positive
 
 __all__ = ["ConfigError", "ServeConfig", "kafka_option", "load_config"]
 
@@ -209,20 +208,17 @@ def _check(config: ServeConfig) -> None:
         raise ConfigError("bootstrap_servers is empty (e.g. localhost:9092)")
     try:
         config.engine.check()
+        require_positive(
+            snapshot_interval=config.snapshot_interval,
+            health_timeout=config.health_timeout,
+            partitions=config.partitions,
+            replication_factor=config.replication_factor,
+            max_record_bytes=config.max_record_bytes,
+        )
     except SettingsError as e:
         raise ConfigError(str(e)) from None
     if not 0 <= config.metrics_port <= 65535:
         raise ConfigError(f"metrics_port must be 0..65535, got {config.metrics_port}")
-    positive = {
-        "snapshot_interval": config.snapshot_interval,
-        "health_timeout": config.health_timeout,
-        "partitions": config.partitions,
-        "replication_factor": config.replication_factor,
-        "max_record_bytes": config.max_record_bytes,
-    }
-    for name, value in positive.items():
-        if not (value > 0 and not math.isnan(value)):
-            raise ConfigError(f"{name} must be positive, got {value:g}")
     if not (config.annotator_metrics >= 0):
         raise ConfigError(
             f"annotator_metrics must be zero or positive, got {config.annotator_metrics}"

@@ -20,7 +20,13 @@ from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Deci
 from streamal.engine import Engine
 from streamal.model import DEFAULT_MODEL, Model, ModelSpecError, parse_model_spec
 
-__all__ = ["EngineSettings", "SettingsError", "build_engine", "configure_engine"]
+__all__ = [
+    "EngineSettings",
+    "SettingsError",
+    "build_engine",
+    "configure_engine",
+    "require_positive",
+]
 
 
 class SettingsError(ValueError):
@@ -111,15 +117,12 @@ class EngineSettings:
             parse_model_spec(self.model)
         except ModelSpecError as e:
             raise SettingsError(f"model: {e}") from None
-        positive = {
-            "pending_ttl": self.pending_ttl,
-            "max_pending": self.max_pending,
-            "labels_per_query": self.labels_per_query,
-            "expected_cost": self.expected_cost,
-        }
-        for name, value in positive.items():
-            if not (value > 0 and not math.isnan(value)):
-                raise SettingsError(f"{name} must be positive, got {value:g}")
+        require_positive(
+            pending_ttl=self.pending_ttl,
+            max_pending=self.max_pending,
+            labels_per_query=self.labels_per_query,
+            expected_cost=self.expected_cost,
+        )
         for name in ("label_wait", "cost_budget", "delay_aware"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
@@ -146,6 +149,19 @@ class EngineSettings:
             pending_events=self.delay_aware,
             seed=self.seed,
         )
+
+
+def require_positive(**values: float) -> None:
+    """Raise :class:`SettingsError` naming the first value that is not a positive number.
+
+    >>> require_positive(window=3, ttl=float("nan"))
+    Traceback (most recent call last):
+    ...
+    streamal.settings.SettingsError: ttl must be positive, got nan
+    """
+    for name, value in values.items():
+        if not (value > 0 and not math.isnan(value)):
+            raise SettingsError(f"{name} must be positive, got {value:g}")
 
 
 def build_engine(settings: EngineSettings) -> Engine:

@@ -13,6 +13,8 @@ import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from river import base
+
 from streamal.annotators import Annotators
 from streamal.classes import ClassSchema
 from streamal.cost_budget import CostBudget
@@ -40,7 +42,8 @@ class EngineSettings:
     Parameters
     ----------
     model
-        River model spec (parsed, never evaluated).
+        River model spec (parsed, never evaluated), or a river classifier itself (a model
+        trained beforehand; it is learned on in place).
     strategy, budget
         Query strategy and the fraction of events whose label may be asked for.
     budget_manager
@@ -83,7 +86,7 @@ class EngineSettings:
 
     """
 
-    model: str = DEFAULT_MODEL
+    model: str | base.Classifier = DEFAULT_MODEL
     strategy: str = DEFAULT_STRATEGY
     budget: float = 0.1
     budget_manager: str | None = None
@@ -114,7 +117,8 @@ class EngineSettings:
         if not 0.0 < self.budget <= 1.0:
             raise SettingsError(f"budget must be in (0, 1], got {self.budget:g}")
         try:
-            parse_model_spec(self.model)
+            if isinstance(self.model, str):
+                parse_model_spec(self.model)
         except ModelSpecError as e:
             raise SettingsError(f"model: {e}") from None
         require_positive(

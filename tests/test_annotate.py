@@ -62,7 +62,7 @@ def test_typed_labels_reach_the_labels_topic(topics):
     out, _ = again.communicate(timeout=30)
     assert again.returncode == 0
     assert "query q4" in out and "query q3" not in out
-    assert out.rstrip().endswith("1 labels sent")
+    assert out.rstrip().endswith("1 label sent")
 
 
 def test_bad_configuration_is_one_line():

@@ -28,6 +28,7 @@ import contextlib
 import enum
 import logging
 import os
+import select
 import sys
 import time
 from collections import deque
@@ -169,7 +170,7 @@ class Choices:
     >>> choices = Choices.of(Query("e1", 0.0, {}, {"true": 0.2, "false": 0.8}, 0.4, "split", 2,
     ...                            (True, False)))
     >>> print(choices.menu())
-    1 true   2 false   (+NAME a new class, s skip, q quit)
+    1 true   2 false   (s skip, q quit)
     >>> choices.prompt()
     'label [false]> '
     >>> [choices.read(text).label for text in ("false", "False", "1", "yes", "")]
@@ -178,11 +179,15 @@ class Choices:
     ('accepted the guess: false', 'sent: false')
     >>> choices.read("3").said
     'no choice 3: choose 1-2, or type a class'
-    >>> choices.read("maybe").action
-    <Action.AGAIN: 'again'>
+    >>> choices.read("maybe").said
+    "'maybe' is none of the classes: type one or its number"
     >>> numbers = Choices.of(Query("e2", 0.0, {}, {}, 0.5, "split", 0, (0, 1, 2)))
     >>> numbers.prompt(), numbers.read("2").label, numbers.read("").said
     ('label> ', 2, 'no guess: skipped')
+    >>> numbers.read("+7").said, numbers.read("seven").said
+    ('sent a new class: 7', "'seven' is none of the classes: type one, or +seven for a new class")
+    >>> print(Choices.of(Query("e3", 0.0, {}, {"true": 1.0}, 0.5, "split", 0, (True,))).menu())
+    1 true   2 false   (s skip, q quit)
 
     """
 
@@ -194,7 +199,11 @@ class Choices:
     @classmethod
     def of(cls, query: Query) -> Choices:
         schema = _schema_of(query)
-        choices = cls(tuple(schema.classes), schema.kind, None)
+        classes = tuple(schema.classes)
+        if schema.kind == "bool":
+            # Both are classes of a boolean stream, whichever came first.
+            classes += tuple(c for c in (True, False) if c not in classes)
+        choices = cls(classes, schema.kind, None)
         if not query.proba:
             return choices
         guess = choices._known(max(query.proba, key=query.proba.get))
@@ -207,10 +216,14 @@ class Choices:
 
     def menu(self) -> str:
         """One line: the choices (numbered when :attr:`numbered`) and the keys."""
+        if not self.classes:
+            return "no classes yet: type the first one   (s skip, q quit)"
         if self.numbered:
             shown = "   ".join(f"{i} {_spell(c)}" for i, c in enumerate(self.classes, 1))
         else:
-            shown = "   ".join(_spell(c) for c in self.classes) or "no classes yet: type one"
+            shown = "   ".join(_spell(c) for c in self.classes)
+        if self.kind == "bool":
+            return f"{shown}   (s skip, q quit)"
         return f"{shown}   (+NAME a new class, s skip, q quit)"
 
     def prompt(self) -> str:
@@ -242,12 +255,14 @@ class Choices:
                 return Reply(Action.AGAIN, hint)
             return self._sent(self.classes[number - 1])
         known = self._known(text)
-        if known is None:
-            return Reply(
-                Action.AGAIN,
-                f"{text!r} is none of the classes: type one, or +{text} for a new class",
-            )
-        return self._sent(known)
+        if known is not None:
+            return self._sent(known)
+        hint = f"{text!r} is none of the classes: type one"
+        if self.numbered:
+            hint += " or its number"
+        if self.kind != "bool":
+            hint += f", or +{text} for a new class"
+        return Reply(Action.AGAIN, hint)
 
     def _known(self, text: str) -> Hashable | None:
         """The known class ``text`` names, as :class:`ClassSchema` reads answers."""
@@ -465,18 +480,19 @@ class _Queries:
             ):
                 return
 
-    def next(self, waiting: Callable[[], None]) -> Asked:
-        """The next unanswered query, waiting for one (``waiting()`` once) if there is none."""
-        said = False
+    def next(self, idle: Callable[[], bool]) -> Asked | None:
+        """The next unanswered query; while there is none, ``idle()`` between polls.
+
+        ``None`` once ``idle()`` says to stop waiting.
+        """
         while True:
             self._catch_up()
             asked = self.work.next()
             if asked is not None:
                 return asked
-            if not said:
-                waiting()
-                said = True
-            self._poll(timeout_ms=500)
+            if idle():
+                return None
+            self._poll(timeout_ms=250)
 
     def send(self, label: Label) -> None:
         """Put ``label`` on the labels topic and wait until it is there."""
@@ -530,8 +546,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         queries = _Queries(config, args.annotator, f"{args.group_id}.{args.annotator}")
         while True:
-            asked = queries.next(lambda: print("\nno unanswered query: waiting (Ctrl-C quits)"))
-            reply = _ask(asked.query)
+            asked = queries.next(_idle())
+            reply = Reply(Action.QUIT) if asked is None else _ask(asked.query)
             if reply.action is Action.QUIT:
                 break
             if reply.action is Action.SEND:
@@ -557,6 +573,46 @@ def _labels(n: int) -> str:
     return f"{n} label" if n == 1 else f"{n} labels"
 
 
+def _idle() -> Callable[[], bool]:
+    """While no query waits: say so once, and quit on q (or the end of input)."""
+    said = False
+
+    def idle() -> bool:
+        nonlocal said
+        if not said:
+            print("\nno unanswered query: waiting for one (q quits)", flush=True)
+            said = True
+        if not select.select([sys.stdin], [], [], 0.25)[0]:
+            return False
+        line = _read_line("")
+        if line is None or line.strip() == "q":
+            return True
+        print("nothing to label yet (q quits)", flush=True)
+        return False
+
+    return idle
+
+
+def _read_line(prompt: str) -> str | None:
+    """A typed line, ``None`` at the end of input.
+
+    From a pipe it is read a byte at a time: Python's buffer would hide typed-ahead
+    lines from :func:`select.select` while no query waits.
+    """
+    if sys.stdin.isatty():
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+    print(prompt, end="", flush=True)
+    line = bytearray()
+    while (byte := os.read(sys.stdin.fileno(), 1)) and byte != b"\n":
+        line += byte
+    if not byte and not line:
+        return None
+    return line.decode(errors="replace")
+
+
 def _ask(query: Query) -> Reply:
     """Show ``query`` and read lines until one is an answer, a skip or a quit."""
     choices = Choices.of(query)
@@ -564,10 +620,10 @@ def _ask(query: Query) -> Reply:
     print(choices.menu(), flush=True)
     _complete(choices.names())
     while True:
-        try:
-            reply = choices.read(input(choices.prompt()))
-        except EOFError:
+        line = _read_line(choices.prompt())
+        if line is None:
             return Reply(Action.QUIT)
+        reply = choices.read(line)
         if reply.action is not Action.AGAIN:
             return reply
         print(reply.said, flush=True)

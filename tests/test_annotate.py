@@ -10,7 +10,8 @@ import time
 
 import orjson
 
-from tests.conftest import STREAMAL, free_port
+from streamal.connectors.broker import EmbeddedBroker
+from tests.conftest import STREAMAL, Topics, free_port
 
 QUERIES = [
     {"v": 1, "id": "q1", "ts": 1.0, "x": {"a": 1.5, "colour": "red"}, "score": 0.4,
@@ -352,3 +353,23 @@ def test_a_missing_topic_is_one_line(topics):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("error: no topic no-such-topic at ")
+
+
+def test_a_broker_lost_while_sending_is_one_line_that_says_the_label_was_not_sent():
+    with EmbeddedBroker() as broker:
+        topics = Topics(broker.bootstrap_servers)
+        topics.create()
+        topics.send_many(topics.queries, QUERIES[:1])
+        topics.close()
+        alice = labeler(topics, "alice", "--kafka-option", "request_timeout_ms=3000")
+        try:
+            alice.expect("query q1")
+            broker.stop()
+            alice.type("ham")
+            assert alice.process.wait(timeout=30) == 2
+        finally:
+            alice.kill()
+    stderr = alice.process.stderr.read().decode()
+    assert stderr.count("\n") == 1, stderr
+    assert stderr.startswith("error: Kafka at ")
+    assert stderr.endswith("(the label of q1 was not sent, 0 labels sent)\n")

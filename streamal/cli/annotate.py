@@ -397,15 +397,22 @@ class _Queries:
     :class:`Worklist`, a producer of labels, and the annotator's committed place."""
 
     def __init__(self, config: ServeConfig, annotator: str, group_id: str) -> None:
+        from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
         from streamal.connectors.kafka import consumer, producer
 
         self.config = config
         self.work = Worklist(annotator)
+        request_ms = config.kafka_settings().get(
+            "request_timeout_ms", KafkaProducer.DEFAULT_CONFIG["request_timeout_ms"]
+        )
         try:
             self.consumer = consumer(config, group_id=group_id, allow_auto_create_topics=False)
-            self.producer = producer(config)
+            # One label at a time, on the topic or given up within one request (kafka-python
+            # would retry for 2 minutes): a person is waiting, and a label given up is no
+            # longer pending, so the producer can close.
+            self.producer = producer(config, linger_ms=0, delivery_timeout_ms=request_ms)
         except (KafkaError, ValueError, TypeError) as e:
             raise UsageError(f"cannot reach Kafka at {config.bootstrap_servers}: {e}") from None
         try:
@@ -497,7 +504,7 @@ class _Queries:
     def send(self, label: Label) -> None:
         """Put ``label`` on the labels topic and wait until it is there."""
         value = encode_label(label)
-        self.producer.send(self.config.labels_topic, value, label.id.encode()).get(timeout=30)
+        self.producer.send(self.config.labels_topic, value, label.id.encode()).get()
         self.work.sent(label.id)
 
     def commit(self) -> None:
@@ -542,6 +549,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     sent = 0
+    sending: str | None = None
     queries = None
     try:
         queries = _Queries(config, args.annotator, f"{args.group_id}.{args.annotator}")
@@ -551,7 +559,9 @@ def run(args: argparse.Namespace) -> int:
             if reply.action is Action.QUIT:
                 break
             if reply.action is Action.SEND:
-                queries.send(Label(asked.query.id, reply.label, time.time(), args.annotator))
+                sending = asked.query.id
+                queries.send(Label(sending, reply.label, time.time(), args.annotator))
+                sending = None
                 sent += 1
             print(reply.said, flush=True)
             queries.work.done()
@@ -559,8 +569,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     except KafkaError as e:
+        lost = f"the label of {sending} was not sent, " if sending else ""
         raise UsageError(
-            f"Kafka at {config.bootstrap_servers}: {e} ({_labels(sent)} sent before)"
+            f"Kafka at {config.bootstrap_servers}: {e} ({lost}{_labels(sent)} sent)"
         ) from None
     finally:
         if queries is not None:

@@ -87,7 +87,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="your place in the queries is kept as the Kafka group GROUP.ANNOTATOR "
         "(no group membership; default streamal-annotators)",
     )
-    p.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--kafka-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a kafka-python client setting, repeatable (e.g. request_timeout_ms=10000: how long "
+        "a label may take to reach the topic before it is reported not sent)",
+    )
     p.set_defaults(func=run)
 
 
@@ -385,10 +392,11 @@ class Worklist:
 
     def _is_done(self, asked: Asked) -> bool:
         query_id = asked.query.id
+        answered_ms = self._answered_ms.get(query_id)
         return (
             query_id in self._learned
             or query_id in self._mine
-            or self._answered_ms.get(query_id, -1) >= asked.asked_ms
+            or (answered_ms is not None and answered_ms >= asked.asked_ms)
         )
 
 
@@ -481,7 +489,8 @@ class _Queries:
         ends = self.consumer.end_offsets(self.logs)
         while True:
             topics = self._poll(timeout_ms=50)
-            # A dry poll too: the embedded broker's end offset can be its last batch's start.
+            # And a dry poll: the embedded broker's end offset can be its last batch's start
+            # (tests/conftest.py reads topics the same way).
             if topics <= {self.config.queries_topic} and all(
                 self.consumer.position(tp) >= end for tp, end in ends.items()
             ):

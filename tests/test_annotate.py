@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import os
+import pty
 import signal
 import subprocess
 import threading
@@ -42,15 +44,29 @@ def query(id: str, proba: dict, classes: list | None = None, **x) -> dict:
 
 
 class Labeler:
-    """``streamal annotate`` driven through pipes as a person would: wait for text, then type."""
+    """``streamal annotate`` driven as a person would: wait for text, then type.
 
-    def __init__(self, args: list[str]) -> None:
+    Through pipes, or with ``tty`` through a pseudo-terminal, where readline edits the line.
+    """
+
+    def __init__(self, args: list[str], tty: bool = False) -> None:
         self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        #: (when it arrived, the output so far)
-        self.seen: list[tuple[float, str]] = []
+        self.tty = tty
+        if tty:
+            self._out, terminal = pty.openpty()
+            self._in = self._out
+            self.process = subprocess.Popen(
+                args, stdin=terminal, stdout=terminal, stderr=subprocess.PIPE,
+                env={**os.environ, "TERM": "dumb"},
+            )  # fmt: skip
+            os.close(terminal)
+        else:
+            self.process = subprocess.Popen(
+                args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            self._out, self._in = self.process.stdout.fileno(), self.process.stdin.fileno()
+        #: (when it arrived, how long the output then was)
+        self.seen: list[tuple[float, int]] = []
         self.output = ""
         self.cursor = 0
         self._lock = threading.Condition()
@@ -58,14 +74,18 @@ class Labeler:
         self._reader.start()
 
     def _read(self) -> None:
-        fd = self.process.stdout.fileno()
-        while chunk := os.read(fd, 4096):
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        while True:
+            try:
+                chunk = os.read(self._out, 4096)
+            except OSError:  # a pseudo-terminal whose other side closed
+                chunk = b""
             with self._lock:
-                self.output += chunk.decode()
-                self.seen.append((time.monotonic(), self.output))
+                self.output += decoder.decode(chunk)
+                self.seen.append((time.monotonic(), len(self.output)))
                 self._lock.notify_all()
-        with self._lock:
-            self._lock.notify_all()
+            if not chunk:
+                return
 
     def expect(self, text: str, timeout: float = 20.0) -> float:
         """Wait for ``text`` after what was already expected; when it was on screen."""
@@ -77,11 +97,10 @@ class Labeler:
                     raise AssertionError(f"no {text!r} in:\n{self.output[self.cursor :]}")
                 self._lock.wait(min(left, 0.2))
             self.cursor = at + len(text)
-            return next(when for when, output in self.seen if len(output) >= self.cursor)
+            return next(when for when, length in self.seen if length >= self.cursor)
 
-    def type(self, line: str) -> None:
-        self.process.stdin.write(line.encode() + b"\n")
-        self.process.stdin.flush()
+    def type(self, line: str, end: str = "\n") -> None:
+        os.write(self._in, (line + end).encode())
 
     def quit(self) -> str:
         """Type q; the rest of stdout (stderr must be empty: no traceback)."""
@@ -96,6 +115,9 @@ class Labeler:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+        if self.tty:
+            self._reader.join(timeout=5)
+            os.close(self._out)
 
 
 def labeler(topics, annotator: str = "alice", *options: str) -> Labeler:
@@ -373,3 +395,20 @@ def test_a_broker_lost_while_sending_is_one_line_that_says_the_label_was_not_sen
     assert stderr.count("\n") == 1, stderr
     assert stderr.startswith("error: Kafka at ")
     assert stderr.endswith("(the label of q1 was not sent, 0 labels sent)\n")
+
+
+def test_in_a_terminal_tab_completes_a_class(topics):
+    topics.send_many(topics.queries, QUERIES[:2])
+    alice = Labeler(command(topics), tty=True)
+    try:
+        alice.expect("query q1")
+        alice.expect("label [spam]> ")
+        alice.type("h\t")  # "h" and Tab: readline completes ham, the only class starting so
+        alice.expect("ham")
+        alice.type("")
+        alice.expect("sent: ham")
+        alice.expect("query q2")
+        alice.quit()
+    finally:
+        alice.kill()
+    assert labels_of(topics, 1) == [("q1", "ham", "alice")]

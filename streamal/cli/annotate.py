@@ -145,25 +145,26 @@ def _spell(value: Hashable) -> str:
 
 
 def _schema_of(query: Query) -> ClassSchema:
-    """The stream's classes, typed: the query's ``classes``, else its ``proba`` keys read as labels.
+    """The stream's classes, typed: the query's ``classes``, then its ``proba`` keys read as labels.
+
+    The model may not know every class yet, and a query written before queries carried
+    their classes has only its ``proba``.
 
     >>> _schema_of(Query("e", 0.0, {}, {"true": 0.7, "false": 0.3}, 0.3, "split", 1)).classes
     [True, False]
+    >>> _schema_of(Query("e", 0.0, {}, {"spam": 1.0}, 0.3, "split", 1, ("ham", "spam"))).classes
+    ['ham', 'spam']
     >>> _schema_of(Query("e", 0.0, {}, {"3": 0.7, "x": 0.3}, 0.3, "split", 1)).classes
     ['3', 'x']
     """
-    if query.classes:
-        try:
-            return ClassSchema(list(query.classes))
-        except ValueError:
-            pass  # classes of mixed types (not a daemon's): the proba's keys may still say
+    names = [*query.classes, *query.proba]
     schema = ClassSchema()
     try:
-        for key in query.proba:
-            schema.read(key)
+        for name in names:
+            schema.read(name)
     except UnknownClass:
-        # The first key made a type the others are not: then they are names.
-        return ClassSchema(list(query.proba), kind="str")
+        # A class of another type than the first one's: then they are all names.
+        return ClassSchema(list(dict.fromkeys(_spell(name) for name in names)), kind="str")
     return schema
 
 

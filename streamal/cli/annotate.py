@@ -1,44 +1,81 @@
-"""``streamal annotate``: a terminal labeler for humans.
+"""``streamal annotate``: a terminal labeler for people.
 
-It reads the queries topic (as a member of a consumer group, so several
-people can share the work), shows each query's features and the model's
-guess, reads a label from the keyboard and writes the answer to the labels
-topic under the annotator's name. Enter accepts the guess, ``s`` skips,
-``q`` (or end of input) quits; an answer's offset is committed only after
-the label is on the topic, so a query is shown again if the labeler stops
-before answering it.
+It shows each unanswered query's features and the model's guess, reads an
+answer among the stream's classes and writes the label, typed as the classes
+are (``true``, not ``"true"``), to the labels topic under the annotator's name.
+
+How it reads Kafka, and why:
+
+* **No consumer group membership.** The partitions are assigned by the
+  labeler itself, so a person who pauses for an hour causes no rebalance and
+  no commit failure, and the first query shows without a group join's wait.
+* **Only unanswered queries.** It also reads the labels topic and the
+  training log, and skips a query that the model has learned, that anyone
+  answered after it was asked, or that this annotator answered before (a
+  query asked again wants a second person). Several annotators share the
+  work this way: each skips what the others answered; two people on the same
+  query at the same moment both answer it, and the daemon keeps the first.
+* **Each annotator's place is kept**, as the committed offset of the Kafka
+  group ``GROUP.ANNOTATOR``: committed after the label is on the topic, so an
+  answer is never lost, and a query on screen when the labeler stops is shown
+  again next time; skipped queries are not.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import enum
+import logging
 import os
+import select
 import sys
 import time
-from collections.abc import Hashable
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
+from streamal.classes import ClassSchema, UnknownClass, coerce
 from streamal.cli.base import UsageError
-from streamal.config import ConfigError, load_config
+from streamal.config import ConfigError, ServeConfig, load_config
 from streamal.engine import Label, Query
-from streamal.messages import InvalidRecord, decode_query, encode_label
+from streamal.messages import (
+    InvalidRecord,
+    decode_label,
+    decode_query,
+    decode_training_example,
+    encode_label,
+)
 
-__all__ = ["parse_answer", "register", "render_query"]
+__all__ = ["Action", "Asked", "Choices", "Reply", "Worklist", "register", "render_query"]
 
-SKIP = object()
-QUIT = object()
+#: Labels and learned examples older than the first query to show by more than this are not
+#: read: they cannot answer it unless the clocks of the daemon and the labelers are this far off.
+CLOCK_SKEW_MS = 3_600_000
+
+#: Queries held in memory at most; the queries topic is read on as they are answered.
+BACKLOG = 1000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "annotate",
         help="label queries from the terminal",
-        description="Show each query with the model's guess, read a label, and send it to the "
-        "labels topic. Enter accepts the guess, s skips, q quits.",
+        description="Show each unanswered query with the model's guess, read a class and send "
+        "it to the labels topic, typed as the stream's classes. Answer with a choice's number "
+        "(numbers pick choices unless the classes are integers) or a class name (Tab completes "
+        "it in a terminal); Enter accepts the guess, +NAME sends a new class, s skips, q quits. "
+        "Queries the model has learned, or that anyone answered since they were asked, are "
+        "skipped.",
     )
     p.add_argument("--config", metavar="PATH", help="the daemon's TOML file (topics, Kafka)")
     p.add_argument("--bootstrap-servers", help="Kafka brokers (default: as streamal serve)")
     p.add_argument("--queries-topic", help="default streamal.queries")
     p.add_argument("--labels-topic", help="default streamal.labels")
+    p.add_argument(
+        "--training-topic",
+        help="the model's log, to skip what it learned (default streamal.training)",
+    )
     p.add_argument(
         "--annotator",
         default=os.environ.get("USER", "annotator"),
@@ -47,9 +84,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--group-id",
         default="streamal-annotators",
-        help="annotators in one group share the queries (default streamal-annotators)",
+        help="your place in the queries is kept as the Kafka group GROUP.ANNOTATOR "
+        "(no group membership; default streamal-annotators)",
     )
-    p.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--kafka-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a kafka-python client setting, repeatable (e.g. request_timeout_ms=10000: how long "
+        "a label may take to reach the topic before it is reported not sent)",
+    )
     p.set_defaults(func=run)
 
 
@@ -75,84 +120,550 @@ def render_query(query: Query) -> str:
     return "\n".join(lines)
 
 
-def parse_answer(text: str, proba: dict) -> Hashable | object:
-    """The label typed for a query, :data:`SKIP` or :data:`QUIT`.
+class Action(enum.Enum):
+    """What a typed line asks for."""
 
-    Classes travel as JSON object keys (strings), so a typed class keeps the
-    model's spelling; anything else is sent as typed.
+    SEND = "send"
+    SKIP = "skip"
+    QUIT = "quit"
+    #: not an answer: say why and ask again
+    AGAIN = "again"
 
-    >>> parse_answer("", {"spam": 0.6, "ham": 0.4}), parse_answer(" ham ", {"spam": 1.0})
-    ('spam', 'ham')
-    >>> parse_answer("s", {}) is SKIP, parse_answer("q", {}) is QUIT, parse_answer("", {}) is SKIP
-    (True, True, True)
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The meaning of one typed line, and what to tell the person about it."""
+
+    action: Action
+    said: str = ""
+    label: Hashable | None = None
+
+
+def _spell(value: Hashable) -> str:
+    """A class as a person types it (JSON's spelling: ``true``, ``3``, ``spam``)."""
+    return coerce(value, "str")
+
+
+def _schema_of(query: Query) -> ClassSchema:
+    """The stream's classes, typed: the query's ``classes``, then its ``proba`` keys read as labels.
+
+    The model may not know every class yet, and a query written before queries carried
+    their classes has only its ``proba``.
+
+    >>> _schema_of(Query("e", 0.0, {}, {"true": 0.7, "false": 0.3}, 0.3, "split", 1)).classes
+    [True, False]
+    >>> _schema_of(Query("e", 0.0, {}, {"spam": 1.0}, 0.3, "split", 1, ("ham", "spam"))).classes
+    ['ham', 'spam']
+    >>> _schema_of(Query("e", 0.0, {}, {"3": 0.7, "x": 0.3}, 0.3, "split", 1)).classes
+    ['3', 'x']
     """
-    text = text.strip()
-    if text == "q":
-        return QUIT
-    if text == "s":
-        return SKIP
-    if not text:
-        return max(proba, key=proba.get) if proba else SKIP
-    return text
+    names = [*query.classes, *query.proba]
+    schema = ClassSchema()
+    try:
+        for name in names:
+            schema.read(name)
+    except UnknownClass:
+        # A class of another type than the first one's: then they are all names.
+        return ClassSchema(list(dict.fromkeys(_spell(name) for name in names)), kind="str")
+    return schema
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """The classes one query may be answered with, and the model's guess among them.
+
+    Examples
+    --------
+
+    >>> choices = Choices.of(Query("e1", 0.0, {}, {"true": 0.2, "false": 0.8}, 0.4, "split", 2,
+    ...                            (True, False)))
+    >>> print(choices.menu())
+    1 true   2 false   (s skip, q quit)
+    >>> choices.prompt()
+    'label [false]> '
+    >>> [choices.read(text).label for text in ("false", "False", "1", "yes", "")]
+    [False, False, True, True, False]
+    >>> choices.read("").said, choices.read("2").said
+    ('accepted the guess: false', 'sent: false')
+    >>> choices.read("3").said
+    'no choice 3: choose 1-2, or type a class'
+    >>> choices.read("maybe").said
+    "'maybe' is none of the classes: type one or its number"
+    >>> numbers = Choices.of(Query("e2", 0.0, {}, {}, 0.5, "split", 0, (0, 1, 2)))
+    >>> numbers.prompt(), numbers.read("2").label, numbers.read("").said
+    ('label> ', 2, 'no guess: skipped')
+    >>> numbers.read("+7").said, numbers.read("seven").said
+    ('sent a new class: 7', "'seven' is none of the classes: type one, or +seven for a new class")
+    >>> print(Choices.of(Query("e3", 0.0, {}, {"true": 1.0}, 0.5, "split", 0, (True,))).menu())
+    1 true   2 false   (s skip, q quit)
+
+    """
+
+    classes: tuple[Hashable, ...]
+    #: ``bool``, ``int`` or ``str``; ``None`` while the stream has no class yet
+    kind: str | None
+    guess: Hashable | None
+
+    @classmethod
+    def of(cls, query: Query) -> Choices:
+        schema = _schema_of(query)
+        classes = tuple(schema.classes)
+        if schema.kind == "bool":
+            # Both are classes of a boolean stream, whichever came first.
+            classes += tuple(c for c in (True, False) if c not in classes)
+        choices = cls(classes, schema.kind, None)
+        if not query.proba:
+            return choices
+        guess = choices._known(max(query.proba, key=query.proba.get))
+        return cls(choices.classes, choices.kind, guess)
+
+    @property
+    def numbered(self) -> bool:
+        """Whether numbers pick choices: not when they could be an integer class."""
+        return bool(self.classes) and self.kind != "int"
+
+    def menu(self) -> str:
+        """One line: the choices (numbered when :attr:`numbered`) and the keys."""
+        if not self.classes:
+            return "no classes yet: type the first one   (s skip, q quit)"
+        if self.numbered:
+            shown = "   ".join(f"{i} {_spell(c)}" for i, c in enumerate(self.classes, 1))
+        else:
+            shown = "   ".join(_spell(c) for c in self.classes)
+        if self.kind == "bool":
+            return f"{shown}   (s skip, q quit)"
+        return f"{shown}   (+NAME a new class, s skip, q quit)"
+
+    def prompt(self) -> str:
+        return "label> " if self.guess is None else f"label [{_spell(self.guess)}]> "
+
+    def names(self) -> list[str]:
+        """The words Tab completes."""
+        return [_spell(c) for c in self.classes] + ["s", "q"]
+
+    def read(self, line: str) -> Reply:
+        """What ``line`` answers: a class to send, a skip, a quit, or why to ask again."""
+        text = line.strip()
+        if text == "q":
+            return Reply(Action.QUIT)
+        if text == "s":
+            return Reply(Action.SKIP, "skipped")
+        if not text:
+            if self.guess is None:
+                return Reply(Action.SKIP, "no guess: skipped")
+            return Reply(Action.SEND, f"accepted the guess: {_spell(self.guess)}", self.guess)
+        if text.startswith("+") and text[1:].strip():
+            return self._new(text[1:].strip())
+        if not self.classes:
+            return self._new(text)  # the stream's first class
+        if self.numbered and text.isascii() and text.isdigit():
+            number = int(text)
+            if not 1 <= number <= len(self.classes):
+                hint = f"no choice {number}: choose 1-{len(self.classes)}, or type a class"
+                return Reply(Action.AGAIN, hint)
+            return self._sent(self.classes[number - 1])
+        known = self._known(text)
+        if known is not None:
+            return self._sent(known)
+        hint = f"{text!r} is none of the classes: type one"
+        if self.numbered:
+            hint += " or its number"
+        if self.kind != "bool":
+            hint += f", or +{text} for a new class"
+        return Reply(Action.AGAIN, hint)
+
+    def _known(self, text: str) -> Hashable | None:
+        """The known class ``text`` names, as :class:`ClassSchema` reads answers."""
+        if not self.classes:
+            return None
+        try:
+            return ClassSchema(list(self.classes), fixed=True, kind=self.kind).read(text)
+        except UnknownClass:
+            return None
+
+    def _new(self, name: str) -> Reply:
+        try:
+            label = ClassSchema(list(self.classes), kind=self.kind).read(name)
+        except UnknownClass as e:
+            return Reply(Action.AGAIN, str(e))
+        if label in self.classes:
+            return self._sent(label)
+        return Reply(Action.SEND, f"sent a new class: {_spell(label)}", label)
+
+    @staticmethod
+    def _sent(label: Hashable) -> Reply:
+        return Reply(Action.SEND, f"sent: {_spell(label)}", label)
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A query record: its place on the queries topic and when it was asked (ms, Kafka time)."""
+
+    partition: int
+    offset: int
+    asked_ms: int
+    query: Query
+
+
+class Worklist:
+    """The queries still to show, in the order they came, and what says one is done.
+
+    A query is done when the model has learned its id, when this annotator
+    answered it, or when anyone answered it since it was asked (a query asked
+    again for a second label is asked anew).
+
+    Examples
+    --------
+
+    >>> q = (b'{"v":1,"id":"%s","ts":1,"x":{},"proba":{},"score":0.5,"strategy":"s",'
+    ...      b'"model_version":0}')
+    >>> work = Worklist("alice")
+    >>> for offset, id in enumerate(["e1", "e2", "e3"]):
+    ...     work.asked(0, offset, 100 + offset, q % id.encode())
+    >>> work.answered(b'{"v":1,"id":"e1","label":"spam","annotator":"bob"}', 150)
+    >>> work.answered(b'{"v":1,"id":"e2","label":"spam","annotator":"bob"}', 50)  # before e2
+    >>> work.next().query.id  # e1 was answered; e2 was asked again after bob's answer
+    'e2'
+    >>> work.offsets()
+    {0: 1}
+    >>> work.done()
+    >>> work.learned(b'{"v":1,"id":"e3","x":{},"y":"ham","query_ts":1,"label_ts":2}')
+    >>> work.next(), work.offsets()
+    (None, {0: 3})
+
+    """
+
+    def __init__(self, annotator: str) -> None:
+        self.annotator = annotator
+        self._waiting: deque[Asked] = deque()
+        self._next_offset: dict[int, int] = {}
+        #: the time of the latest label of each id
+        self._answered_ms: dict[str, int] = {}
+        self._mine: set[str] = set()
+        self._learned: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def asked(self, partition: int, offset: int, asked_ms: int, raw: bytes) -> None:
+        """A record of the queries topic."""
+        self._next_offset[partition] = offset + 1
+        try:
+            query = decode_query(raw)
+        except InvalidRecord:
+            return  # nothing a label could answer
+        self._waiting.append(Asked(partition, offset, asked_ms, query))
+
+    def answered(self, raw: bytes, answered_ms: int) -> None:
+        """A record of the labels topic."""
+        try:
+            label = decode_label(raw, default_ts=0.0)
+        except InvalidRecord:
+            return  # the daemon refuses it: it answers nothing
+        self._answered_ms[label.id] = max(answered_ms, self._answered_ms.get(label.id, answered_ms))
+        if label.annotator == self.annotator:
+            self._mine.add(label.id)
+
+    def learned(self, raw: bytes) -> None:
+        """A record of the training log."""
+        # A record that is not an example (InvalidRecord is a ValueError) taught nothing.
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            self._learned.add(decode_training_example(raw).id)
+
+    def sent(self, query_id: str) -> None:
+        """This annotator's answer, known before it comes back from the labels topic."""
+        self._mine.add(query_id)
+
+    def next(self) -> Asked | None:
+        """The first query not done, dropping the done ones before it."""
+        while self._waiting and self._is_done(self._waiting[0]):
+            self._waiting.popleft()
+        return self._waiting[0] if self._waiting else None
+
+    def done(self) -> None:
+        """The query :meth:`next` returned was answered or skipped."""
+        self._waiting.popleft()
+
+    def offsets(self) -> dict[int, int]:
+        """Per partition, the offset to resume from: the first query not done."""
+        first: dict[int, int] = {}
+        for asked in self._waiting:
+            first.setdefault(asked.partition, asked.offset)
+        return self._next_offset | first
+
+    def _is_done(self, asked: Asked) -> bool:
+        query_id = asked.query.id
+        answered_ms = self._answered_ms.get(query_id)
+        return (
+            query_id in self._learned
+            or query_id in self._mine
+            or (answered_ms is not None and answered_ms >= asked.asked_ms)
+        )
+
+
+class _Queries:
+    """The Kafka side: one consumer of the queries, labels and training topics feeding a
+    :class:`Worklist`, a producer of labels, and the annotator's committed place."""
+
+    def __init__(self, config: ServeConfig, annotator: str, group_id: str) -> None:
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        from streamal.connectors.kafka import consumer, producer
+
+        self.config = config
+        self.work = Worklist(annotator)
+        request_ms = config.kafka_settings().get(
+            "request_timeout_ms", KafkaProducer.DEFAULT_CONFIG["request_timeout_ms"]
+        )
+        try:
+            self.consumer = consumer(config, group_id=group_id, allow_auto_create_topics=False)
+            # One label at a time, on the topic or given up within one request (kafka-python
+            # would retry for 2 minutes): a person is waiting, and a label given up is no
+            # longer pending, so the producer can close.
+            self.producer = producer(config, linger_ms=0, delivery_timeout_ms=request_ms)
+        except (KafkaError, ValueError, TypeError) as e:
+            raise UsageError(f"cannot reach Kafka at {config.bootstrap_servers}: {e}") from None
+        try:
+            self.queries = self._partitions(config.queries_topic, "streamal serve creates it")
+            self.logs = self._partitions(config.labels_topic, "streamal serve creates it")
+            self.logs += self._partitions(config.training_topic, None)
+            self._start_logs()
+        except BaseException:
+            self.close()
+            raise
+
+    def _partitions(self, topic: str, missing: str | None) -> list:
+        from kafka import TopicPartition
+
+        found = self.consumer.partitions_for_topic(topic)
+        if not found and missing:
+            raise UsageError(
+                f"no topic {topic} at {self.config.bootstrap_servers} ({missing}; see --config)"
+            )
+        return [TopicPartition(topic, p) for p in sorted(found)]
+
+    def _start_logs(self) -> None:
+        """Read the labels and the training log from a little before the first query to show.
+
+        Earlier records answer no query still to show, and a long-running
+        stream's training log would otherwise be read whole at every start.
+        """
+        self.consumer.assign(self.queries)
+        ends = self.consumer.end_offsets(self.queries)
+        first: dict = {}
+        while any(tp not in first and self.consumer.position(tp) < ends[tp] for tp in ends):
+            for tp, records in self.consumer.poll(timeout_ms=100).items():
+                first.setdefault(tp, records[0].timestamp)
+                self._feed(tp, records)
+        since = min(first.values(), default=int(time.time() * 1000)) - CLOCK_SKEW_MS
+        self.consumer.assign(self.queries + self.logs)
+        found = self.consumer.offsets_for_times(dict.fromkeys(self.logs, max(since, 0)))
+        for tp, offset in found.items():
+            if offset is None:
+                self.consumer.seek_to_end(tp)
+            else:
+                self.consumer.seek(tp, offset.offset)
+
+    def _feed(self, tp, records: list) -> None:
+        for record in records:
+            if tp.topic == self.config.queries_topic:
+                self.work.asked(tp.partition, record.offset, record.timestamp, record.value)
+            elif tp.topic == self.config.labels_topic:
+                self.work.answered(record.value, record.timestamp)
+            else:
+                self.work.learned(record.value)
+
+    def _poll(self, timeout_ms: int) -> set[str]:
+        """Poll once, feeding the worklist; the topics that gave records."""
+        if len(self.work) >= BACKLOG:
+            self.consumer.pause(*self.queries)
+        else:
+            self.consumer.resume(*self.queries)
+        polled = self.consumer.poll(timeout_ms=timeout_ms)
+        for tp, records in polled.items():
+            self._feed(tp, records)
+        return {tp.topic for tp in polled}
+
+    def _catch_up(self) -> None:
+        """Read the labels and the training log to their end, to see what is answered now."""
+        ends = self.consumer.end_offsets(self.logs)
+        while True:
+            topics = self._poll(timeout_ms=50)
+            # And a dry poll: the embedded broker's end offset can be its last batch's start
+            # (tests/conftest.py reads topics the same way).
+            if topics <= {self.config.queries_topic} and all(
+                self.consumer.position(tp) >= end for tp, end in ends.items()
+            ):
+                return
+
+    def next(self, idle: Callable[[], bool]) -> Asked | None:
+        """The next unanswered query; while there is none, ``idle()`` between polls.
+
+        ``None`` once ``idle()`` says to stop waiting.
+        """
+        while True:
+            self._catch_up()
+            asked = self.work.next()
+            if asked is not None:
+                return asked
+            if idle():
+                return None
+            self._poll(timeout_ms=250)
+
+    def send(self, label: Label) -> None:
+        """Put ``label`` on the labels topic and wait until it is there."""
+        value = encode_label(label)
+        self.producer.send(self.config.labels_topic, value, label.id.encode()).get()
+        self.work.sent(label.id)
+
+    def commit(self) -> None:
+        """Keep the annotator's place: after the queries answered or skipped."""
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        topic = self.config.queries_topic
+        self.consumer.commit(
+            {
+                TopicPartition(topic, p): OffsetAndMetadata(offset, "", -1)
+                for p, offset in self.work.offsets().items()
+            }
+        )
+
+    def close(self) -> None:
+        # Every label sent was waited for: nothing is left to flush if the broker is gone.
+        self.producer.close(timeout=5)
+        self.consumer.close()
 
 
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
-    from kafka.structs import OffsetAndMetadata
-
-    from streamal.connectors.kafka import consumer, producer
 
     flags = {
         "config": args.config,
         "bootstrap_servers": args.bootstrap_servers,
         "queries_topic": args.queries_topic,
         "labels_topic": args.labels_topic,
-        "group_id": args.group_id,
+        "training_topic": args.training_topic,
     }
     try:
         config = load_config(flags, os.environ, args.kafka_option)
     except ConfigError as e:
         raise UsageError(str(e)) from None
-    try:
-        queries = consumer(config, group_id=config.group_id)
-        queries.subscribe([config.queries_topic])
-        labels = producer(config)
-    except KafkaError as e:
-        raise UsageError(f"cannot reach Kafka at {config.bootstrap_servers}: {e}") from None
+    # kafka-python logs every failed connection; what went wrong is said once, as an error.
+    logging.getLogger("kafka").addHandler(logging.NullHandler())
+    logging.getLogger("kafka").propagate = False
     print(
-        f"labeling {config.queries_topic} as {args.annotator!r}: "
+        f"labeling {config.queries_topic} as {args.annotator!r}: a number or a class answers, "
         "Enter accepts the guess, s skips, q quits",
         flush=True,
     )
-    answered = 0
+    sent = 0
+    sending: str | None = None
+    queries = None
     try:
+        queries = _Queries(config, args.annotator, f"{args.group_id}.{args.annotator}")
         while True:
-            for partition, records in queries.poll(timeout_ms=500).items():
-                for record in records:
-                    try:
-                        query = decode_query(record.value)
-                    except InvalidRecord:
-                        continue  # nothing a label could answer
-                    print("\n" + render_query(query), flush=True)
-                    print("label> ", end="", flush=True)
-                    line = sys.stdin.readline()
-                    answer = QUIT if line == "" else parse_answer(line, query.proba)
-                    if answer is QUIT:
-                        return _bye(answered)
-                    if answer is not SKIP:
-                        label = Label(query.id, answer, time.time(), args.annotator)
-                        labels.send(
-                            config.labels_topic, encode_label(label), query.id.encode()
-                        ).get(timeout=30)
-                        answered += 1
-                    queries.commit({partition: OffsetAndMetadata(record.offset + 1, "", -1)})
+            asked = queries.next(_idle())
+            reply = Reply(Action.QUIT) if asked is None else _ask(asked.query)
+            if reply.action is Action.QUIT:
+                break
+            if reply.action is Action.SEND:
+                sending = asked.query.id
+                queries.send(Label(sending, reply.label, time.time(), args.annotator))
+                sending = None
+                sent += 1
+            print(reply.said, flush=True)
+            queries.work.done()
+            queries.commit()
     except KeyboardInterrupt:
-        return _bye(answered)
+        pass
+    except KafkaError as e:
+        lost = f"the label of {sending} was not sent, " if sending else ""
+        raise UsageError(
+            f"Kafka at {config.bootstrap_servers}: {e} ({lost}{_labels(sent)} sent)"
+        ) from None
     finally:
-        labels.close()
-        queries.close()
-
-
-def _bye(answered: int) -> int:
-    print(f"\n{answered} labels sent")
+        if queries is not None:
+            queries.close()
+    print(f"\n{_labels(sent)} sent")
     return 0
+
+
+def _labels(n: int) -> str:
+    return f"{n} label" if n == 1 else f"{n} labels"
+
+
+def _idle() -> Callable[[], bool]:
+    """While no query waits: say so once, and quit on q (or the end of input)."""
+    said = False
+
+    def idle() -> bool:
+        nonlocal said
+        if not said:
+            print("\nno unanswered query: waiting for one (q quits)", flush=True)
+            said = True
+        if not select.select([sys.stdin], [], [], 0.25)[0]:
+            return False
+        line = _read_line("")
+        if line is None or line.strip() == "q":
+            return True
+        print("nothing to label yet (q quits)", flush=True)
+        return False
+
+    return idle
+
+
+def _read_line(prompt: str) -> str | None:
+    """A typed line, ``None`` at the end of input.
+
+    From a pipe it is read a byte at a time: Python's buffer would hide typed-ahead
+    lines from :func:`select.select` while no query waits.
+    """
+    if sys.stdin.isatty():
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+    print(prompt, end="", flush=True)
+    line = bytearray()
+    while (byte := os.read(sys.stdin.fileno(), 1)) and byte != b"\n":
+        line += byte
+    if not byte and not line:
+        return None
+    return line.decode(errors="replace")
+
+
+def _ask(query: Query) -> Reply:
+    """Show ``query`` and read lines until one is an answer, a skip or a quit."""
+    choices = Choices.of(query)
+    print("\n" + render_query(query), flush=True)
+    print(choices.menu(), flush=True)
+    _complete(choices.names())
+    while True:
+        line = _read_line(choices.prompt())
+        if line is None:
+            return Reply(Action.QUIT)
+        reply = choices.read(line)
+        if reply.action is not Action.AGAIN:
+            return reply
+        print(reply.said, flush=True)
+
+
+def _complete(names: list[str]) -> None:
+    """Let Tab complete ``names`` at the prompt, when a person types at a terminal."""
+    if not sys.stdin.isatty():
+        return
+    import readline
+
+    def complete(text: str, state: int) -> str | None:
+        matches = [name for name in names if name.startswith(text)]
+        return matches[state] if state < len(matches) else None
+
+    readline.set_completer(complete)
+    readline.set_completer_delims("")
+    # macOS's Python links libedit, which spells the binding its own way.
+    if "libedit" in (readline.__doc__ or ""):
+        readline.parse_and_bind("bind ^I rl_complete")
+    else:
+        readline.parse_and_bind("tab: complete")

@@ -431,7 +431,7 @@ class Engine:
 
     def close(self, query_id: str) -> None:
         """Forget the query of an id that the model has learned (from the training log)."""
-        self.pending.pop(query_id)
+        self.pending.learned(query_id)
         if self.waiting.pop(query_id, None) is not None and self.cost_budget is not None:
             self.cost_budget.cancel(query_id)
 

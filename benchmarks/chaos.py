@@ -18,10 +18,11 @@ final snapshots are read. The run checks docs/design.md's promises:
   after a graceful add or stop, none;
 - the replicas' models identical; every SIGTERM exits 0.
 
-    .venv/bin/python benchmarks/chaos.py                      # the issue's run (~3 min)
+    .venv/bin/python benchmarks/chaos.py        # the issue's run (~4 min), into RESULTS_daemon.md
     .venv/bin/python benchmarks/chaos.py --events 4000 --rate 100 --kills 3 --pauses 1 \\
-        --pause-seconds 5                                       # what tests/test_chaos.py runs
-    .venv/bin/python benchmarks/chaos.py --record             # and append to RESULTS_daemon.md
+        --pause-seconds 5 --results ''          # what tests/test_chaos.py runs
+
+It exits 1 when a promise is broken.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ from pathlib import Path
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_md, run from anywhere
+from results_md import environment, write_section
+
 from streamal.config import load_config
 from streamal.connectors.broker import EmbeddedBroker
 from streamal.connectors.kafka import create_topics
@@ -52,6 +56,7 @@ from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 
 STREAMAL = str(Path(sys.executable).with_name("streamal"))
 RESULTS = Path(__file__).with_name("RESULTS_daemon.md")
+TITLE = "Chaos: replicas killed, the broker paused, a replica added and one stopped"
 #: Tansu holds a group join for half the session timeout: keep joins short.
 GROUP = [
     "--kafka-option",
@@ -500,12 +505,16 @@ def _measure(report, plan, producer, labeler, collector, incidents, running) -> 
     report.models_identical = bool(answers) and all(a == answers[0] for a in answers)
 
 
-def markdown(report: Report, command: str) -> str:
+def markdown(report: Report) -> str:
+    """The report as a table a person reads, and the verdict."""
     plan = report.plan
     kills = "; ".join(f"{k.redone}/{k.since_snapshot}" for k in report.kills) or "none"
     worst = max(
         (k.redone / k.since_snapshot for k in report.kills if k.since_snapshot), default=0.0
     )
+    causes = ", ".join(f"{k} {v:,}" for k, v in sorted(report.redone_by_cause.items()))
+    letters = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dead_letters.items()))
+    versions = ", ".join(map(str, report.model_versions))
     rows = [
         ("events skipped", f"{report.events_skipped:,}"),
         (
@@ -514,37 +523,27 @@ def markdown(report: Report, command: str) -> str:
         ),
         (
             "every replica's model learned every label exactly once",
-            f"{'yes' if report.learned_exactly_once else 'no'} (versions "
-            f"{', '.join(map(str, report.model_versions))}; {report.training_records:,} training "
-            f"records)",
+            f"{'yes' if report.learned_exactly_once else 'no'} (model versions {versions}; "
+            f"{report.training_records:,} training records)",
         ),
         (
             "fleet overspend",
-            f"{100 * report.overspend:.2f} % ({report.queried:,} distinct events "
-            f"queried for {report.budget_target:,.0f}; {report.query_records:,} query records)",
+            f"{100 * report.overspend:.2f} % ({report.queried:,} distinct events queried for "
+            f"{report.budget_target:,.0f}; {report.query_records:,} query records)",
         ),
+        ("events predicted again", f"{report.events_redone:,} (by cause: {causes or 'none'})"),
         (
-            "events predicted again",
-            f"{report.events_redone:,} (by cause: "
-            f"{', '.join(f'{k} {v:,}' for k, v in sorted(report.redone_by_cause.items())) or '–'})",
-        ),
-        (
-            "per kill: redone / since the killed replica's last snapshot",
+            "per kill: redone / predicted since the killed replica's last snapshot",
             f"{kills} (worst ratio {worst:.2f})",
         ),
-        (
-            "dead letters by reason",
-            ", ".join(f"{k} {v:,}" for k, v in sorted(report.dead_letters.items())) or "none",
-        ),
-        ("models identical", "yes" if report.models_identical else "no"),
+        ("dead letters by reason", letters or "none"),
+        ("replicas' models identical", "yes" if report.models_identical else "no"),
         ("SIGTERM exit codes", ", ".join(map(str, report.exit_codes))),
         ("wall time", f"{report.seconds:.0f} s"),
     ]
     lines = [
-        f"    {command}",
-        "",
-        f"{plan.replicas} replicas (one added, one stopped mid-run), {plan.partitions} partitions, "
-        f"{plan.events:,} events at {plan.rate:g}/s, {len(report.kills)} × kill -9, "
+        f"{plan.replicas} replicas (one more added, one stopped mid-run), {plan.partitions} "
+        f"partitions, {plan.events:,} events at {plan.rate:g}/s, {len(report.kills)} × kill -9, "
         f"{plan.pauses} × broker paused {plan.pause_seconds:g} s, budget {plan.budget:g}, "
         f"snapshots every {plan.snapshot_interval:g} s.",
         "",
@@ -552,31 +551,33 @@ def markdown(report: Report, command: str) -> str:
         "|---|---|",
         *[f"| {k} | {v} |" for k, v in rows],
         "",
-        f"**{'All promises held.' if report.passed else 'Some promises broken.'}**",
+        f"**{'Every promise held.' if report.passed else 'A promise was broken.'}**",
     ]
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    defaults = Plan()
-    for name, value in asdict(defaults).items():
+    for name, value in asdict(Plan()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
-    parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS}")
-    parser.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    parser.add_argument("--results", default=str(RESULTS), help="file to update ('' for none)")
+    parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    parser.add_argument("--workdir", help="keep the replicas' logs and state here")
     args = vars(parser.parse_args())
-    record, json_path = args.pop("record"), args.pop("json")
+    results, json_path, workdir = args.pop("results"), args.pop("json"), args.pop("workdir")
     plan = Plan(**args)
-    with tempfile.TemporaryDirectory(prefix="streamal-chaos-") as workdir:
+    env = environment()
+    if workdir:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
         report = run(plan, Path(workdir))
-    command = "python benchmarks/chaos.py " + " ".join(sys.argv[1:])
-    table = markdown(report, command.strip())
+    else:
+        with tempfile.TemporaryDirectory(prefix="streamal-chaos-") as temporary:
+            report = run(plan, Path(temporary))
+    table = markdown(report)
     print(table)
     if json_path:
-        Path(json_path).write_text(json.dumps(asdict(report), indent=2, default=str))
-    if record:
-        with open(RESULTS, "a") as f:
-            f.write(f"\n### Chaos run, {time.strftime('%Y-%m-%d')}\n\n{table}\n")
+        Path(json_path).write_text(json.dumps(asdict(report), indent=2) + "\n")
+    write_section(Path(results) if results else None, TITLE, table, env)
     return 0 if report.passed else 1
 
 

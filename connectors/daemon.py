@@ -313,7 +313,7 @@ class Daemon:
         # From here on only delivery talks to Kafka, and it waits out an outage.
         decided = consumed.get(self.config.events_topic, {})
         if events:
-            self._score(events, decided, outgoing)
+            self._score(events, outgoing)
         if labels:
             self._join(labels, answers, outgoing)
         if self._latest_ts > -math.inf:
@@ -349,12 +349,13 @@ class Daemon:
         """Place the partitions just given to us, know how far they are decided, read them."""
         assert self.group is not None and self.queries is not None and self.handover is not None
         taken = set(self.handover.taken)
-        for tp, offset in resume_offsets(self.group, taken, self.offsets).items():
-            self.offsets.setdefault(tp.topic, {})[tp.partition] = offset
-        # Their last owner's queries, up to its last batch, tell which events are decided.
+        # Their last owners' queries tell how far their events are delivered and decided.
         self.queries.catch_up(self.stopping)
         if self.stopping.is_set():
             return
+        delivered = {self.config.events_topic: self.state.delivered}
+        for tp, offset in resume_offsets(self.group, taken, self.offsets, delivered).items():
+            self.offsets.setdefault(tp.topic, {})[tp.partition] = offset
         self.group.resume(*taken)
         self.handover.taken -= taken
 
@@ -412,8 +413,8 @@ class Daemon:
             self._refuse(record, reason, detail, outgoing)
         return decoded
 
-    def _score(self, records: list, decided: dict[int, int], outgoing: list[Outgoing]) -> None:
-        """Predict and decide events; ``decided`` is where this batch ends, per partition."""
+    def _score(self, records: list, outgoing: list[Outgoing]) -> None:
+        """Predict and decide a batch of events (records of each partition in order)."""
         config = self.config
         decoded = self._decode(records, decode_event, outgoing)
         good: list[Event] = [event for event, _ in decoded]
@@ -441,10 +442,16 @@ class Daemon:
                 len(good),
                 decisions.unscored[0].error,
             )
+        # Per partition, the events before the batch were delivered (by the previous turns, or
+        # before where the partition resumed), and the batch decides them up to its end.
+        spans: dict[int, tuple[int, int]] = {}
+        for record in records:
+            first, _ = spans.get(record.partition, (record.offset, 0))
+            spans[record.partition] = (first, record.offset + 1)
         partition_of = {event.id: record.partition for event, record in decoded}
         for query in decisions.queries:
             partition = partition_of[query.id]
-            header = decided_header(config.events_topic, partition, decided[partition])
+            header = decided_header(config.events_topic, partition, *spans[partition])
             outgoing.append(
                 Outgoing(
                     config.queries_topic,

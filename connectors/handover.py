@@ -17,11 +17,12 @@ then the new assignment is handed out; kafka-python 3 calls the listener's
   already be someone else's.
 - **Taking over** (:meth:`Handover.on_partitions_assigned` pauses what it is
   given; :func:`resume_offsets` then runs outside the listener): a partition
-  resumes at the later of the group's committed offset (where the last
-  owner's snapshot, or its hand-over, left it) and this replica's own offset
-  (what it consumed itself, if it held the partition since): never before
-  either, so nothing delivered is redone needlessly, and never past what
-  someone consumed, so nothing is skipped.
+  resumes at the latest of the group's committed offset (where the last
+  owner's snapshot, or its hand-over, left it), this replica's own offset
+  (what it consumed itself, if it held the partition since) and, for events,
+  the offset before which the queries log shows them delivered (which a
+  replica killed, or evicted, before its commit still wrote): each is work
+  done, so nothing delivered is redone needlessly and nothing is skipped.
 """
 
 from __future__ import annotations
@@ -85,28 +86,33 @@ def resume_offsets(
     group: KafkaConsumer,
     partitions: Iterable[TopicPartition],
     own: dict[str, dict[int, int]],
+    delivered: dict[str, dict[int, int]],
 ) -> dict[TopicPartition, int]:
-    """Seek each partition to the later of the group's committed offset and our own.
+    """Seek each partition to the latest of the group's committed offset, ours and ``delivered``.
 
-    Returns where each resumes; a partition with neither starts where the
-    consumer's ``auto_offset_reset`` says and is left out.
+    ``own`` is what this replica consumed, ``delivered`` what the queries log
+    shows handled, both ``{topic: {partition: offset}}``. Returns where each
+    partition resumes; one with no offset at all starts where the consumer's
+    ``auto_offset_reset`` says and is left out.
     """
     resumed = {}
     for tp in sorted(partitions):
-        committed = group.committed(tp)
-        mine = own.get(tp.topic, {}).get(tp.partition)
-        known = [o for o in (committed, mine) if o is not None]
+        offsets = {
+            "committed": group.committed(tp),
+            "own": own.get(tp.topic, {}).get(tp.partition),
+            "delivered": delivered.get(tp.topic, {}).get(tp.partition),
+        }
+        known = [offset for offset in offsets.values() if offset is not None]
         if not known:
             log.info("resuming %s[%d] from the start (no offset yet)", tp.topic, tp.partition)
             continue
         resumed[tp] = max(known)
         group.seek(tp, resumed[tp])
         log.info(
-            "resuming %s[%d] at offset %d (committed %s, own %s)",
+            "resuming %s[%d] at offset %d (%s)",
             tp.topic,
             tp.partition,
             resumed[tp],
-            committed,
-            mine,
+            ", ".join(f"{name} {offset}" for name, offset in offsets.items()),
         )
     return resumed

@@ -7,13 +7,16 @@ topic is the record of what it learned. Every replica reads all of it, so
   asked it: a label is joined by whichever replica holds its labels
   partition now, after any crash or rebalance, and the labels topic needs
   no particular layout;
-- every replica knows how far each events partition has been decided: each
+- every replica knows how far each events partition has been handled: each
   query carries, in the header ``streamal.decided``, the events partition
-  its event came from and the offset after the batch that decided it. An
-  event read again below that offset (after a crash or a partition move) was
-  decided already, by whichever replica: it is predicted again but not
-  decided again (:meth:`streamal.engine.Engine.process`), so the budget is
-  spent on each event once.
+  its event came from, the offset before which that partition's events had
+  their output delivered when the query was decided, and the offset after
+  the batch that decided it. A replica taking a partition over resumes no
+  earlier than the first (nothing delivered is redone, even when the last
+  owner died before it could commit), and an event it reads again below the
+  second was decided already, by whichever replica: it is predicted again but
+  not decided again (:meth:`streamal.engine.Engine.process`), so the budget
+  is spent on each event once.
 
 A query is made pending unless its id is already known here (asked by this
 replica, answered, expired) or learned from the training log.
@@ -39,27 +42,32 @@ log = logging.getLogger("streamal.queries")
 DECIDED_HEADER = "streamal.decided"
 
 
-def decided_header(events_topic: str, partition: int, end: int) -> tuple[str, bytes]:
-    """The header saying that ``events_topic[partition]`` is decided up to offset ``end``.
+def decided_header(
+    events_topic: str, partition: int, delivered: int, decided: int
+) -> tuple[str, bytes]:
+    """The header of a query decided in a batch of ``events_topic[partition]``.
 
-    >>> decided_header("streamal.events", 3, 1200)
-    ('streamal.decided', b'streamal.events:3:1200')
-    >>> read_decided([decided_header("streamal.events", 3, 1200)], "streamal.events")
-    (3, 1200)
+    The partition's events before ``delivered`` were handled and their output
+    delivered; the batch decided them up to ``decided``.
+
+    >>> decided_header("streamal.events", 3, 1150, 1200)
+    ('streamal.decided', b'streamal.events:3:1150:1200')
+    >>> read_decided([decided_header("streamal.events", 3, 1150, 1200)], "streamal.events")
+    (3, 1150, 1200)
 
     """
-    return DECIDED_HEADER, f"{events_topic}:{partition}:{end}".encode()
+    return DECIDED_HEADER, f"{events_topic}:{partition}:{delivered}:{decided}".encode()
 
 
 def read_decided(
     headers: Iterable[tuple[str, bytes]] | None, events_topic: str
-) -> tuple[int, int] | None:
-    """``(partition, end)`` from a query's headers, if it was decided on ``events_topic``.
+) -> tuple[int, int, int] | None:
+    """``(partition, delivered, decided)`` from a query's headers, if it is ``events_topic``'s.
 
     A topic name has no colon, so the value splits unambiguously; anything
     else (another events topic, a header written by hand) says nothing.
 
-    >>> read_decided([("streamal.decided", b"other:3:1200")], "streamal.events") is None
+    >>> read_decided([("streamal.decided", b"other:3:1150:1200")], "streamal.events") is None
     True
     >>> read_decided([("streamal.decided", b"junk")], "streamal.events") is None
     True
@@ -68,10 +76,10 @@ def read_decided(
     for key, value in headers or ():
         if key != DECIDED_HEADER:
             continue
-        topic, _, rest = bytes(value).decode("utf-8", "replace").partition(":")
-        partition, _, end = rest.partition(":")
-        if topic == events_topic and partition.isdigit() and end.isdigit():
-            return int(partition), int(end)
+        topic, *numbers = bytes(value).decode("utf-8", "replace").split(":")
+        if topic == events_topic and len(numbers) == 3 and all(n.isdigit() for n in numbers):
+            partition, delivered, decided = map(int, numbers)
+            return partition, delivered, decided
     return None
 
 
@@ -85,8 +93,9 @@ class QueriesLog:
     topic, events_topic
         The queries topic, and the events topic its ``streamal.decided`` headers count in.
     state
-        The live state: its engine's pending queries, its ``decided`` offsets and
-        ``queries_written`` (how far this log is read) move forward here.
+        The live state: its engine's pending queries, its ``delivered`` and
+        ``decided`` offsets and ``queries_written`` (how far this log is read) move
+        forward here.
     """
 
     def __init__(
@@ -127,13 +136,14 @@ class QueriesLog:
     def apply(self, polled: dict) -> int:
         """Fold polled records; returns how many queries became pending."""
         added = 0
-        decided = self.state.decided
+        delivered, decided = self.state.delivered, self.state.decided
         for records in polled.values():
             for record in records:
                 added += self._pending(record.value)
                 where = read_decided(record.headers, self.events_topic)
                 if where is not None:
-                    partition, end = where
+                    partition, handled, end = where
+                    delivered[partition] = max(delivered.get(partition, 0), handled)
                     decided[partition] = max(decided.get(partition, 0), end)
                 self.state.queries_written[record.partition] = record.offset + 1
         return added

@@ -45,6 +45,9 @@ class Snapshot:
     #: ``{events partition: next offset}`` up to which the queries topic shows the events
     #: decided (by any replica): one read again below it is not decided again
     decided: dict[int, int] = field(default_factory=dict)
+    #: ``{events partition: offset}`` before which the queries topic shows the events handled
+    #: and their output delivered (by any replica): a partition taken over resumes there
+    delivered: dict[int, int] = field(default_factory=dict)
 
     def __getstate__(self) -> list:
         return [getattr(self, f.name) for f in fields(self)]

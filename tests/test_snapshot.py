@@ -86,7 +86,7 @@ def test_a_snapshot_from_before_the_decided_offsets_loads_with_none():
     older = Snapshot.__new__(Snapshot)
     older.__setstate__(snapshot.__getstate__()[:5])
     restored = load_snapshot(dump_snapshot(older, KEY), KEY)
-    assert restored.decided == {}
+    assert restored.decided == restored.delivered == {}
     assert (restored.offsets, restored.queries_written, restored.written_at) == (
         {"t": {0: 50}},
         {0: 7},

@@ -91,7 +91,13 @@ class Kill:
     partitions: list[int]
     #: per partition, where the killed replica's work since its last snapshot starts
     base: dict[int, int] = field(default_factory=dict)
+    #: per partition, the offset after the last event it predicted
+    reached: dict[int, int] = field(default_factory=dict)
+    #: per partition, where the replica that took it over next resumed it
+    resumed: dict[int, int] = field(default_factory=dict)
+    #: events it predicted after its last snapshot
     since_snapshot: int = 0
+    #: of those it predicted, the events predicted again after it died
     redone: int = 0
 
 
@@ -103,6 +109,9 @@ class Report:
     prediction_records: int = 0
     events_redone: int = 0
     redone_by_cause: dict[str, int] = field(default_factory=dict)
+    #: per partition, ``[first offset, last offset, seconds from the start]`` of each run of
+    #: events predicted again, for a closer look
+    redone_runs: dict[int, list[list[float]]] = field(default_factory=dict)
     budget_target: float = 0.0
     queried: int = 0
     query_records: int = 0
@@ -202,6 +211,20 @@ class Replica:
             "partitions assigned: " in line and not line.endswith("assigned: none")
             for line in self.log()
         )
+
+    def resumes(self, topic: str) -> list[tuple[float, int, int]]:
+        """``(time, partition, offset)`` of every partition placed, in every run's log."""
+        pattern = re.compile(rf"^(\S+ \S+) .*resuming {re.escape(topic)}\[(\d+)\] at offset (\d+)")
+        found = []
+        for run in range(1, self.runs + 1):
+            for line in (self.workdir / f"{self.name}.{run}.log").read_text().splitlines():
+                if match := pattern.match(line):
+                    stamp, fraction = match[1].split(",")
+                    at = (
+                        time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(fraction) / 1e3
+                    )
+                    found.append((at, int(match[2]), int(match[3])))
+        return found
 
     def placed(self, topic: str) -> dict[int, int]:
         """``{partition: offset}`` where this run resumed each partition of its last assignment."""
@@ -410,8 +433,7 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
                     leaving = rng.choice([r for r in replicas if r.running])
                     report.exit_codes.append(leaving.stop())
                 else:
-                    _wait(lambda: any(r.running and r.joined() for r in replicas), 120)
-                    victim = rng.choice([r for r in replicas if r.running and r.joined()])
+                    victim = rng.choice(_at_work(replicas, topics["events"]))
                     report.kills.append(_kill(victim, topics["events"]))
                     victim.start()
             producer.join()
@@ -426,7 +448,8 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
             time.sleep(1)
             labeler.stopping.set()
             collector.stopping.set()
-            _measure(report, plan, producer, labeler, collector, incidents, running)
+            every = (replicas, running, producer, labeler, collector)
+            _measure(report, plan, topics, every, incidents)
         finally:
             labeler.stopping.set()
             collector.stopping.set()
@@ -435,6 +458,18 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
                     r.kill()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _at_work(replicas: list[Replica], events_topic: str) -> list[Replica]:
+    """The replicas that joined and now hold events partitions (waiting a while for one)."""
+
+    def working() -> list[Replica]:
+        return [
+            r for r in replicas if r.running and r.held(events_topic) and r.placed(events_topic)
+        ]
+
+    _wait(working, 60)
+    return working() or [r for r in replicas if r.running]
 
 
 def _kill(victim: Replica, events_topic: str) -> Kill:
@@ -448,27 +483,34 @@ def _kill(victim: Replica, events_topic: str) -> Kill:
     return Kill(victim.name, at, held, base)
 
 
-def _measure(report, plan, producer, labeler, collector, incidents, running) -> None:
+def _measure(report: Report, plan: Plan, topics: Topics, every: tuple, incidents: list) -> None:
+    """Fill ``report`` from the topics as read, the logs, and the snapshots of ``running``."""
+    replicas, running, producer, labeler, collector = every
+    events_topic = topics["events"]
+    started = incidents[0][0] if incidents else 0.0
     predictions = collector.predictions
     n = plan.events
     report.events_skipped = sum(1 for i in range(n) if f"e{i}" not in predictions)
     report.prediction_records = sum(len(t) for t in predictions.values())
     redone = {key: sorted(t) for key, t in predictions.items() if len(t) > 1}
     report.events_redone = len(redone)
+    offsets: dict[int, dict[int, str]] = defaultdict(dict)  # partition → offset → id
+    for i, (partition, offset) in producer.where.items():
+        offsets[partition][offset] = f"e{i}"
+    resumes = sorted(r for replica in replicas for r in replica.resumes(events_topic))
     after_kills: set[str] = set()
     for kill in report.kills:
-        for i in range(n):
-            where = producer.where.get(i)
-            if where is None or where[0] not in kill.base:
+        for partition in kill.partitions:
+            ids = offsets[partition]
+            before = [o for o, key in ids.items() if min(predictions.get(key, [kill.at])) < kill.at]
+            nxt = next((o for at, p, o in resumes if at > kill.at and p == partition), None)
+            if not before or nxt is None:
                 continue
-            stamps = sorted(predictions.get(f"e{i}", ()))
-            if not stamps or stamps[0] >= kill.at:
-                continue
-            if where[1] >= kill.base[where[0]]:
-                kill.since_snapshot += 1
-            if any(t >= kill.at for t in stamps[1:]):
-                kill.redone += 1
-                after_kills.add(f"e{i}")
+            kill.reached[partition], kill.resumed[partition] = max(before) + 1, nxt
+            kill.since_snapshot += sum(1 for o in before if o >= kill.base[partition])
+            again = [ids[o] for o in before if o >= nxt and len(predictions[ids[o]]) > 1]
+            kill.redone += len(again)
+            after_kills.update(again)
     # Any other repeat is put down to the last pause, add or stop before it.
     others = [(at, kind) for at, kind in incidents if kind != "kill"]
     times = [at for at, _ in others]
@@ -480,6 +522,15 @@ def _measure(report, plan, producer, labeler, collector, incidents, running) -> 
         i = bisect.bisect_right(times, stamps[1]) - 1
         causes[others[i][1] if i >= 0 else "none"] += 1
     report.redone_by_cause = dict(causes)
+    for partition, ids in sorted(offsets.items()):
+        runs: list[list[float]] = []
+        for offset in sorted(o for o, key in ids.items() if key in redone):
+            if runs and runs[-1][1] == offset - 1:
+                runs[-1][1] = offset
+            else:
+                runs.append([offset, offset, round(redone[ids[offset]][1] - started, 1)])
+        if runs:
+            report.redone_runs[partition] = runs
     report.budget_target = plan.budget * n
     report.queried = len(set(collector.queries))
     report.query_records = len(collector.queries)

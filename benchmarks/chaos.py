@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import json
+import os
 import random
 import re
 import signal
@@ -196,6 +197,8 @@ class Replica:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
+                # A replica that hangs can be asked where (SIGABRT prints every thread's stack).
+                env={**os.environ, "PYTHONFAULTHANDLER": "1"},
             )
         return self
 
@@ -232,11 +235,11 @@ class Replica:
         last = max(
             (i for i, line in enumerate(lines) if "partitions assigned: " in line), default=-1
         )
-        pattern = re.compile(rf"resuming {re.escape(topic)}\[(\d+)\] at offset (\d+)")
+        pattern = re.compile(rf"resuming {re.escape(topic)}\[(\d+)\] (?:at offset (\d+)|from)")
         found = {}
         for line in lines[last + 1 :]:
             if match := pattern.search(line):
-                found[int(match[1])] = int(match[2])
+                found[int(match[1])] = int(match[2] or 0)
         return found
 
     def held(self, topic: str) -> list[int]:
@@ -430,7 +433,7 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
                 elif kind == "add":
                     replicas.append(Replica(f"r{len(replicas)}", args, workdir).start())
                 elif kind == "remove":
-                    leaving = rng.choice([r for r in replicas if r.running])
+                    leaving = rng.choice(_at_work(replicas, topics["events"]))
                     report.exit_codes.append(leaving.stop())
                 else:
                     victim = rng.choice(_at_work(replicas, topics["events"]))
@@ -461,7 +464,7 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
 
 
 def _at_work(replicas: list[Replica], events_topic: str) -> list[Replica]:
-    """The replicas that joined and now hold events partitions (waiting a while for one)."""
+    """The replicas now reading events partitions (waiting a while for one)."""
 
     def working() -> list[Replica]:
         return [

@@ -188,6 +188,16 @@ def fleet_costs(n: int = 3000) -> tuple[float, float]:
     return per_query, per_example
 
 
+def project(replicas: int, own_per_event: float, fleet_per_event: float) -> float:
+    """Fleet events/s of ``replicas`` one-core replicas: each core does its share and the fleet's.
+
+    >>> round(project(1, 50e-6, 10e-6)), round(project(4, 50e-6, 10e-6))
+    (16667, 44444)
+
+    """
+    return 1 / (own_per_event / replicas + fleet_per_event)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=150_000)
@@ -209,14 +219,25 @@ def main() -> int:
     ]
     table = markdown_table(["replicas", "fleet events/s", "per replica", "× one replica"], rows)
     fleet_per_event = 0.1 * (per_query + per_example)
+    # One replica's own work per event, less what it did for the fleet (itself, alone).
+    own_per_event = 1 / one - fleet_per_event
+    projected = [
+        [str(n), f"{project(n, own_per_event, fleet_per_event):,.0f}"]
+        for n in (1, 2, 4, 8, 16, 32, 64)
+    ]
     body = (
         f"{args.events:,} events written beforehand to {args.partitions} partitions; default model "
-        "and strategy, budget 10 %, every query answered at once.\n\n"
+        "and strategy, budget 10 %, every query answered at once; the broker, the labeler and the "
+        "replicas share the machine's cores.\n\n"
         f"{table}\n\n"
         f"Every replica also folds each query of the fleet ({per_query * 1e6:.0f} µs) and learns "
         f"each labeled example ({per_example * 1e6:.0f} µs): at budget 10 % that is "
         f"{fleet_per_event * 1e6:.1f} µs of each replica's core per event of the *fleet*, "
-        f"so a core saturates on that alone at {1 / fleet_per_event:,.0f} fleet events/s.\n"
+        f"so a core saturates on that alone at {1 / fleet_per_event:,.0f} fleet events/s. "
+        f"The rest of one replica's work is {own_per_event * 1e6:.1f} µs per event of its own "
+        "share. With one core per replica and the broker elsewhere, n replicas then take "
+        "1 / (own / n + fleet) events/s:\n\n"
+        f"{markdown_table(['replicas (one core each)', 'projected fleet events/s'], projected)}\n"
     )
     print(body)
     write_section(Path(args.results) if args.results else None, TITLE, body, env)

@@ -356,6 +356,10 @@ class Daemon:
         delivered = {self.config.events_topic: self.state.delivered}
         for tp, offset in resume_offsets(self.group, taken, self.offsets, delivered).items():
             self.offsets.setdefault(tp.topic, {})[tp.partition] = offset
+        for tp in taken:
+            # What our last snapshot says of them is older than where they resume: committing
+            # it would move the group back.
+            self._covered.get(tp.topic, {}).pop(tp.partition, None)
         self.group.resume(*taken)
         self.handover.taken -= taken
 
@@ -606,7 +610,7 @@ class Daemon:
             and tp.partition in self._covered.get(tp.topic, {})
             and self._committed.get(tp) != self._covered[tp.topic][tp.partition]
         }
-        self._commit_due = False
+        retry, self._commit_due = self._commit_due, False
         if not offsets:
             return
         commit = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
@@ -618,7 +622,7 @@ class Daemon:
             self.group.commit(commit)
         except KafkaError as e:
             # The snapshot is the resume point; the group's offsets catch up at the next turn.
-            log.warning("committing offsets failed (%s); will retry", e)
+            (log.debug if retry else log.warning)("committing offsets failed (%s); will retry", e)
             self._commit_due = True
             return
         self._committed.update(offsets)

@@ -89,6 +89,8 @@ class Plan:
 class Kill:
     replica: str
     at: float
+    #: when the killed run of the replica started
+    started: float
     partitions: list[int]
     #: per partition, where the killed replica's work since its last snapshot starts
     base: dict[int, int] = field(default_factory=dict)
@@ -177,11 +179,13 @@ class Replica:
         self.state = workdir / name
         self.workdir = workdir
         self.runs = 0
+        self.started = 0.0
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
 
     def start(self) -> Replica:
         self.runs += 1
+        self.started = time.time()
         self.log_path = self.workdir / f"{self.name}.{self.runs}.log"
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
@@ -467,9 +471,7 @@ def _at_work(replicas: list[Replica], events_topic: str) -> list[Replica]:
     """The replicas now reading events partitions (waiting a while for one)."""
 
     def working() -> list[Replica]:
-        return [
-            r for r in replicas if r.running and r.held(events_topic) and r.placed(events_topic)
-        ]
+        return [r for r in replicas if r.running and r.held(events_topic)]
 
     _wait(working, 60)
     return working() or [r for r in replicas if r.running]
@@ -483,7 +485,7 @@ def _kill(victim: Replica, events_topic: str) -> Kill:
     snapshot = victim.snapshot_offsets(events_topic)
     # Its snapshot's offset, or where it resumed the partition if given it after that snapshot.
     base = {p: max(snapshot.get(p, 0), placed.get(p, 0)) for p in held}
-    return Kill(victim.name, at, held, base)
+    return Kill(victim.name, at, victim.started, held, base)
 
 
 def _measure(report: Report, plan: Plan, topics: Topics, every: tuple, incidents: list) -> None:
@@ -505,13 +507,20 @@ def _measure(report: Report, plan: Plan, topics: Topics, every: tuple, incidents
     for kill in report.kills:
         for partition in kill.partitions:
             ids = offsets[partition]
-            before = [o for o, key in ids.items() if min(predictions.get(key, [kill.at])) < kill.at]
+            # What the killed run predicted of the partitions it held, and then the next owner.
+            done = [
+                o
+                for o, key in ids.items()
+                if any(kill.started <= t < kill.at for t in predictions.get(key, ()))
+            ]
             nxt = next((o for at, p, o in resumes if at > kill.at and p == partition), None)
-            if not before or nxt is None:
+            if not done or nxt is None:
                 continue
-            kill.reached[partition], kill.resumed[partition] = max(before) + 1, nxt
-            kill.since_snapshot += sum(1 for o in before if o >= kill.base[partition])
-            again = [ids[o] for o in before if o >= nxt and len(predictions[ids[o]]) > 1]
+            kill.reached[partition], kill.resumed[partition] = max(done) + 1, nxt
+            kill.since_snapshot += sum(1 for o in done if o >= kill.base[partition])
+            again = [
+                ids[o] for o in done if o >= nxt and any(t >= kill.at for t in predictions[ids[o]])
+            ]
             kill.redone += len(again)
             after_kills.update(again)
     # Any other repeat is put down to the last pause, add or stop before it.

@@ -1,15 +1,18 @@
 """`Daemon`: the Kafka driver of the engine, behind ``streamal serve``.
 
 One loop, one thread. Each turn it polls events and labels (one consumer,
-a member of the group, so replicas split the partitions and a labels
-partition goes to the replica holding the same events partition), scores
-the events, joins the labels, writes queries, predictions, training
-examples and dead letters, waits until Kafka has them (:mod:`.delivery`),
-and only then counts the input as consumed. The model learns only from the
-training topic, read by a second consumer from the snapshot's offset, so it
-is a fold over that log. Every ``snapshot_interval`` seconds, and at stop,
-the state is written durably and then the group's offsets are committed; a
-restart resumes from that snapshot (:mod:`.recovery`).
+a member of the group, so replicas split the partitions), scores the
+events, joins the labels, writes queries, predictions, training examples
+and dead letters, waits until Kafka has them (:mod:`.delivery`), and only
+then counts the input as consumed. The model learns only from the training
+topic, read by a second consumer, so it is a fold over that log; the
+pending queries of the whole fleet, and how far each events partition is
+decided, come from the queries topic, read by a third (:mod:`.queries_log`),
+so any replica joins any label and no event is decided twice. Every
+``snapshot_interval`` seconds, at stop, and before a partition is given up
+in a rebalance (:mod:`.handover`), the state is written durably and then
+the group's offsets are committed; a restart resumes from that snapshot
+(:mod:`.recovery`).
 
 A record's failure is that record's dead letter, never the process's: one
 that cannot be read, an event the model cannot score, an example it cannot
@@ -39,14 +42,9 @@ from streamal.connectors import kafka as kafka_clients
 from streamal.connectors.delivery import Delivery, Outgoing
 from streamal.connectors.endpoint import Heartbeat, MetricsEndpoint
 from streamal.connectors.gauges import update_gauges
-from streamal.connectors.recovery import (
-    POLL_MS,
-    LabelGate,
-    SeekToSnapshot,
-    catch_up_training,
-    recover_queries,
-    restore,
-)
+from streamal.connectors.handover import Handover, resume_offsets
+from streamal.connectors.queries_log import QueriesLog, decided_header
+from streamal.connectors.recovery import POLL_MS, catch_up_training, restore
 from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 from streamal.deployed_accuracy import DeployedAccuracy
 from streamal.engine import Engine, Event, Label, TrainingExample
@@ -109,10 +107,18 @@ class Daemon:
         self.annotator_names = BoundedNames(config.annotator_metrics, estimates)
         self.last_snapshot = time.monotonic()
         self.heartbeat = Heartbeat(config.health_timeout)
-        self.gate = LabelGate()
         self.group: KafkaConsumer | None = None
         self.training: KafkaConsumer | None = None
+        self.queries: QueriesLog | None = None
+        self.handover: Handover | None = None
         self.delivery: Delivery | None = None
+        #: the group's offsets the newest snapshot covers: the only ones ever committed
+        self._covered = _copy(self.offsets)
+        #: what was last committed (or asked to be), per partition
+        self._committed: dict[TopicPartition, int] = {}
+        self._commit_due = False
+        #: whether the state is whole (no batch half done): only then may it be handed over
+        self._settled = False
         self._endpoint: MetricsEndpoint | None = None
         self._latest_ts = -math.inf
 
@@ -161,15 +167,20 @@ class Daemon:
                     ),
                 )
                 self.training = kafka_clients.consumer(config, group_id=None)
+                self.queries = QueriesLog(
+                    kafka_clients.consumer(config, group_id=None),
+                    config.queries_topic,
+                    config.events_topic,
+                    self.state,
+                )
+                kafka_clients.check_layout(config, self.training.partitions_for_topic)
                 break
             except (KafkaError, OSError) as e:
                 self._close_clients()
                 self._backoff(attempt, f"connecting to {config.bootstrap_servers}", e)
                 attempt += 1
-        self.group.subscribe(
-            [config.events_topic, config.labels_topic],
-            listener=SeekToSnapshot(self.group, self.offsets, config.labels_topic, self.gate),
-        )
+        self.handover = Handover(self.group, self._give_up)
+        self.group.subscribe([config.events_topic, config.labels_topic], listener=self.handover)
         training = TopicPartition(config.training_topic, 0)
         self.training.assign([training])
         offset = self.offsets.get(config.training_topic, {}).get(0)
@@ -186,12 +197,13 @@ class Daemon:
         )
 
     def _close_clients(self) -> None:
-        for client in (self.group, self.training):
+        readers = (self.group, self.training, self.queries and self.queries.reader)
+        for client in readers:
             if client is not None:
                 client.close(autocommit=False)
         if self.delivery is not None:
             self.delivery.producer.close(timeout=5)
-        self.group = self.training = self.delivery = None
+        self.group = self.training = self.queries = self.delivery = None
 
     # -- the loop -------------------------------------------------------------------
 
@@ -211,12 +223,7 @@ class Daemon:
         try:
             self._connect()
             self._until_done("reading the training log", self._catch_up)
-            self._until_done(
-                "reading the queries topic",
-                lambda: recover_queries(
-                    config, self.state.fold, self.state.queries_written, self.stopping
-                ),
-            )
+            self._until_done("reading the queries topic", self._catch_up_queries)
             failures = 0
             while not self.stopping.is_set():
                 try:
@@ -231,6 +238,8 @@ class Daemon:
                 if time.monotonic() - self.last_snapshot >= config.snapshot_interval:
                     self.checkpoint()
             self.checkpoint()
+            # Closing the group hands the partitions over: nothing is left to write.
+            self._settled = True
             log.info("stopped after a final snapshot")
         except Stopped as e:
             log.warning(
@@ -266,23 +275,51 @@ class Daemon:
             "training log read up to offset %d; model version %d", end, self.engine.model.version
         )
 
+    def _catch_up_queries(self) -> None:
+        assert self.queries is not None
+        self.queries.start()
+        pending = self.queries.catch_up(self.stopping)
+        log.info(
+            "queries log read: %d queries of other replicas or runs pending again, %d in all",
+            pending,
+            len(self.engine.pending),
+        )
+
     def step(self) -> None:
         """One turn: poll, score, join, deliver, learn."""
         assert self.group is not None and self.training is not None
-        assert self.delivery is not None
-        if self.gate.closed:
-            self.gate.try_open(self.group, self.config.events_topic)
-        polled = self.group.poll(timeout_ms=POLL_MS if self.group.assignment() else 2 * POLL_MS)
+        assert self.delivery is not None and self.queries is not None
+        assert self.handover is not None
+        if self.handover.taken:
+            self._take_over()
+        if self._commit_due:
+            self._commit()
+        # The group hands partitions over only inside a poll, with every batch delivered.
+        self._settled = True
+        try:
+            polled = self.group.poll(timeout_ms=POLL_MS if self.group.assignment() else 2 * POLL_MS)
+        finally:
+            self._settled = False
         outgoing: list[Outgoing] = []
         consumed: dict[str, dict[int, int]] = {}
         events, labels = [], []
         for tp, records in polled.items():
             (events if tp.topic == self.config.events_topic else labels).extend(records)
             consumed.setdefault(tp.topic, {})[tp.partition] = records[-1].offset + 1
+        answers = self._decode(labels, decode_label, outgoing)
+        try:
+            self._read_queries(answers)
+        except KafkaError:
+            # Nothing is decided yet: the records polled are read again at the next turn.
+            for tp, records in polled.items():
+                self.group.seek(tp, records[0].offset)
+            raise
+        # From here on only delivery talks to Kafka, and it waits out an outage.
+        decided = consumed.get(self.config.events_topic, {})
         if events:
             self._score(events, outgoing)
         if labels:
-            self._join(labels, outgoing)
+            self._join(labels, answers, outgoing)
         if self._latest_ts > -math.inf:
             self.engine.expire(self._latest_ts)
             self._append_training(self.engine.settle(self._latest_ts), outgoing)
@@ -290,6 +327,8 @@ class Daemon:
         # Only now is the input consumed: a snapshot must never cover output Kafka lacks.
         for topic, partitions in consumed.items():
             self.offsets.setdefault(topic, {}).update(partitions)
+        for partition, end in decided.items():
+            self.state.decided[partition] = max(self.state.decided.get(partition, 0), end)
         self._learn(self.training.poll(timeout_ms=0 if polled else 50))
         update_gauges(
             self.metrics,
@@ -299,6 +338,34 @@ class Daemon:
             self.offsets,
             time.monotonic() - self.last_snapshot,
         )
+
+    def _read_queries(self, answers: list[tuple[Label, object]]) -> None:
+        """Fold the queries written since the last turn, all of them if a label needs it."""
+        assert self.queries is not None
+        self.queries.poll()
+        fold = self.state.fold
+        if any(not self.engine.was_queried(a.id) and a.id not in fold for a, _ in answers):
+            # Another replica's query may be on the queries topic and not read here yet: the
+            # labeler read it there before it answered, so reading to the end finds it.
+            self.queries.catch_up(self.stopping)
+
+    def _take_over(self) -> None:
+        """Place the partitions just given to us, know how far they are decided, read them."""
+        assert self.group is not None and self.queries is not None and self.handover is not None
+        taken = set(self.handover.taken)
+        # Their last owners' queries tell how far their events are delivered and decided.
+        self.queries.catch_up(self.stopping)
+        if self.stopping.is_set():
+            return
+        delivered = {self.config.events_topic: self.state.delivered}
+        for tp, offset in resume_offsets(self.group, taken, self.offsets, delivered).items():
+            self.offsets.setdefault(tp.topic, {})[tp.partition] = offset
+        for tp in taken:
+            # What our last snapshot says of them is older than where they resume: committing
+            # it would move the group back.
+            self._covered.get(tp.topic, {}).pop(tp.partition, None)
+        self.group.resume(*taken)
+        self.handover.taken -= taken
 
     def _deliver(self, outgoing: list[Outgoing]) -> None:
         assert self.delivery is not None
@@ -355,6 +422,7 @@ class Daemon:
         return decoded
 
     def _score(self, records: list, outgoing: list[Outgoing]) -> None:
+        """Predict and decide a batch of events (records of each partition in order)."""
         config = self.config
         decoded = self._decode(records, decode_event, outgoing)
         good: list[Event] = [event for event, _ in decoded]
@@ -362,9 +430,11 @@ class Daemon:
             self._latest_ts = max(self._latest_ts, event.ts)
         if not good:
             return
+        before = self.state.decided
+        redone = [record.offset < before.get(record.partition, 0) for _, record in decoded]
         started = time.perf_counter()
         version = self.engine.model.version
-        decisions = self.engine.process(good)
+        decisions = self.engine.process(good, redone)
         self.metrics.decision_latency.observe(time.perf_counter() - started)
         proba = decisions.proba
         self.deployed.see(
@@ -384,9 +454,24 @@ class Daemon:
                 len(good),
                 decisions.unscored[0].error,
             )
+        # Per partition, the events before the batch were delivered (by the previous turns, or
+        # before where the partition resumed), and the batch decides them up to its end.
+        spans: dict[int, tuple[int, int]] = {}
+        for record in records:
+            first, _ = spans.get(record.partition, (record.offset, 0))
+            spans[record.partition] = (first, record.offset + 1)
+        partition_of = {event.id: record.partition for event, record in decoded}
         for query in decisions.queries:
+            partition = partition_of[query.id]
+            header = decided_header(config.events_topic, partition, *spans[partition])
             outgoing.append(
-                Outgoing(config.queries_topic, query.id.encode(), encode_query(query), "queries")
+                Outgoing(
+                    config.queries_topic,
+                    query.id.encode(),
+                    encode_query(query),
+                    "queries",
+                    (header,),
+                )
             )
         if config.predictions_topic:
             for prediction in decisions.predictions:
@@ -402,11 +487,12 @@ class Daemon:
         self.metrics.events.inc(scored)
         self.metrics.queries.inc(len(decisions.queries))
         self._count("events", scored)
+        self._count("events_redone", sum(redone))
         self._count("queries", len(decisions.queries))
 
-    def _join(self, records: list, outgoing: list[Outgoing]) -> None:
+    def _join(self, records: list, decoded: list[tuple], outgoing: list[Outgoing]) -> None:
+        """Join the ``decoded`` labels of ``records`` (the others are dead-lettered already)."""
         config = self.config
-        decoded = self._decode(records, decode_label, outgoing)
         self.metrics.labels.labels(outcome="invalid").inc(len(records) - len(decoded))
         labels: list[Label] = [label for label, _ in decoded]
         sources = {id(label): record for label, record in decoded}
@@ -519,27 +605,71 @@ class Daemon:
 
     def checkpoint(self) -> None:
         """Write a durable snapshot, then commit the offsets it covers."""
-        assert self.group is not None
+        self._save()
+        self._commit()
+
+    def _save(self) -> None:
         started = time.perf_counter()
         self.state.written_at = time.time()
         path = self.store.save(self.state)
+        self._covered = _copy(self.offsets)
         self.last_snapshot = time.monotonic()
         self.metrics.snapshot_duration.observe(time.perf_counter() - started)
         self.metrics.snapshot_age.set(0.0)
         log.debug("snapshot %s written", path)
-        commit = {
-            tp: OffsetAndMetadata(self.offsets[tp.topic][tp.partition], "", -1)
-            for tp in self.group.assignment()
-            if tp.partition in self.offsets.get(tp.topic, {})
+
+    def _commit(self, partitions: list[TopicPartition] | None = None) -> None:
+        """Commit what the newest snapshot covers, of ``partitions`` (by default all we hold).
+
+        Given ``partitions`` (a hand-over, on the consumer's I/O thread), the
+        commit is sent without waiting for it; otherwise it is waited for, and
+        one refused during a rebalance is tried again at the next turn.
+        """
+        assert self.group is not None and self.handover is not None
+        held = partitions if partitions is not None else self.group.assignment()
+        offsets = {
+            tp: self._covered[tp.topic][tp.partition]
+            for tp in held
+            if tp not in self.handover.taken
+            and tp.partition in self._covered.get(tp.topic, {})
+            and self._committed.get(tp) != self._covered[tp.topic][tp.partition]
         }
-        if not commit:
+        retry, self._commit_due = self._commit_due, False
+        if not offsets:
+            return
+        commit = {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()}
+        if partitions is not None:
+            self.group.commit_async(commit, callback=_log_failed_commit)
+            self._committed.update(offsets)
             return
         try:
             self.group.commit(commit)
         except KafkaError as e:
-            # The snapshot is the resume point; the group's offsets catch up next time.
-            log.warning("committing offsets failed (%s); will retry at the next snapshot", e)
+            # The snapshot is the resume point; the group's offsets catch up at the next turn.
+            (log.debug if retry else log.warning)("committing offsets failed (%s); will retry", e)
+            self._commit_due = True
+            return
+        self._committed.update(offsets)
+
+    def _give_up(self, partitions: list[TopicPartition]) -> None:
+        """Snapshot and commit before partitions go to another replica (:mod:`.handover`)."""
+        if not self._settled:
+            # Stopped with a batch half done: the last snapshot stands, and is committed.
+            return
+        groups = (self.config.events_topic, self.config.labels_topic)
+        if any(self.offsets.get(t) != self._covered.get(t) for t in groups):
+            self._save()
+        self._commit(partitions)
 
 
 def _where(record) -> tuple[str, int, int]:
     return record.topic, record.partition, record.offset
+
+
+def _copy(offsets: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
+    return {topic: dict(partitions) for topic, partitions in offsets.items()}
+
+
+def _log_failed_commit(offsets: dict, result: object) -> None:
+    if isinstance(result, Exception):
+        log.warning("committing the offsets handed over failed (%s): the taker redoes them", result)

@@ -38,6 +38,7 @@ class Outgoing:
     key: bytes | None
     value: bytes
     role: str
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def is_permanent(error: BaseException) -> bool:
@@ -94,7 +95,9 @@ class Delivery:
             sent, failed = [], []
             for record in outgoing:
                 try:
-                    future = self.producer.send(record.topic, record.value, record.key)
+                    future = self.producer.send(
+                        record.topic, record.value, record.key, headers=list(record.headers)
+                    )
                 except KafkaError as e:
                     # Some refusals come at once (a record over max_request_size).
                     failed.append((record, e))

@@ -1,18 +1,19 @@
-"""kafka-python clients built from a :class:`~streamal.config.ServeConfig`, and topic creation."""
+"""kafka-python clients built from a :class:`~streamal.config.ServeConfig`, topic creation,
+and the check of the topic layout the daemon relies on."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from streamal.config import ServeConfig
 
-__all__ = ["consumer", "create_topics", "producer"]
+__all__ = ["TopicLayoutError", "check_layout", "consumer", "create_topics", "producer"]
 
 log = logging.getLogger("streamal.kafka")
 
@@ -82,3 +83,50 @@ def create_topics(config: ServeConfig) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+class TopicLayoutError(ValueError):
+    """The topics are not laid out as the daemon needs; the message is one line saying why."""
+
+
+def check_layout(config: ServeConfig, partitions_of: Callable[[str], set[int]]) -> None:
+    """Refuse a layout the daemon cannot keep its promises on (docs/design.md, "Scale-out").
+
+    The daemon relies on two things only: its topics are distinct, and the
+    training topic has one partition, since it is the one ordered log that
+    every replica folds into the same model. Events, labels and queries may
+    have any number of partitions: every replica reads the whole queries
+    topic, so any replica joins any label.
+
+    >>> from streamal.config import ServeConfig
+    >>> try:
+    ...     check_layout(ServeConfig(), lambda topic: {0, 1} if "training" in topic else {0})
+    ... except TopicLayoutError as e:
+    ...     print(str(e)[:60])
+    the training topic streamal.training has 2 partitions: it mu
+
+    """
+    roles = {
+        "--events-topic": config.events_topic,
+        "--labels-topic": config.labels_topic,
+        "--queries-topic": config.queries_topic,
+        "--training-topic": config.training_topic,
+        "--dead-letter-topic": config.dead_letter_topic,
+    }
+    if config.predictions_topic:
+        roles["--predictions-topic"] = config.predictions_topic
+    seen: dict[str, str] = {}
+    for flag, name in roles.items():
+        if name in seen:
+            raise TopicLayoutError(f"{seen[name]} and {flag} are both {name}: give each its own")
+        seen[name] = flag
+    training = partitions_of(config.training_topic)
+    if not training:
+        # Just created and not in the metadata yet: the caller retries.
+        raise UnknownTopicOrPartitionError(config.training_topic)
+    if len(training) != 1:
+        raise TopicLayoutError(
+            f"the training topic {config.training_topic} has {len(training)} partitions: it must "
+            "have exactly 1 (the model is a fold of one ordered log); recreate it with one "
+            "partition or name another with --training-topic"
+        )

@@ -275,30 +275,60 @@ class Engine:
             # Written before answers were read against the classes: those the model knows.
             self.schema = ClassSchema(list(self.model.classes))
 
-    def process(self, events: Sequence[Event]) -> Decisions:
+    def process(self, events: Sequence[Event], redone: Sequence[bool] = ()) -> Decisions:
         """Predict every event, decide which to query, and remember the queries.
 
         The model is the user's choice and may raise on an event (a string
         feature for a numeric model, say): that event is returned in
         :attr:`Decisions.unscored` and the rest of the batch is decided as if
         it had never come, so its failure costs no other event anything.
+
+        ``redone`` flags, event by event, those whose decision was already
+        taken (an event read again after a crash or a partition move, which
+        the driver knows from the queries log): they are predicted again but
+        not decided again, so the budget is spent on each event once; their
+        prediction says whether their query is known (:meth:`was_queried`).
+
+        >>> from streamal.decider import Decider
+        >>> engine = Engine("naive_bayes.GaussianNB()", Decider("variable_uncertainty", 1.0))
+        >>> asked = engine.process([Event("a", {"x": 1.0}, ts=0.0)])
+        >>> again = engine.process(
+        ...     [Event("a", {"x": 1.0}, ts=0.0), Event("b", {"x": 2.0}, ts=1.0)], [True, True]
+        ... )
+        >>> [p.queried for p in again.predictions], again.queries, engine.decider.labels_spent
+        ([True, False], [], 1)
+
         """
+        flagged = {id(e) for e, again in zip(events, redone, strict=False) if again}
         events, proba, committee, unscored = self._score(events)
-        xs = [e.x for e in events]
+        fresh = np.array([id(e) not in flagged for e in events], dtype=bool)
+        decided = np.flatnonzero(fresh)
+        xs = [events[i].x for i in decided]
         first_number = self.decider.labels_spent
         features = self.features.transform(xs) if self.features else None
-        queried, scores = self.decider.decide(proba, features=features, committee=committee)
+        choice, choice_scores = self.decider.decide(
+            proba[decided],
+            features=features,
+            committee=None if committee is None else committee[decided],
+        )
         # The decider numbers its queries in order, the ones the cost budget vetoes included.
-        numbers = np.cumsum(queried) - 1 + first_number
+        numbers = np.zeros(len(events), dtype=np.int64)
+        numbers[decided] = np.cumsum(choice) - 1 + first_number
         if self.cost_budget is not None:
-            queried = self._within_cost_budget(events, queried)
+            choice = self._within_cost_budget([events[i] for i in decided], choice)
+        queried = np.zeros(len(events), dtype=bool)
+        queried[decided] = choice
+        for i in np.flatnonzero(~fresh).tolist():
+            queried[i] = self.was_queried(events[i].id)
+        scores = np.zeros(len(events))
+        scores[decided] = choice_scores
         for event in events:
             self.clock = max(self.clock, event.ts)
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         known = tuple(self.schema.classes)
         queries = []
-        for i in np.flatnonzero(queried).tolist():
+        for i in decided[choice].tolist():
             event = events[i]
             score = float(scores[i])
             row = dict(zip(classes, proba[i].tolist(), strict=True))
@@ -379,6 +409,10 @@ class Engine:
         budget.see(len(events) - seen)
         return allowed
 
+    def was_queried(self, query_id: str) -> bool:
+        """Whether a query of this id is known: pending, waiting, answered or expired."""
+        return query_id in self.waiting or self.pending.status(query_id) != "unknown"
+
     def restore_pending(self, query: PendingQuery) -> None:
         """Make ``query`` pending again (a query written before a crash that the snapshot lacks)."""
         self._dropped(self.pending.add(query))
@@ -397,7 +431,7 @@ class Engine:
 
     def close(self, query_id: str) -> None:
         """Forget the query of an id that the model has learned (from the training log)."""
-        self.pending.pop(query_id)
+        self.pending.learned(query_id)
         if self.waiting.pop(query_id, None) is not None and self.cost_budget is not None:
             self.cost_budget.cancel(query_id)
 

@@ -111,6 +111,21 @@ class PendingQueries:
             self._close(query_id, "answered")
         return query
 
+    def learned(self, query_id: str) -> None:
+        """Close ``query_id`` as answered, pending here or not: its label reached the model.
+
+        A replica learns the examples other replicas joined, for queries it may
+        never have held; a label for one read later is a duplicate, not unknown.
+
+        >>> pending = PendingQueries()
+        >>> pending.learned("asked elsewhere")
+        >>> pending.status("asked elsewhere")
+        'answered'
+
+        """
+        self._queries.pop(query_id, None)
+        self._close(query_id, "answered")
+
     def status(self, query_id: str) -> str:
         """``pending``, ``answered``, ``expired`` or ``unknown``."""
         if query_id in self._queries:

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import pickle
 import struct
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 from streamal.engine import Engine
 from streamal.training import TrainingFold
@@ -42,6 +42,24 @@ class Snapshot:
     queries_written: dict[int, int] = field(default_factory=dict)
     #: wall-clock time of writing, seconds since the epoch
     written_at: float = 0.0
+    #: ``{events partition: next offset}`` up to which the queries topic shows the events
+    #: decided (by any replica): one read again below it is not decided again
+    decided: dict[int, int] = field(default_factory=dict)
+    #: ``{events partition: offset}`` before which the queries topic shows the events handled
+    #: and their output delivered (by any replica): a partition taken over resumes there
+    delivered: dict[int, int] = field(default_factory=dict)
+
+    def __getstate__(self) -> list:
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def __setstate__(self, state: list) -> None:
+        # A snapshot from before a field was added holds fewer values: the rest take defaults.
+        for i, f in enumerate(fields(self)):
+            if i < len(state):
+                value = state[i]
+            else:
+                value = f.default_factory() if f.default is MISSING else f.default
+            object.__setattr__(self, f.name, value)
 
     @property
     def engine(self) -> Engine:

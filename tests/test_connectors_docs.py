@@ -4,12 +4,20 @@ import doctest
 
 import pytest
 
+import streamal.connectors.kafka
 import streamal.connectors.kafka_recording
+import streamal.connectors.queries_log
 import streamal.connectors.snapshots
 
 
 @pytest.mark.parametrize(
-    "module", [streamal.connectors.snapshots, streamal.connectors.kafka_recording]
+    "module",
+    [
+        streamal.connectors.snapshots,
+        streamal.connectors.kafka_recording,
+        streamal.connectors.kafka,
+        streamal.connectors.queries_log,
+    ],
 )
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

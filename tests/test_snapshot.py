@@ -79,3 +79,17 @@ def test_pending_queries_pickled_before_their_newer_fields_take_the_defaults():
     engine.pending.add(old)
     joined = engine.join([Label("e1", False, 9.0)])
     assert [e.y for e in joined.examples] == [False] and not joined.rejected
+
+
+def test_a_snapshot_from_before_the_decided_offsets_loads_with_none():
+    snapshot = Snapshot(_busy_fold(), {"t": {0: 50}}, {"events": 1}, {0: 7}, 12.5, {0: 50})
+    older = Snapshot.__new__(Snapshot)
+    older.__setstate__(snapshot.__getstate__()[:5])
+    restored = load_snapshot(dump_snapshot(older, KEY), KEY)
+    assert restored.decided == restored.delivered == {}
+    assert (restored.offsets, restored.queries_written, restored.written_at) == (
+        {"t": {0: 50}},
+        {0: 7},
+        12.5,
+    )
+    assert load_snapshot(dump_snapshot(snapshot, KEY), KEY).decided == {0: 50}

@@ -34,3 +34,12 @@ def test_an_example_the_model_refuses_is_skipped_alone():
     assert [e.id for e in fold.apply([good, bad, after])] == ["g", "a"]
     assert fold.failed == 1
     assert fold.engine.model.version == 2
+
+
+def test_a_label_read_again_for_another_replicas_query_is_a_duplicate():
+    # This replica never held the query: it learned the example another one joined.
+    fold = TrainingFold(Engine("naive_bayes.GaussianNB()", Decider("variable_uncertainty", 1.0)))
+    fold.apply([TrainingExample("a", {"x": 1.0}, "low", 0.0, 1.0, None)])
+    again = fold.engine.join([Label("a", "low", 1.0)])
+    assert [r.outcome.value for r in again.rejected] == ["duplicate"]
+    assert fold.engine.was_queried("a")

@@ -196,6 +196,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
 
 def run(args: argparse.Namespace) -> int:
     from streamal.connectors.daemon import Daemon
+    from streamal.connectors.kafka import TopicLayoutError
     from streamal.snapshot import SnapshotError
 
     config = config_from_args(args)
@@ -211,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: daemon.stop())
     try:
         daemon.run()
+    except TopicLayoutError as e:
+        raise UsageError(str(e)) from None
     except OSError as e:
         if e.errno == 98:  # EADDRINUSE
             raise UsageError(f"metrics port {config.metrics_port} is already in use") from None

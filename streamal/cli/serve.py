@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 import orjson
 
@@ -195,6 +196,12 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    # A stop asked while the daemon is still being built (imports, restoring a large
+    # snapshot) is kept and honoured once it runs, instead of killing the process.
+    stop_asked = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop_asked.set())
+
     from streamal.connectors.daemon import Daemon
     from streamal.connectors.kafka import TopicLayoutError
     from streamal.snapshot import SnapshotError
@@ -210,6 +217,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"state dir {config.state_dir}: {e.strerror}") from None
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: daemon.stop())
+    if stop_asked.is_set():
+        logging.getLogger("streamal").info("stopped before it started: nothing to do")
+        return 0
     try:
         daemon.run()
     except TopicLayoutError as e:

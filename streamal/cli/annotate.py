@@ -36,8 +36,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from streamal.classes import ClassSchema, UnknownClass, coerce
-from streamal.cli.base import UsageError
-from streamal.config import ConfigError, ServeConfig, load_config
+from streamal.cli.base import UsageError, config_from_args
+from streamal.config import ServeConfig
 from streamal.engine import Label, Query
 from streamal.messages import (
     InvalidRecord,
@@ -539,17 +539,7 @@ class _Queries:
 def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    flags = {
-        "config": args.config,
-        "bootstrap_servers": args.bootstrap_servers,
-        "queries_topic": args.queries_topic,
-        "labels_topic": args.labels_topic,
-        "training_topic": args.training_topic,
-    }
-    try:
-        config = load_config(flags, os.environ, args.kafka_option)
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
+    config = config_from_args(args)
     # kafka-python logs every failed connection; what went wrong is said once, as an error.
     logging.getLogger("kafka").addHandler(logging.NullHandler())
     logging.getLogger("kafka").propagate = False

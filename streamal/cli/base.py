@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-__all__ = ["Parser", "UsageError"]
+from streamal.config import ConfigError, ServeConfig, load_config
+
+__all__ = ["Parser", "UsageError", "config_from_args"]
 
 
 class UsageError(Exception):
@@ -16,3 +19,16 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{self.prog}: {message}")
+
+
+def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    """The checked settings from the flags, ``STREAMAL_*`` and the ``--config`` file.
+
+    Every subcommand that talks to the daemon's topics reads them so: flags that
+    are no setting of the daemon's are ignored here.
+    """
+    flags = {k: v for k, v in vars(args).items() if k not in ("func", "command", "kafka_option")}
+    try:
+        return load_config(flags, os.environ, args.kafka_option)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None

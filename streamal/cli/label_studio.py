@@ -16,9 +16,8 @@ import threading
 
 import orjson
 
-from streamal.cli.base import UsageError
+from streamal.cli.base import UsageError, config_from_args
 from streamal.cli.serve import add_kafka_flags, setup_logging
-from streamal.config import ConfigError, load_config
 
 __all__ = ["URL_ENV", "parse_classes", "register"]
 
@@ -106,18 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from streamal.connectors.kafka import consumer, producer
     from streamal.connectors.label_studio import Bridge, LabelStudio, LabelStudioError, run_bridge
 
-    flags = {
-        "config": args.config,
-        "bootstrap_servers": args.bootstrap_servers,
-        "queries_topic": args.queries_topic,
-        "labels_topic": args.labels_topic,
-        "group_id": args.group_id,
-        "log_format": args.log_format,
-    }
-    try:
-        config = load_config(flags, os.environ, args.kafka_option)
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
+    config = config_from_args(args)
     if not args.label_studio_token:
         raise UsageError(f"give Label Studio's API token: --label-studio-token or ${TOKEN_ENV}")
     ttl = config.engine.pending_ttl if args.task_ttl is None else args.task_ttl

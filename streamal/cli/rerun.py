@@ -18,8 +18,8 @@ from pathlib import Path
 
 import orjson
 
-from streamal.cli.base import UsageError
-from streamal.cli.serve import add_settings_flags, config_from_args
+from streamal.cli.base import UsageError, config_from_args
+from streamal.cli.serve import add_settings_flags
 
 __all__ = ["register"]
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
 
 import orjson
 
-from streamal.cli.base import UsageError
-from streamal.config import ConfigError, ServeConfig, load_config
+from streamal.cli.base import UsageError, config_from_args
+from streamal.config import ServeConfig
 
-__all__ = ["add_settings_flags", "config_from_args", "register", "setup_logging"]
+__all__ = ["add_settings_flags", "register", "setup_logging"]
 
 DEFAULTS = ServeConfig()
 ENGINE = DEFAULTS.engine
@@ -184,15 +183,6 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
         # Not given (None) lets the environment or the file decide; --no-FLAG turns it off.
         parser.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=text)
     add_kafka_flags(parser)
-
-
-def config_from_args(args: argparse.Namespace) -> ServeConfig:
-    """The checked settings from the flags, ``STREAMAL_*`` and the file (other flags ignored)."""
-    flags = {k: v for k, v in vars(args).items() if k not in ("func", "command", "kafka_option")}
-    try:
-        return load_config(flags, os.environ, args.kafka_option)
-    except ConfigError as e:
-        raise UsageError(str(e)) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -204,13 +204,12 @@ class Annotator(threading.Thread):
         producer.close()
 
 
-class Serve:
-    """A ``streamal serve`` subprocess, its log, and its metrics."""
+class StreamalProcess:
+    """A ``streamal`` subcommand run as a subprocess, with its log (stderr) read as it comes."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.metrics_port = free_port()
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [STREAMAL, "serve", "--metrics-port", str(self.metrics_port), *args],
+            [STREAMAL, *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -233,16 +232,6 @@ class Serve:
         wait_for(lambda: self.logged(text) or self.process.poll() is not None, timeout, repr(text))
         assert self.logged(text), "".join(self.log)
 
-    def metrics(self) -> dict[tuple, float]:
-        """``{(name, (label, value)…): value}`` from a scrape of ``/metrics``."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        text = urllib.request.urlopen(url, timeout=5).read().decode()
-        return {
-            (s.name, *sorted(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-        }
-
     def stop(self, timeout: float = 15.0) -> int:
         self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout)
@@ -253,6 +242,24 @@ class Serve:
         self.process.kill()
         self.process.wait(10)
         self._reader.join(timeout=5)
+
+
+class Serve(StreamalProcess):
+    """A ``streamal serve`` subprocess, its log, and its metrics."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.metrics_port = free_port()
+        super().__init__(["serve", "--metrics-port", str(self.metrics_port), *args], env)
+
+    def metrics(self) -> dict[tuple, float]:
+        """``{(name, (label, value)…): value}`` from a scrape of ``/metrics``."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return {
+            (s.name, *sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
 
 
 @pytest.fixture

@@ -13,20 +13,19 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
 import streamal.connectors.label_studio
-from tests.conftest import FAST_GROUP, STREAMAL, free_port, wait_for
+from tests.conftest import FAST_GROUP, STREAMAL, StreamalProcess, free_port, wait_for
 
 LS_VENV = Path(__file__).parent / ".venv-label-studio"
 LABEL_STUDIO = LS_VENV / "bin" / "label-studio"
@@ -163,54 +162,15 @@ def label_studio(tmp_path_factory) -> Iterator[LabelStudioServer]:
         log.close()
 
 
-class Bridge:
-    """A ``streamal label-studio`` subprocess and its log."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.process = subprocess.Popen(
-            [STREAMAL, "label-studio", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.log: list[str] = []
-        self._reader = threading.Thread(target=self._read_log, daemon=True)
-        self._reader.start()
-
-    def _read_log(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.log.append(line)
-
-    def wait_logged(self, text: str, timeout: float = 60.0) -> None:
-        def seen() -> bool:
-            return any(text in line for line in self.log) or self.process.poll() is not None
-
-        wait_for(seen, timeout, repr(text))
-        assert any(text in line for line in self.log), "".join(self.log)
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(30)
-        self._reader.join(5)
-        return code
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
-        self._reader.join(5)
-
-
 @pytest.fixture
-def bridge() -> Iterator[type[Bridge]]:
-    started: list[Bridge] = []
+def bridge() -> Iterator[Callable[[list[str]], StreamalProcess]]:
+    started: list[StreamalProcess] = []
 
-    def start(args: list[str]) -> Bridge:
-        started.append(Bridge(args))
+    def start(args: list[str]) -> StreamalProcess:
+        started.append(StreamalProcess(["label-studio", *args]))
         return started[-1]
 
-    yield start  # type: ignore[misc]
+    yield start
     for running in started:
         if running.process.poll() is None:
             running.kill()
@@ -253,7 +213,7 @@ def test_queries_become_tasks_and_answers_labels_once_across_a_crash(label_studi
     flags = [*_flags(label_studio, topics, _personal_access_token(label_studio)),
              "--project-title", title]  # fmt: skip
     first = bridge(flags)
-    first.wait_logged("made at the first query")
+    first.wait_logged("made at the first query", timeout=60)
 
     project = wait_for(lambda: label_studio.project_titled(title), 60, "the project")
     tasks = wait_for(
@@ -290,7 +250,7 @@ def test_queries_become_tasks_and_answers_labels_once_across_a_crash(label_studi
     first.kill()
     topics.send_many(topics.queries, [_query("q-new", 0.95, proba, 103.0), queries[1]])
     second = bridge(flags)
-    second.wait_logged(f"project {project['id']} at")
+    second.wait_logged(f"project {project['id']} at", timeout=60)
     wait_for(lambda: len(label_studio.tasks(project["id"])) == 4, 60, "the fourth task")
     assert label_studio.label_next(project["id"], "fraud")["data"]["query_id"] == "q-new"
     labels = topics.read_json(topics.labels, at_least=3)
@@ -302,7 +262,7 @@ def test_queries_become_tasks_and_answers_labels_once_across_a_crash(label_studi
     assert sorted(t["data"]["query_id"] for t in label_studio.tasks(project["id"])) == [
         "q-low", "q-mid", "q-new", "q-top",
     ]  # fmt: skip
-    assert second.stop() == 0
+    assert second.stop(timeout=30) == 0
 
 
 def test_existing_project_typed_classes_lead_time_and_expiry(label_studio, topics, bridge):
@@ -354,8 +314,8 @@ def test_existing_project_typed_classes_lead_time_and_expiry(label_studio, topic
         return ids if ids == ["count", "flag", "late"] else None
 
     wait_for(after_expiry, 60, "the expired task to go and the late one to come")
-    running.wait_logged("deleted 1 tasks of expired queries")
-    assert running.stop() == 0
+    running.wait_logged("deleted 1 tasks of expired queries", timeout=60)
+    assert running.stop(timeout=30) == 0
 
 
 def test_a_person_teaches_the_daemon_through_label_studio(
@@ -386,7 +346,7 @@ def test_a_person_teaches_the_daemon_through_label_studio(
         ("e1", "neg", BOB[0]),
     ]
     assert sorted(answered) == [("e0", "pos"), ("e1", "neg")]
-    assert running.stop() == 0 and daemon.stop() == 0
+    assert running.stop(timeout=30) == 0 and daemon.stop() == 0
 
 
 @pytest.mark.parametrize(

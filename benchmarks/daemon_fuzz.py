@@ -552,8 +552,11 @@ def run_family(
             hostile = _send(producer, topics, stream.events + labels)
             run.sent += hostile
             _await_outputs(run, hostile, watcher, supervisor, stall_seconds)
-        _finish(run, supervisor.daemon)
-        watcher.drain()
+        # No more answers: a refused one's dead letter must not come between the scrape
+        # of the metrics and the last read of the dead-letter topic.
+        annotator.stopping.set()
+        annotator.join(timeout=10)
+        _finish(run, supervisor.daemon, watcher)
     finally:
         annotator.stopping.set()
         annotator.join(timeout=10)
@@ -562,19 +565,31 @@ def run_family(
             supervisor.daemon.kill()
         producer.close()
         topics.close()
-    with watcher.lock:
-        run.predictions = Counter(watcher.predictions)
-        run.letters = {k: list(v) for k, v in watcher.letters.items()}
+    _collect(run, watcher)
     run.seconds = time.monotonic() - started
     return run
 
 
-def _finish(run: FuzzRun, daemon: Serve) -> None:
-    """Scrape the metrics, check the daemon is alive, and stop it with SIGTERM."""
-    try:
-        run.metrics = daemon.metrics()
-    except OSError as e:
-        run.metrics_error = str(e)
+def _collect(run: FuzzRun, watcher: OutputWatcher) -> None:
+    with watcher.lock:
+        run.predictions = Counter(watcher.predictions)
+        run.letters = {k: list(v) for k, v in watcher.letters.items()}
+
+
+def _finish(run: FuzzRun, daemon: Serve, watcher: OutputWatcher, settle: float = 10.0) -> None:
+    """Scrape the metrics once the outputs read agree with them (the last labels answered may
+    still be in the daemon for a moment), check it is alive, and stop it with SIGTERM."""
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            run.metrics = daemon.metrics()
+        except OSError as e:
+            run.metrics_error = str(e)
+        watcher.drain()
+        _collect(run, watcher)
+        if not run.metric_problems() or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     run.alive_at_end = daemon.process.poll() is None
     if not run.alive_at_end:
         return

@@ -51,20 +51,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_md, run from
 from results_md import environment, write_section
 
 from streamal.config import load_config
-from streamal.connectors.broker import EmbeddedBroker
+from streamal.connectors.broker import GROUP_FLAGS, EmbeddedBroker
 from streamal.connectors.kafka import create_topics
 from streamal.connectors.snapshots import SnapshotStore, snapshot_key
 
 STREAMAL = str(Path(sys.executable).with_name("streamal"))
 RESULTS = Path(__file__).with_name("RESULTS_daemon.md")
 TITLE = "Chaos: replicas killed, the broker paused, a replica added and one stopped"
-#: Tansu holds a group join for half the session timeout: keep joins short.
-GROUP = [
-    "--kafka-option",
-    "session_timeout_ms=6000",
-    "--kafka-option",
-    "heartbeat_interval_ms=1000",
-]
 
 
 @dataclass(frozen=True)
@@ -409,7 +402,7 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
         topics = Topics(broker.bootstrap_servers, plan.partitions)
         args = [
             *topics.flags(),
-            *GROUP,
+            *GROUP_FLAGS,
             "--budget",
             str(plan.budget),
             "--snapshot-interval",

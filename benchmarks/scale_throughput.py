@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_md, run from
 from results_md import environment, markdown_table, write_section
 
 from streamal.config import load_config
-from streamal.connectors.broker import EmbeddedBroker
+from streamal.connectors.broker import GROUP_FLAGS, EmbeddedBroker
 from streamal.connectors.kafka import create_topics
 from streamal.connectors.queries_log import QueriesLog
 from streamal.engine import Event, Label
@@ -52,12 +52,6 @@ from streamal.training import TrainingFold
 STREAMAL = str(Path(sys.executable).with_name("streamal"))
 RESULTS = Path(__file__).with_name("RESULTS_daemon.md")
 TITLE = "Scaling out: events/s of 1, 2 and 3 replicas"
-GROUP = [
-    "--kafka-option",
-    "session_timeout_ms=6000",
-    "--kafka-option",
-    "heartbeat_interval_ms=1000",
-]
 _EVENTS_TOTAL = re.compile(r"^streamal_events_total (\S+)$", re.M)
 
 
@@ -121,7 +115,7 @@ def fleet_rate(replicas: int, events: int, partitions: int, workdir: Path) -> fl
         stopping = threading.Event()
         labeler = threading.Thread(target=_labeler, args=(bootstrap, topics, stopping))
         labeler.start()
-        flags = ["--bootstrap-servers", bootstrap, "--group-id", f"{prefix}-group", *GROUP]
+        flags = ["--bootstrap-servers", bootstrap, "--group-id", f"{prefix}-group", *GROUP_FLAGS]
         for role, name in topics.items():
             flags += [f"--{role}-topic", name]
         ports = [_free_port() for _ in range(replicas)]

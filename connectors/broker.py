@@ -14,7 +14,14 @@ import subprocess
 import time
 from types import TracebackType
 
-__all__ = ["BrokerError", "EmbeddedBroker"]
+__all__ = ["GROUP_FLAGS", "GROUP_OPTIONS", "BrokerError", "EmbeddedBroker"]
+
+#: kafka-python settings for consumer groups on this broker: Tansu holds a group join for
+#: half the session timeout, so kafka-python 3's default of 45 s would make every join (a
+#: daemon's start, each rebalance) take about 23 s.
+GROUP_OPTIONS = ("session_timeout_ms=6000", "heartbeat_interval_ms=1000")
+#: The same as ``streamal serve`` flags.
+GROUP_FLAGS = tuple(flag for option in GROUP_OPTIONS for flag in ("--kafka-option", option))
 
 
 class BrokerError(RuntimeError):

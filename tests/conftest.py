@@ -20,19 +20,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamal.config import load_config
-from streamal.connectors.broker import EmbeddedBroker
+from streamal.connectors.broker import GROUP_FLAGS, EmbeddedBroker
 from streamal.connectors.kafka import create_topics
 
 STREAMAL = str(Path(sys.executable).with_name("streamal"))
 
-#: Tansu holds a group join for half the session timeout; 45 s (the default) would make
-#: every daemon start take 23 s.
-FAST_GROUP = [
-    "--kafka-option",
-    "session_timeout_ms=6000",
-    "--kafka-option",
-    "heartbeat_interval_ms=1000",
-]
+#: Short group joins on the embedded broker (see its GROUP_OPTIONS).
+FAST_GROUP = list(GROUP_FLAGS)
 
 
 def free_port() -> int:

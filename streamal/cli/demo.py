@@ -89,7 +89,7 @@ _STALL_SECONDS = 15.0
 
 
 def run(args: argparse.Namespace) -> int:
-    from streamal.connectors.broker import BrokerError, EmbeddedBroker
+    from streamal.connectors.broker import GROUP_OPTIONS, BrokerError, EmbeddedBroker
     from streamal.connectors.daemon import Daemon
     from streamal.connectors.demo import Annotator, EventProducer, Scorekeeper
     from streamal.connectors.kafka import create_topics
@@ -128,9 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 "snapshot_interval": 5.0,
             }
             try:
-                config = load_config(
-                    flags, {}, ["session_timeout_ms=6000", "heartbeat_interval_ms=1000"]
-                )
+                config = load_config(flags, {}, GROUP_OPTIONS)
             except ConfigError as e:
                 raise UsageError(str(e)) from None
             create_topics(config)

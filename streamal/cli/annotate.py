@@ -36,7 +36,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from streamal.classes import ClassSchema, UnknownClass, coerce
-from streamal.cli.base import UsageError, config_from_args
+from streamal.cli.base import UsageError, add_labeling_flags, config_from_args
 from streamal.config import ServeConfig
 from streamal.engine import Label, Query
 from streamal.messages import (
@@ -68,10 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Queries the model has learned, or that anyone answered since they were asked, are "
         "skipped.",
     )
-    p.add_argument("--config", metavar="PATH", help="the daemon's TOML file (topics, Kafka)")
-    p.add_argument("--bootstrap-servers", help="Kafka brokers (default: as streamal serve)")
-    p.add_argument("--queries-topic", help="default streamal.queries")
-    p.add_argument("--labels-topic", help="default streamal.labels")
+    add_labeling_flags(p)
     p.add_argument(
         "--training-topic",
         help="the model's log, to skip what it learned (default streamal.training)",

@@ -7,7 +7,7 @@ import os
 
 from streamal.config import ConfigError, ServeConfig, load_config
 
-__all__ = ["Parser", "UsageError", "config_from_args"]
+__all__ = ["Parser", "UsageError", "add_labeling_flags", "config_from_args"]
 
 
 class UsageError(Exception):
@@ -32,3 +32,11 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         return load_config(flags, os.environ, args.kafka_option)
     except ConfigError as e:
         raise UsageError(str(e)) from None
+
+
+def add_labeling_flags(parser: argparse.ArgumentParser) -> None:
+    """Where a labeling tool finds the daemon's queries and leaves its labels."""
+    parser.add_argument("--config", metavar="PATH", help="the daemon's TOML file (topics, Kafka)")
+    parser.add_argument("--bootstrap-servers", help="Kafka brokers (default: as streamal serve)")
+    parser.add_argument("--queries-topic", help="default streamal.queries")
+    parser.add_argument("--labels-topic", help="default streamal.labels")

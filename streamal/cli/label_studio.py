@@ -16,7 +16,7 @@ import threading
 
 import orjson
 
-from streamal.cli.base import UsageError, config_from_args
+from streamal.cli.base import UsageError, add_labeling_flags, config_from_args
 from streamal.cli.serve import add_kafka_flags, setup_logging
 
 __all__ = ["URL_ENV", "parse_classes", "register"]
@@ -73,10 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="send the seconds a person spent on a task as the label's cost",
     )
-    p.add_argument("--config", metavar="PATH", help="the daemon's TOML file (topics, Kafka)")
-    p.add_argument("--bootstrap-servers", help="Kafka brokers (default: as streamal serve)")
-    p.add_argument("--queries-topic", help="default streamal.queries")
-    p.add_argument("--labels-topic", help="default streamal.labels")
+    add_labeling_flags(p)
     p.add_argument(
         "--group-id",
         default="streamal-label-studio",

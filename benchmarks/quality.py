@@ -30,6 +30,7 @@ Run ``python benchmarks/quality.py`` (``--quick`` for a smoke run).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -40,7 +41,7 @@ import os
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -254,26 +255,47 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
         )
         return task, accuracy, spent
     strategy, options = parse_variant(name)
-    manager = options.pop("budget_manager", None)
-    # replay() passes hard_cap itself, which would override a partial's: it goes in the setup.
-    hard_cap = bool(options.pop("hard_cap", False))
     batch_size = int(options.pop("batch_size", _default_batch_size()))
     if "window" in options:
         options["window"] = int(options["window"])
-    # EngineSettings carry no strategy parameters, so a variant reaches the decider that
-    # build_engine() makes through a partial of Decider, set for this run only (one run at
-    # a time per worker process).
+    engine = settings_options(options)
+    with decider_options(options):
+        settings = EngineSettings(model, strategy, budget, seed=seed, **engine)
+        result = replay(_ROWS[stream, seed], ReplaySetup(settings, batch_size=batch_size))
+    return task, result.accuracy, result.label_fraction
+
+
+def settings_options(options: dict[str, float | str]) -> dict[str, float | str]:
+    """Take out of a variant's ``options`` those that are engine settings.
+
+    The settings pass them to the decider themselves, which would override a
+    partial's (:func:`decider_options`), so they must go in the settings.
+
+    >>> options = {"hard_cap": 1.0, "step": 0.02}
+    >>> settings_options(options), options
+    ({'hard_cap': 1.0}, {'step': 0.02})
+    """
+    return {k: options.pop(k) for k in list(options) if k in _SETTINGS_FIELDS}
+
+
+_SETTINGS_FIELDS = frozenset(f.name for f in dataclasses.fields(EngineSettings))
+
+
+@contextlib.contextmanager
+def decider_options(options: dict[str, float]) -> Iterator[None]:
+    """Give the decider that :func:`streamal.settings.build_engine` makes these parameters.
+
+    EngineSettings carry no strategy parameters, so a variant reaches the decider
+    through a partial of Decider, set for the block only (one run at a time per
+    worker process).
+    """
     original = streamal.settings.Decider
     if options:
         streamal.settings.Decider = functools.partial(original, **options)
     try:
-        settings = EngineSettings(
-            model, strategy, budget, budget_manager=manager, hard_cap=hard_cap, seed=seed
-        )
-        result = replay(_ROWS[stream, seed], ReplaySetup(settings, batch_size=batch_size))
+        yield
     finally:
         streamal.settings.Decider = original
-    return task, result.accuracy, result.label_fraction
 
 
 #: the fields of a task, in order, as the raw-runs JSON names them

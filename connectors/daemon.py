@@ -437,9 +437,7 @@ class Daemon:
         decisions = self.engine.process(good, redone)
         self.metrics.decision_latency.observe(time.perf_counter() - started)
         proba = decisions.proba
-        self.deployed.see(
-            proba.max(axis=1) if proba.shape[1] else np.zeros(len(proba)), decisions.queried
-        )
+        self.deployed.see(proba.max(axis=1) if proba.shape[1] else np.zeros(len(proba)))
         if decisions.unscored:
             sources = {id(event): record for event, record in decoded}
             for unscored in decisions.unscored:
@@ -565,7 +563,9 @@ class Daemon:
             if delay >= 0:
                 self.metrics.label_delay.observe(delay)
             self.accuracy.update(example.y_pred, example.y)
-            self.deployed.label(example.confidence, example.y_pred == example.y)
+            self.deployed.label(
+                example.confidence, example.y_pred == example.y, example.probability
+            )
         self._count("labels_applied", len(examples))
         if examples:
             self.metrics.labeled_accuracy.set(self.accuracy.value)

@@ -164,6 +164,14 @@ class QueriesLog:
         y_pred = next((c for c in engine.model.classes if str(c) == guess), guess)
         confidence = proba[guess] if proba else None
         engine.restore_pending(
-            PendingQuery(query.id, query.x, query.ts, y_pred, query.score, confidence)
+            PendingQuery(
+                query.id,
+                query.x,
+                query.ts,
+                y_pred,
+                query.score,
+                confidence,
+                probability=query.probability,
+            )
         )
         return 1

@@ -3,51 +3,66 @@
 The labels a decider buys are not a sample of the stream: it asks about the
 events the model is least sure of, so their accuracy (``streamal_labeled_
 accuracy_ratio``) is far below the accuracy of the predictions users get.
-This estimator corrects for that by **post-stratification on the model's
-confidence**, the probability of its predicted class, which is what the query
-rules choose by:
+This estimator corrects for that with the chance each query had of being
+asked (:meth:`streamal.decider.Decider.query_probability`): an answer to a
+query asked with probability ``p`` stands for ``1 / p`` events (inverse
+probability weighting, Horvitz & Thompson 1952), within strata of the
+model's confidence (the probability of its predicted class):
 
-* every scored event is counted in its confidence stratum (ten strata,
-  ``[0, 0.1)`` … ``[0.9, 1]``; an event the model cannot name a class for is
-  in the lowest, and counts as wrong);
+* every scored event is counted in its confidence stratum (twenty strata,
+  ``[0, 0.05)`` … ``[0.95, 1]``; an event the model cannot name a class for
+  is in the lowest, and counts as wrong);
 * every label is scored right or wrong against the prediction made when its
-  query was asked, and counted in the stratum of that prediction's confidence,
-  weighted by how many of that stratum's recent events each query stood for
-  (``pace`` events): labels bought in a burst — a cold start, a drift — while
-  the model was worse must not outvote the quieter stretches after it;
-* the estimate is ``Σ_s w_s · a_s``: ``w_s`` the share of recent events in
-  stratum ``s``, ``a_s = (right_s + k · c̄_s) / (labels_s + k)`` its accuracy
-  from the labels in it, shrunk toward ``c̄_s``, the mean confidence of its
-  events, by ``k`` pseudo-labels (a calibrated model's own claim stands where
-  there are no labels yet, and fades as they come);
-* its 95 % interval is ``± 1.96 √(Σ_s w_s² a_s (1 - a_s) / (answers_s + k))``.
+  query was asked, and counted in the stratum of that prediction's
+  confidence with weight ``w = 1 / p``;
+* a stratum's accuracy is the weighted share of right answers (the ratio, or
+  Hájek, estimator), shrunk toward ``c̄_s``, the mean confidence of its
+  events, by ``k`` pseudo-events: ``a_s = (Σ w r + k c̄_s) / (Σ w + k)``;
+  the model's own claim stands where there are no answers yet, and fades
+  as they come (an answer asked with ``p = 0.02`` outweighs ``k = 10``);
+* the estimate is ``Σ_s n_s a_s / n``, ``n_s`` the recent events of stratum
+  ``s``;
+* its 95 % interval is ``± 1.96 √(Σ_s (n_s / n)² V_s)`` with the ratio
+  estimator's linearised variance ``V_s = (Σ w² (r - a_s)² + k a_s (1 - a_s))
+  / (Σ w + k)²``, but no less than Agresti–Coull's ``ã (1 - ã) / (m + 4)``,
+  ``ã = (m a_s + 2) / (m + 4)``, at the answers' effective number
+  ``m = (Σ w)² / Σ w²``: ten answers that all agree do not make a stratum
+  certain (and one with no answers has ``± 0.5``).
 
-What it cannot see: a rule that picks, within one confidence stratum, events
-more often wrong than their confidence says (the bandit rewards rules whose
-queries find errors) makes the estimate low; it is measured against the truth
+It is unbiased (up to the shrinkage) when every event had a known, non-zero
+chance of being asked: the default strategy, ``bandit``, asks every event
+with probability at least ``f b``, its random share of the budget. Rules
+that ask deterministically report ``p = 1``; then a stratum's unasked
+events are taken to be as often right as its asked ones, which is only as
+good as the rule's choice is blind to correctness within a stratum. Events
+a hard cap or a pending query kept from being asked count in their stratum
+at its accuracy. For scale: the
+accuracy of a uniform random sample of ``m`` events is off by
+``√(a (1 - a) / m)`` (one standard error), 1.3 to 2.1 points for ``m = 500``
+at 70–90 % accuracy; this estimate's own error is measured against the truth
 in ``benchmarks/RESULTS.md`` ("Deployed accuracy").
 
-Within a stratum the labeled events stand for all its events as long as the
-decider chose them by confidence alone (uncertainty rules; the bandit's
-random share also samples the confident strata). "Recent" is an exponential
-window over the events (``window`` events; labels fade at the same pace, so
-both describe the same stretch of the stream), so the estimate follows drift.
+"Recent" is an exponential window over the events (``window`` events;
+answers fade at the same pace, so both describe the same stretch of the
+stream), so the estimate follows drift.
 
 >>> import numpy as np
->>> estimator = DeployedAccuracy(window=1000)
->>> sure = np.zeros(900, dtype=bool); sure[::30] = True  # a random share asks 30 of these
->>> estimator.see(np.full(900, 0.95), sure)  # most events: the model is sure
->>> estimator.see(np.full(100, 0.55), np.arange(100) < 20)  # of the few it is not, 20 asked
->>> for right in [True] * 12 + [False] * 8:  # the labels bought: 60 % right
-...     estimator.label(0.55, right)
->>> estimate = estimator.estimate()  # 0.89 × 0.95 (the model's claim) + 0.11 × 0.60
+>>> estimator = DeployedAccuracy(window=100_000)  # hardly fades over these 1,000 events
+>>> estimator.see(np.full(900, 0.95))  # most events: the model is sure
+>>> estimator.see(np.full(100, 0.55))  # of the few it is not, 20 were asked (p = 0.2)
+>>> for right in [True] * 12 + [False] * 8:  # 60 % right: each stands for 5 events
+...     estimator.label(0.55, right, probability=0.2)
+>>> estimate = estimator.estimate()  # 0.9 × 0.95 (the model's claim) + 0.1 × 0.595
+>>> # 0.595 = (60 + 10 × 0.55) / (100 + 10): ten pseudo-events at the stratum's confidence
+>>> # No answer about the sure ones yet: the interval says that their 90 % is unknown.
 >>> round(estimate.value, 3), round(estimate.low, 2), round(estimate.high, 2)
-(0.911, 0.64, 1.0)
->>> for right in [True] * 28 + [False] * 2:  # the answers about the sure ones come
-...     estimator.label(0.95, right)
->>> estimate = estimator.estimate()  # 28 + 2 × 0.95 pseudo-labels right of 32: 0.934 there
+(0.915, 0.47, 1.0)
+>>> for right in [True] * 27 + [False] * 3:  # 30 of the sure ones, asked at random (p = 1/30)
+...     estimator.label(0.95, right, probability=1 / 30)
+>>> estimate = estimator.estimate()  # 0.9 × 0.9005 + 0.1 × 0.595
+>>> # 0.9005 = (810 + 10 × 0.95) / (900 + 10)
 >>> round(estimate.value, 3), round(estimate.low, 2), round(estimate.high, 2)
-(0.897, 0.82, 0.98)
+(0.87, 0.76, 0.98)
 
 """
 
@@ -60,7 +75,7 @@ import numpy as np
 
 __all__ = ["DeployedAccuracy", "Estimate"]
 
-_STRATA = 10
+_STRATA = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,82 +96,83 @@ class DeployedAccuracy:
     window
         Events in the exponential window (the mean age of what is counted).
     prior
-        Pseudo-labels ``k`` at a stratum's mean confidence.
+        Pseudo-events ``k`` at a stratum's mean confidence.
     """
 
-    def __init__(self, window: int = 10_000, prior: float = 2.0, pace: int = 1_000) -> None:
-        if window < 1 or pace < 1 or not prior > 0:
-            raise ValueError("window and pace must be at least 1 and prior positive")
+    def __init__(self, window: int = 10_000, prior: float = 10.0) -> None:
+        if window < 1 or not prior > 0:
+            raise ValueError("window must be at least 1 and prior positive")
         self.decay = 1.0 - 1.0 / window
-        self.pace_decay = 1.0 - 1.0 / pace
         self.prior = prior
+        #: per stratum: recent events and the sum of their confidences
         self.events = np.zeros(_STRATA)
         self.confidence = np.zeros(_STRATA)
-        #: weighted labels and weighted right answers per stratum
-        self.labels = np.zeros(_STRATA)
-        self.right = np.zeros(_STRATA)
+        #: per stratum, over the recent answers: count, Σ w, Σ w r, Σ w², Σ w² r
         self.answers = np.zeros(_STRATA)
-        #: the recent events and queries per stratum: the pace at which each is labeled
-        self.recent_events = np.zeros(_STRATA)
-        self.recent_queries = np.zeros(_STRATA)
+        self.weight = np.zeros(_STRATA)
+        self.right = np.zeros(_STRATA)
+        self.weight2 = np.zeros(_STRATA)
+        self.right2 = np.zeros(_STRATA)
 
     @staticmethod
-    def _strata(confidences: np.ndarray) -> np.ndarray:
+    def _stratum(confidences: np.ndarray) -> np.ndarray:
         return np.clip((confidences * _STRATA).astype(np.int64), 0, _STRATA - 1)
 
-    def see(self, confidences: np.ndarray, queried: np.ndarray) -> None:
-        """Count scored events by their confidence (0 where the model knows no class),
-        and which of them were queried."""
+    def see(self, confidences: np.ndarray) -> None:
+        """Count scored events by their confidence (0 where the model knows no class)."""
         n = len(confidences)
         if not n:
             return
         fade = self.decay**n
-        for counts in (self.events, self.confidence, self.labels, self.right, self.answers):
-            counts *= fade
-        self.recent_events *= self.pace_decay**n
-        self.recent_queries *= self.pace_decay**n
-        strata = self._strata(confidences)
-        counts = np.bincount(strata, minlength=_STRATA)
-        self.events += counts
-        self.recent_events += counts
-        self.recent_queries += np.bincount(strata, weights=queried, minlength=_STRATA)
+        for sums in (self.events, self.confidence, self.answers, self.weight, self.right,
+                     self.weight2, self.right2):  # fmt: skip
+            sums *= fade
+        strata = self._stratum(confidences)
+        self.events += np.bincount(strata, minlength=_STRATA)
         self.confidence += np.bincount(strata, weights=confidences, minlength=_STRATA)
 
-    def label(self, confidence: float | None, right: bool) -> None:
+    def label(self, confidence: float | None, right: bool, probability: float = 1.0) -> None:
         """Count one answer: was the prediction made at query time, at ``confidence``, right?
 
-        A query asked before the model knew any class has no prediction to score: it
-        is left out (those events are counted wrong through their stratum).
+        ``probability`` is the chance the query had of being asked. A query asked
+        before the model knew any class has no prediction to score: it is left
+        out (those events are counted wrong through their stratum).
         """
         if confidence is None:
             return
-        (stratum,) = self._strata(np.array([confidence]))
-        # Each answer stands for the events of its stratum that went unasked meanwhile:
-        # labels bought in a burst (a cold start, a drift) must not outvote the rest.
-        weight = self.recent_events[stratum] / max(self.recent_queries[stratum], 1.0)
-        self.labels[stratum] += weight
-        self.right[stratum] += weight * right
+        if not 0.0 < probability <= 1.0:
+            raise ValueError(f"probability must be in (0, 1], got {probability!r}")
+        (stratum,) = self._stratum(np.array([confidence]))
+        weight = 1.0 / probability
         self.answers[stratum] += 1.0
+        self.weight[stratum] += weight
+        self.right[stratum] += weight * right
+        self.weight2[stratum] += weight * weight
+        self.right2[stratum] += weight * weight * right
 
     def estimate(self) -> Estimate | None:
         """The estimate, or ``None`` before any event."""
         total = self.events.sum()
         if not total:
             return None
-        weights = self.events / total
+        share = self.events / total
         mean_confidence = np.divide(
             self.confidence, self.events, out=np.zeros(_STRATA), where=self.events > 0
         )
-        # The prior is k answers' worth of weight: k times the stratum's mean weight.
-        per_answer = np.divide(
-            self.labels, self.answers, out=np.ones(_STRATA), where=self.answers > 0
+        k = self.prior
+        accuracy = (self.right + k * mean_confidence) / (self.weight + k)
+        # Σ w² (r - a)² = Σ w² r (1 - 2a) + a² Σ w², as r² = r.
+        spread = self.right2 * (1 - 2 * accuracy) + accuracy**2 * self.weight2
+        variance = (spread + k * accuracy * (1 - accuracy)) / (self.weight + k) ** 2
+        # Where every answer agrees the linearised variance is 0: no less than Agresti and
+        # Coull's at the answers' effective number (Kish), as for a plain proportion.
+        effective = np.divide(
+            self.weight**2, self.weight2, out=np.zeros(_STRATA), where=self.weight2 > 0
         )
-        prior = self.prior * per_answer
-        accuracy = (self.right + prior * mean_confidence) / (self.labels + prior)
-        value = float(weights @ accuracy)
-        spread = 1.96 * math.sqrt(
-            float((weights**2 * accuracy * (1 - accuracy) / (self.answers + self.prior)).sum())
-        )
+        adjusted = (accuracy * effective + 2) / (effective + 4)
+        variance = np.maximum(variance, adjusted * (1 - adjusted) / (effective + 4))
+        value = float(share @ accuracy)
+        half = 1.96 * math.sqrt(max(0.0, float(share**2 @ variance)))
         return Estimate(
-            value, max(0.0, value - spread), min(1.0, value + spread), float(self.answers.sum())
+            value, max(0.0, value - half), min(1.0, value + half), float(self.answers.sum())
         )

@@ -70,6 +70,8 @@ class Query:
     model_version: int
     #: the stream's known classes, typed (``proba``'s keys are their text), for labeling tools
     classes: tuple[Hashable, ...] = ()
+    #: the chance the decider had of asking it (:meth:`streamal.decider.Decider.query_probability`)
+    probability: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ class TrainingExample:
     answers: tuple[Answer, ...] = ()
     #: the model's probability for ``y_pred`` when it asked (``None`` if it knew no class)
     confidence: float | None = None
+    #: the chance the decider had of asking it (its answers stand for ``1 / probability`` events)
+    probability: float = 1.0
 
 
 class LabelOutcome(enum.StrEnum):
@@ -322,6 +326,8 @@ class Engine:
             queried[i] = self.was_queried(events[i].id)
         scores = np.zeros(len(events))
         scores[decided] = choice_scores
+        chances = np.ones(len(events))
+        chances[decided] = self.decider.query_probability(choice_scores)
         for event in events:
             self.clock = max(self.clock, event.ts)
         y_pred = self.model.predict(proba)
@@ -331,6 +337,7 @@ class Engine:
         for i in decided[choice].tolist():
             event = events[i]
             score = float(scores[i])
+            chance = float(chances[i])
             row = dict(zip(classes, proba[i].tolist(), strict=True))
             queries.append(
                 Query(
@@ -342,11 +349,12 @@ class Engine:
                     self.decider.strategy,
                     self.model.version,
                     known,
+                    chance,
                 )
             )
             confidence = float(proba[i].max()) if proba.shape[1] else None
             pending = PendingQuery(
-                event.id, event.x, event.ts, y_pred[i], score, confidence, int(numbers[i])
+                event.id, event.x, event.ts, y_pred[i], score, confidence, int(numbers[i]), chance
             )
             self._dropped(self.pending.add(pending))
         return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries, unscored)
@@ -481,6 +489,7 @@ class Engine:
                         query.y_pred,
                         label.annotator,
                         confidence=query.confidence,
+                        probability=query.probability,
                     )
                 )
                 continue
@@ -523,6 +532,7 @@ class Engine:
                 self.decider.strategy,
                 self.model.version,
                 tuple(self.schema.classes),
+                query.probability,
             )
         )
         return True
@@ -540,6 +550,7 @@ class Engine:
             next(a.annotator for a in answers if a.label == y),
             tuple(answers),
             query.confidence,
+            query.probability,
         )
 
     def settle(self, now: float) -> list[TrainingExample]:

@@ -404,7 +404,7 @@ def encode_query(query: Query) -> bytes:
     >>> from streamal.engine import Query
     >>> query = Query("e1", 3.0, {"a": 1.0}, {"x": 0.5, "y": 0.5}, 0.5, "split", 4, ("x", "y"))
     >>> encode_query(query)
-    b'{"v":1,"id":"e1","ts":3.0,"x":{"a":1.0},"proba":{"x":0.5,"y":0.5},"score":0.5,"strategy":"split","model_version":4,"classes":["x","y"]}'
+    b'{"v":1,"id":"e1","ts":3.0,"x":{"a":1.0},"proba":{"x":0.5,"y":0.5},"score":0.5,"strategy":"split","model_version":4,"classes":["x","y"],"probability":1.0}'
 
     """
     return _dumps(
@@ -418,6 +418,7 @@ def encode_query(query: Query) -> bytes:
             "strategy": query.strategy,
             "model_version": query.model_version,
             "classes": list(query.classes),
+            "probability": query.probability,
         }
     )
 
@@ -453,6 +454,15 @@ def _query(obj: dict) -> Query:
         raise InvalidRecord(
             Reason.BAD_FIELD, f"strategy must be a non-empty string, got {_show(strategy)}"
         )
+    probability = obj.get("probability", 1.0)
+    if (
+        isinstance(probability, bool)
+        or not isinstance(probability, int | float)
+        or not 0.0 < probability <= 1.0
+    ):
+        raise InvalidRecord(
+            Reason.BAD_FIELD, f"probability must be a number in (0, 1], got {_show(probability)}"
+        )
     return Query(
         obj["id"],
         _timestamp(obj, 0.0),
@@ -462,6 +472,7 @@ def _query(obj: dict) -> Query:
         strategy,
         _model_version(obj),
         _classes(obj.get("classes", [])),
+        float(probability),
     )
 
 
@@ -548,7 +559,8 @@ def encode_training_example(example: TrainingExample) -> bytes:
 
     The answers behind an aggregated label are written only when the engine
     aggregates (annotator-aware mode); the model's confidence when it asked,
-    whenever it knew a class to be confident in.
+    whenever it knew a class to be confident in; the chance the decider had
+    of asking, when it was not certain.
 
     >>> from streamal.annotators import Answer
     >>> from streamal.engine import TrainingExample
@@ -556,7 +568,8 @@ def encode_training_example(example: TrainingExample) -> bytes:
     >>> decode_training_example(encode_training_example(example)) == example
     True
     >>> answers = (Answer(True, "ann", 0.5), Answer(False, "bob"))
-    >>> aggregated = TrainingExample("e1", {"a": 1.0}, True, 1.0, 2.5, False, "ann", answers, 0.97)
+    >>> aggregated = TrainingExample(
+    ...     "e1", {"a": 1.0}, True, 1.0, 2.5, False, "ann", answers, 0.97, probability=0.25)
     >>> orjson.loads(encode_training_example(aggregated))["answers"]
     [{'label': True, 'annotator': 'ann', 'cost': 0.5}, {'label': False, 'annotator': 'bob'}]
     >>> decode_training_example(encode_training_example(aggregated)) == aggregated
@@ -577,6 +590,8 @@ def encode_training_example(example: TrainingExample) -> bytes:
         record["answers"] = [_answer(a) for a in example.answers]
     if example.confidence is not None:
         record["confidence"] = example.confidence
+    if example.probability != 1.0:
+        record["probability"] = example.probability
     return _dumps(record)
 
 
@@ -601,6 +616,7 @@ def decode_training_example(raw: bytes) -> TrainingExample:
             for a in obj.get("answers", ())
         ),
         obj.get("confidence"),
+        float(obj.get("probability", 1.0)),
     )
 
 

@@ -22,6 +22,8 @@ class PendingQuery:
     confidence: float | None = None
     #: the decider's number for the query (see :meth:`streamal.decider.Decider.credit`)
     number: int = -1
+    #: the chance the decider had of asking it
+    probability: float = 1.0
 
     def __setstate__(self, state: list) -> None:
         # A snapshot from before a field was added holds fewer values: the rest take defaults.

@@ -217,7 +217,7 @@ def replay(
         for example in [*learned, *settled]:
             trained += 1
             trained_right += example.y == oracle.truth.get(example.id, example.y)
-            estimator.label(example.confidence, example.y_pred == example.y)
+            estimator.label(example.confidence, example.y_pred == example.y, example.probability)
         for query in again:
             # Someone else answers a query asked again.
             answered = {a.annotator for a in engine.waiting[query.id].answers}
@@ -229,7 +229,7 @@ def replay(
         out = engine.process(batch)
         so_far = np.cumsum(out.queried)
         confidence = out.proba.max(axis=1) if out.proba.shape[1] else np.zeros(len(batch))
-        estimator.see(confidence, out.queried)
+        estimator.see(confidence)
         for i, (row, y_pred) in enumerate(zip(batch, out.y_pred, strict=True)):
             oracle.see(row.y)
             correct += y_pred == row.y

@@ -19,6 +19,7 @@ from streamal.annotators import Annotators
 from streamal.classes import ClassSchema
 from streamal.cost_budget import CostBudget
 from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
+from streamal.decider.strategies.bandit import RANDOM_SHARE
 from streamal.engine import Engine
 from streamal.model import DEFAULT_MODEL, Model, ModelSpecError, parse_model_spec
 
@@ -56,6 +57,11 @@ class EngineSettings:
     delay_aware
         Delay-aware querying: for this many events after a query (the label delay, in
         events), do not ask about events within 0.5 standardised units of it (0: off).
+    random_share
+        The share of the budget the ``bandit`` spends uniformly at random, so that every
+        event has a known chance of being asked: the deployed-accuracy estimate rests on
+        it (:mod:`streamal.deployed_accuracy`). More makes the estimate tighter, and the
+        model a little less accurate.
     cost_budget, expected_cost
         Spend at most ``cost_budget`` cost units per event instead of a label fraction
         (0: off); the decider paces for ``min(1, cost_budget / expected_cost)``.
@@ -93,6 +99,7 @@ class EngineSettings:
     hard_cap: bool = False
     drift_aware: bool = False
     delay_aware: int = 0
+    random_share: float = RANDOM_SHARE
     cost_budget: float = 0.0
     expected_cost: float = 1.0
     label_wait: float = 0.0
@@ -116,6 +123,12 @@ class EngineSettings:
             )
         if not 0.0 < self.budget <= 1.0:
             raise SettingsError(f"budget must be in (0, 1], got {self.budget:g}")
+        if not 0.0 <= self.random_share <= 1.0:
+            raise SettingsError(f"random_share must be in [0, 1], got {self.random_share:g}")
+        if self.random_share != RANDOM_SHARE and not self._takes_random_share():
+            raise SettingsError(
+                f"random_share is a setting of the bandit, not of {self.strategy!r}"
+            )
         try:
             if isinstance(self.model, str):
                 parse_model_spec(self.model)
@@ -141,9 +154,13 @@ class EngineSettings:
         """The cost budget, when one is set."""
         return CostBudget(self.cost_budget, self.expected_cost) if self.cost_budget else None
 
+    def _takes_random_share(self) -> bool:
+        return "random_share" in STRATEGIES[self.strategy].parameters
+
     def decider(self) -> Decider:
         """A fresh decider; with a cost budget it paces for the label fraction that budget buys."""
         cost = self.cost()
+        parameters = {"random_share": self.random_share} if self._takes_random_share() else {}
         return Decider(
             self.strategy,
             cost.label_fraction if cost else self.budget,
@@ -152,6 +169,7 @@ class EngineSettings:
             drift_aware=self.drift_aware,
             pending_events=self.delay_aware,
             seed=self.seed,
+            **parameters,
         )
 
 
@@ -179,7 +197,8 @@ def configure_engine(engine: Engine, settings: EngineSettings) -> Engine:
     """Bring a restored engine to ``settings``, keeping what it has learned.
 
     The model stays (it is the fold of the training log); the decider's state
-    starts over only when the decider itself changed; the pending bounds, the
+    starts over only when its rule, budget or seed changed (other parameters keep
+    it); the pending bounds, the
     annotator-aware mode and the cost budget follow the settings, keeping the
     annotators' reliability estimates and the cost already spent.
     """
@@ -189,7 +208,8 @@ def configure_engine(engine: Engine, settings: EngineSettings) -> Engine:
     else:
         engine.schema.fixed = False
     fresh = settings.decider()
-    if repr(fresh) != repr(engine.decider):
+    if not fresh.configured_like(engine.decider):
+        fresh.continue_from(engine.decider)
         engine.use_decider(fresh)
     engine.pending.max_size = settings.max_pending
     engine.pending.ttl = settings.pending_ttl

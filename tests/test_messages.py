@@ -122,7 +122,7 @@ def test_bad_labels_are_refused(raw):
 
 
 def test_outgoing_records_carry_the_version_and_id():
-    query = Query("q", 1.0, {"a": 1}, {1: 0.25, 2: 0.75}, 0.3, "s", 2, (1, 2))
+    query = Query("q", 1.0, {"a": 1}, {1: 0.25, 2: 0.75}, 0.3, "s", 2, (1, 2), 0.125)
     query = orjson.loads(encode_query(query))
     assert query == {
         "v": 1,
@@ -134,6 +134,7 @@ def test_outgoing_records_carry_the_version_and_id():
         "strategy": "s",
         "model_version": 2,
         "classes": [1, 2],
+        "probability": 0.125,
     }
     prediction = orjson.loads(encode_prediction(Prediction("p", None, {}, False), 3))
     assert prediction == {
@@ -246,8 +247,11 @@ def test_events_labels_queries_and_predictions_round_trip():
         "label": "spam",
         "ts": 4.0,
     }
-    query = Query("q", 1.0, {"a": 1}, {"no": 0.25, "yes": 0.75}, 0.3, "s", 2)
+    query = Query("q", 1.0, {"a": 1}, {"no": 0.25, "yes": 0.75}, 0.3, "s", 2, (), 0.04)
     assert decode_query(encode_query(query)) == query
+    written = orjson.loads(encode_query(query))
+    del written["probability"]  # a query written before the field came was asked for certain
+    assert decode_query(orjson.dumps(written)).probability == 1.0
     prediction = Prediction("p", 1, {"1": 0.5, "2": 0.5}, True)
     assert decode_prediction(encode_prediction(prediction, 7)) == (prediction, 7)
 
@@ -264,6 +268,9 @@ def test_events_labels_queries_and_predictions_round_trip():
         ({"strategy": ""}, Reason.BAD_FIELD),
         ({"model_version": -1}, Reason.BAD_FIELD),
         ({"model_version": True}, Reason.BAD_FIELD),
+        ({"probability": 0}, Reason.BAD_FIELD),
+        ({"probability": 1.5}, Reason.BAD_FIELD),
+        ({"probability": True}, Reason.BAD_FIELD),
         ({"id": ""}, Reason.BAD_ID),
     ],
 )

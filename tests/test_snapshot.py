@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from streamal.decider import Decider
+from streamal.decider import layout as L
 from streamal.engine import Engine, Event, Label
+from streamal.settings import EngineSettings, build_engine, configure_engine
 from streamal.snapshot import Snapshot, SnapshotError, dump_snapshot, load_snapshot
 from streamal.training import TrainingFold
 
@@ -93,3 +95,34 @@ def test_a_snapshot_from_before_the_decided_offsets_loads_with_none():
         12.5,
     )
     assert load_snapshot(dump_snapshot(snapshot, KEY), KEY).decided == {0: 50}
+
+
+def _bandit_engine(share: float) -> Engine:
+    engine = build_engine(EngineSettings("naive_bayes.GaussianNB()", random_share=share))
+    a = np.random.default_rng(2).normal(size=400)
+    out = engine.process([Event(str(i), {"a": float(a[i])}, float(i)) for i in range(400)])
+    engine.answer([Label(q.id, q.x["a"] > 0, 500.0) for q in out.queries])
+    return engine
+
+
+def test_a_new_random_share_keeps_what_the_bandit_learned():
+    engine = _bandit_engine(0.2)
+    learned = engine.decider.state.copy()
+    configure_engine(engine, EngineSettings("naive_bayes.GaussianNB()", random_share=0.5))
+    assert engine.decider.params[L.BANDIT_RANDOM_SHARE] == 0.5
+    assert (engine.decider.state == learned).all()
+    # Another budget is another decider: it starts over.
+    configure_engine(engine, EngineSettings("naive_bayes.GaussianNB()", budget=0.2))
+    assert engine.decider.labels_spent == 0
+
+
+def test_a_bandit_pickled_before_the_random_share_continues_with_it():
+    engine = _bandit_engine(0.2)
+    # Before the random share its parameters ended one slot earlier.
+    engine.decider.params = engine.decider.params[: L.BANDIT_RANDOM_SHARE]
+    restored = pickle.loads(pickle.dumps(engine))
+    spent = restored.decider.labels_spent
+    configure_engine(restored, EngineSettings("naive_bayes.GaussianNB()"))
+    assert len(restored.decider.params) == L.N_PARAMS
+    assert restored.decider.params[L.BANDIT_RANDOM_SHARE] == 0.2
+    assert restored.decider.labels_spent == spent > 0

@@ -17,6 +17,7 @@ import orjson
 from streamal.classes import parse_classes
 from streamal.cli.base import UsageError
 from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
+from streamal.decider.strategies.bandit import RANDOM_SHARE
 from streamal.model import DEFAULT_MODEL, Model, ModelSpecError
 from streamal.replay import (
     LabelDelay,
@@ -94,6 +95,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="for N events after a query (default: the --label-delay, which it waits for "
         "its label), do not ask about events within 0.5 standardised units of it; as "
         "serve's --delay-aware N",
+    )
+    p.add_argument(
+        "--random-share",
+        type=float,
+        metavar="F",
+        help=f"bandit: share of the budget asked uniformly at random (default: {RANDOM_SHARE:g}); "
+        "the deployed-accuracy estimate's error shrinks as 1/√F",
     )
     p.add_argument(
         "--label-delay",
@@ -331,6 +339,10 @@ def run(args: argparse.Namespace) -> int:
         classes = parse_classes(args.classes) if args.classes else ()
     except ValueError as e:
         raise UsageError(f"--classes: {e}") from None
+    share = RANDOM_SHARE if args.random_share is None else args.random_share
+    takes_share = {s for s in strategies if "random_share" in STRATEGIES[s].parameters}
+    if args.random_share is not None and not takes_share:
+        raise UsageError("--random-share is a setting of the bandit strategy")
     settings = [
         EngineSettings(
             model=args.model,
@@ -340,6 +352,7 @@ def run(args: argparse.Namespace) -> int:
             hard_cap=args.hard_cap,
             drift_aware=args.drift_aware,
             delay_aware=delay_aware,
+            random_share=share if s in takes_share else RANDOM_SHARE,
             cost_budget=args.cost_budget or 0.0,
             labels_per_query=args.labels_per_query,
             seed=args.seed,

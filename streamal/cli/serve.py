@@ -54,6 +54,12 @@ _NUMBER_FLAGS = {
         "not ask about events within 0.5 standardised units of it (default 0: off); "
         "replay's --delay-aware with --label-delay N",
     ),
+    "random-share": (
+        float,
+        "bandit: share of the budget asked uniformly at random, so every event has a known "
+        "chance of being asked; the deployed-accuracy estimate's error shrinks as 1/√F "
+        f"(default {ENGINE.random_share:g})",
+    ),
     "snapshot-interval": (
         float,
         f"seconds between snapshots (default {DEFAULTS.snapshot_interval:g})",

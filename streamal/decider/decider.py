@@ -183,6 +183,8 @@ class Decider:
         if self.arms:
             if self.params[L.BANDIT_RECEIPTS] < 1:
                 raise ValueError("receipts must be at least 1")
+            if not 0.0 <= self.params[L.BANDIT_RANDOM_SHARE] <= 1.0:
+                raise ValueError("random_share must be in [0, 1]")
             self.params[L.BANDIT_RECEIPTS] = int(self.params[L.BANDIT_RECEIPTS])
             self.params[L.BANDIT_ARMS] = len(self.arms)
             # The rules pace themselves without a cap, so the mixture may lean over the
@@ -348,6 +350,18 @@ class Decider:
             raise ValueError("numbers and errors must be 1-D arrays of the same length")
         bandit.credit(numbers, errors, self.params, self.state)
 
+    def query_probability(self, scores: np.ndarray) -> np.ndarray:
+        """The chance each event :meth:`decide` asked about had of being asked, from its scores.
+
+        The bandit asks with a known probability (its score, ``p``, at least
+        its random share of the budget); the other rules are treated as
+        asking for certain what they ask, given the stream before it. Weighing
+        each answer by ``1 / p`` makes the answers a fair sample of the events
+        (:mod:`streamal.deployed_accuracy`).
+        """
+        scores = np.asarray(scores, dtype=np.float64)
+        return scores.copy() if self.arms else np.ones_like(scores)
+
     def arm_weights(self) -> np.ndarray:
         """The chance of following each of :attr:`arms` now (empty for a single rule)."""
         if not self.arms:
@@ -443,6 +457,32 @@ class Decider:
             return False
         arm_states = zip(self.arms, self._arm_states(saved), strict=True)
         return all(arm._fits(arm_saved) for arm, arm_saved in arm_states)
+
+    def configured_like(self, other: Decider) -> bool:
+        """Whether ``other`` decides by the same rule, budget and parameters as this one."""
+        return (
+            repr(self) == repr(other)
+            and np.array_equal(self.codes, other.codes)
+            and np.array_equal(self.params, other.params, equal_nan=True)
+            and len(self.arms) == len(other.arms)
+            and all(a.configured_like(b) for a, b in zip(self.arms, other.arms, strict=True))
+        )
+
+    def continue_from(self, other: Decider) -> bool:
+        """Take over ``other``'s state (thresholds, weights, spending) when it fits this one.
+
+        A decider restored from a snapshot and rebuilt with other parameters
+        (or by a newer streamal, whose parameters have more slots) keeps what
+        it learned, as long as its state has the same layout. Returns whether
+        it did.
+        """
+        if repr(self) != repr(other):
+            return False
+        saved = other.state_dict()
+        if not self._fits(saved):
+            return False
+        self.load_state_dict(saved)
+        return True
 
     def load_state_dict(self, saved: dict[str, np.ndarray]) -> None:
         if not self._fits(saved):

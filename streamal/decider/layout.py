@@ -54,7 +54,8 @@ BANDIT_GAMMA = 29  # bandit: share of the choice spread evenly over the rules
 BANDIT_FORGET = 30  # bandit: pull of the weights back to even, per answer
 BANDIT_RECEIPTS = 31  # bandit: queries whose answer can still be credited
 BANDIT_REWARD = 32
-N_PARAMS = 33
+BANDIT_RANDOM_SHARE = 33  # bandit: share f of the budget asked uniformly at random
+N_PARAMS = 34
 
 # state
 SEEN = 0  # events decided

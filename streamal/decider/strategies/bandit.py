@@ -14,6 +14,8 @@ from streamal.decider.base import Strategy
 from streamal.decider.rng import next_uniform
 
 RULE = 13
+#: share of the budget asked uniformly at random (benchmarks/RESULTS.md, "Deployed accuracy")
+RANDOM_SHARE = 0.2
 
 # The strategy's region of the state: K log-weights, the answers' mean error r̄ and their
 # count, then a ring of receipts, three slots per query: (advice bits, p, model confidence).
@@ -58,18 +60,21 @@ def decide(
     queried: np.ndarray,
     scores: np.ndarray,
 ) -> None:
-    """Query each event with probability ``p = Σ π_e`` over the rules that advise it.
+    """Query each event with probability ``p = f b + (1 - f) Σ π_e`` over the rules that advise it.
 
-    ``advice`` (n × K booleans) holds each rule's own decision. The hard cap
-    (with its start-up or drift reserve) and delay-aware blocking apply on
-    top. Every query leaves a receipt, ``(advice bits, p, the model's
-    confidence)``, at its query number in a ring, for :func:`credit` to find
-    when its answer comes.
+    ``advice`` (n × K booleans) holds each rule's own decision; ``f`` is the
+    random share, the share of the budget ``b`` asked uniformly at random.
+    The hard cap (with its start-up or drift reserve) and delay-aware
+    blocking apply on top. Every query leaves a receipt, ``(advice bits, p,
+    the model's confidence)``, at its query number in a ring, for
+    :func:`credit` to find when its answer comes.
     """
     arms = int(params[L.BANDIT_ARMS])
     receipts = int(params[L.BANDIT_RECEIPTS])
     ring = int(params[L.REGION]) + arms + 2
     pi = choice_probabilities(params, state)
+    share = params[L.BANDIT_RANDOM_SHARE]
+    floor = share * params[L.BUDGET]
     delay_aware = params[L.PENDING_EVENTS] > 0.0
     for i in range(advice.shape[0]):
         p = 0.0
@@ -80,6 +85,8 @@ def decide(
                 p += pi[e]
                 bits += bit
             bit *= 2.0
+        # Rounding may take the sum of the weights a hair past 1.
+        p = min(1.0, floor + (1.0 - share) * p)
         scores[i] = p
         state[L.SEEN] += 1.0
         now = state[L.SEEN]
@@ -150,10 +157,16 @@ class Bandit(Strategy):
     No single published rule is best on every stream and budget; this one
     runs several (:attr:`arms`, each pacing itself to the budget with its own
     thresholds) side by side and, for every event, asks with probability
-    ``p = Σ π_e`` over the rules that would ask, where ``π`` are exponential
-    weights mixed with a share ``γ`` of even choice (EXP4, Auer et al. 2002).
-    Since each rule asks for about ``b`` of the events, so does the mixture;
-    the hard cap (always on) keeps every prefix within ``floor(b n) + 1``,
+    ``p = f b + (1 - f) Σ π_e`` over the rules that would ask, where ``π``
+    are exponential weights mixed with a share ``γ`` of even choice (EXP4,
+    Auer et al. 2002). Since each rule asks for about ``b`` of the events, so
+    does the mixture. The random share ``f`` of the budget gives every event
+    a known chance of being asked, however sure the model is: the answers,
+    weighed by ``1 / p``, are then a fair sample of the whole stream, which
+    is what the deployed-accuracy estimate rests on
+    (:mod:`streamal.deployed_accuracy`), and the model sees some of the
+    events the rules would never pick. The hard cap (always on) keeps every
+    prefix within ``floor(b n) + 1``,
     except that the first ``w`` events may borrow ``w`` events' labels, paid
     back right after (an untrained model gains most from its first labels;
     ``hard_cap=True`` turns this off).
@@ -179,6 +192,10 @@ class Bandit(Strategy):
         0: RAL's ``r - r̄``; 1: the surprise ``r - (1 - confidence)``, which
         credits a rule for finding where the model is wrong *and sure*
         (tried in ``benchmarks/RESULTS.md``'s tuning table; not better).
+    random_share
+        Share ``f`` of the budget asked uniformly at random (chosen in
+        ``benchmarks/RESULTS.md``, "Deployed accuracy": the estimate's error
+        shrinks as ``1 / √f``, the model's accuracy a little as ``f`` grows).
 
     Examples
     --------
@@ -224,6 +241,7 @@ class Bandit(Strategy):
         "forget": (L.BANDIT_FORGET, 0.01),
         "receipts": (L.BANDIT_RECEIPTS, 4096.0),
         "reward": (L.BANDIT_REWARD, 0.0),
+        "random_share": (L.BANDIT_RANDOM_SHARE, RANDOM_SHARE),
     }
 
     @classmethod

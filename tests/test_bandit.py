@@ -69,6 +69,17 @@ def test_the_random_share_gives_every_event_a_chance():
     assert scores == pytest.approx([0.8, 0.575, 0.275, 0.05])
 
 
+def test_the_random_share_grows_over_the_first_labels():
+    params, state = two_arms(gamma=0.2)
+    params[L.BUDGET], params[L.BANDIT_RANDOM_SHARE], params[L.BANDIT_RAMP] = 0.2, 0.25, 100
+    weights(params, state)[:] = [math.log(3.0), 0.0]
+    state[L.QUERIED] = 40  # 40 of the ramp's 100 labels spent: f = 0.25 × 0.4 = 0.1
+    queried, scores = decide(params, state, [[True, False], [False, False]], seed=3)
+    # p = 0.1 × 0.2 + 0.9 × 0.7; then f grows by a 400th if that event was asked.
+    assert scores[0] == pytest.approx(0.02 + 0.9 * 0.7)
+    assert scores[1] == pytest.approx(0.25 * (40 + queried[0]) / 100 * 0.2)
+
+
 def test_unanimous_advice_decides_and_leaves_receipts():
     params, state = two_arms()
     queried, _ = decide(params, state, [[True, True], [False, False], [True, False]] * 1, seed=1)

@@ -55,7 +55,8 @@ BANDIT_FORGET = 30  # bandit: pull of the weights back to even, per answer
 BANDIT_RECEIPTS = 31  # bandit: queries whose answer can still be credited
 BANDIT_REWARD = 32
 BANDIT_RANDOM_SHARE = 33  # bandit: share f of the budget asked uniformly at random
-N_PARAMS = 34
+BANDIT_RAMP = 34  # bandit: labels spent before the random share is whole
+N_PARAMS = 35
 
 # state
 SEEN = 0  # events decided

@@ -16,6 +16,10 @@ from streamal.decider.rng import next_uniform
 RULE = 13
 #: share of the budget asked uniformly at random (benchmarks/RESULTS.md, "Deployed accuracy")
 RANDOM_SHARE = 0.2
+#: labels spent before the random share is whole: the first labels go to the rules, which
+#: an untrained model gains most from (at a 1 % budget a whole share from the start costs
+#: 1.3 points of accuracy, this ramp nothing; benchmarks/RESULTS.md, "Deployed accuracy")
+RAMP = 200.0
 
 # The strategy's region of the state: K log-weights, the answers' mean error r̄ and their
 # count, then a ring of receipts, three slots per query: (advice bits, p, model confidence).
@@ -63,7 +67,9 @@ def decide(
     """Query each event with probability ``p = f b + (1 - f) Σ π_e`` over the rules that advise it.
 
     ``advice`` (n × K booleans) holds each rule's own decision; ``f`` is the
-    random share, the share of the budget ``b`` asked uniformly at random.
+    random share, the share of the budget ``b`` asked uniformly at random,
+    which grows with the labels spent ``q`` up to the ramp ``R``:
+    ``f = f_max min(1, q / R)``.
     The hard cap (with its start-up or drift reserve) and delay-aware
     blocking apply on top. Every query leaves a receipt, ``(advice bits, p,
     the model's confidence)``, at its query number in a ring, for
@@ -73,10 +79,12 @@ def decide(
     receipts = int(params[L.BANDIT_RECEIPTS])
     ring = int(params[L.REGION]) + arms + 2
     pi = choice_probabilities(params, state)
-    share = params[L.BANDIT_RANDOM_SHARE]
-    floor = share * params[L.BUDGET]
     delay_aware = params[L.PENDING_EVENTS] > 0.0
     for i in range(advice.shape[0]):
+        share = params[L.BANDIT_RANDOM_SHARE]
+        if state[L.QUERIED] < params[L.BANDIT_RAMP]:
+            share *= state[L.QUERIED] / params[L.BANDIT_RAMP]
+        floor = share * params[L.BUDGET]
         p = 0.0
         bits = 0.0
         bit = 1.0
@@ -165,10 +173,11 @@ class Bandit(Strategy):
     weighed by ``1 / p``, are then a fair sample of the whole stream, which
     is what the deployed-accuracy estimate rests on
     (:mod:`streamal.deployed_accuracy`), and the model sees some of the
-    events the rules would never pick. The hard cap (always on) keeps every
-    prefix within ``floor(b n) + 1``,
-    except that the first ``w`` events may borrow ``w`` events' labels, paid
-    back right after (an untrained model gains most from its first labels;
+    events the rules would never pick. The share grows to ``f`` over the first
+    ``ramp`` labels, which an untrained model gains most from when the rules
+    pick them. The hard cap (always on) keeps every prefix within
+    ``floor(b n) + 1``, except that the first ``w`` events may borrow ``w``
+    events' labels, paid back right after (for the same reason;
     ``hard_cap=True`` turns this off).
 
     The reward is label-efficient, as in RAL (Wassermann, Cuvelier & Casas
@@ -196,6 +205,10 @@ class Bandit(Strategy):
         Share ``f`` of the budget asked uniformly at random (chosen in
         ``benchmarks/RESULTS.md``, "Deployed accuracy": the estimate's error
         shrinks as ``1 / √f``, the model's accuracy a little as ``f`` grows).
+    ramp
+        Labels spent before the random share is whole; it grows in proportion
+        until then, so the first labels, which an untrained model gains most
+        from, go to the rules.
 
     Examples
     --------
@@ -242,6 +255,7 @@ class Bandit(Strategy):
         "receipts": (L.BANDIT_RECEIPTS, 4096.0),
         "reward": (L.BANDIT_REWARD, 0.0),
         "random_share": (L.BANDIT_RANDOM_SHARE, RANDOM_SHARE),
+        "ramp": (L.BANDIT_RAMP, RAMP),
     }
 
     @classmethod

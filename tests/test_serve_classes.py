@@ -13,11 +13,11 @@ from tests.conftest import FAST_GROUP, Annotator
 N_EVENTS = 600
 
 
-def _events() -> list[dict]:
+def _events(n: int = N_EVENTS) -> list[dict]:
     rng = np.random.default_rng(5)
     return [
         {"v": 1, "id": f"e{i}", "ts": float(i), "x": {"a": float(a), "b": float(b)}}
-        for i, (a, b) in enumerate(rng.normal(size=(N_EVENTS, 2)))
+        for i, (a, b) in enumerate(rng.normal(size=(n, 2)))
     ]
 
 
@@ -77,3 +77,43 @@ def test_spelled_answers_on_a_boolean_stream_keep_its_classes(topics, serve, tmp
     )
     assert low <= truth <= high
     assert abs(estimate - truth) < 0.06, (estimate, truth)
+
+
+def test_the_bandit_tells_each_answer_its_chance_and_the_estimate_holds_the_truth(
+    topics, serve, tmp_path: Path
+):
+    """The default strategy: every query and training record carries the chance it was
+    asked, and the estimate built on them holds the accuracy of all the predictions."""
+    daemon = serve([*topics.flags(), *FAST_GROUP, "--state-dir", str(tmp_path / "state"),
+                    "--budget", "0.3", "--random-share", "0.5"])  # fmt: skip
+    annotator = Annotator(topics, lambda query: _truth(query["x"]))
+    annotator.start()
+    daemon.wait_logged("partitions assigned")
+    events = _events(1500)  # ~450 labels: the random share is whole after the first 200
+    for start in range(0, len(events), 150):
+        # In steps, so that the answers reach the model while the stream goes on.
+        topics.send_many(topics.events, events[start : start + 150])
+        topics.read(topics.training, at_least=int(0.2 * (start + 150)), timeout=60)
+    predictions = topics.read_json(topics.predictions, at_least=len(events))
+    queries = topics.read_json(topics.queries, at_least=400)
+    training = topics.read_json(topics.training, at_least=len(queries), timeout=60)
+    assert len(training) == len(queries)
+    metrics = daemon.metrics()
+    annotator.stopping.set()
+    assert daemon.stop() == 0
+
+    assert all(0.0 < q["probability"] <= 1.0 and q["probability"] == q["score"] for q in queries)
+    chance = {q["id"]: q["probability"] for q in queries}
+    assert all(t.get("probability", 1.0) == chance[t["id"]] for t in training)
+    # Once the ramp is over every event has a chance of at least 0.5 × 0.3, unsure ones more.
+    late = [q["probability"] for q in queries[250:]]
+    assert min(late) >= 0.15 - 1e-9 and max(late) > 0.3
+    hits = [p["y"] == _truth(events[int(p["id"][1:])]["x"]) for p in predictions]
+    truth = sum(hits) / len(hits)
+    assert truth > 0.8
+    low, estimate, high = (
+        metrics[("streamal_deployed_accuracy_ratio", ("bound", bound))]
+        for bound in ("low", "estimate", "high")
+    )
+    assert low <= truth <= high
+    assert abs(estimate - truth) < 0.06, (estimate, truth)  # three standard errors

@@ -90,6 +90,7 @@ VARIANTS = (
     "split[v=0.2]",
     "quantile_uncertainty[hard_cap=1]",
     "random[window=1000]",
+    "bandit[random_share=0]",
 )
 VARIANT_BUDGETS = (0.05, 0.10)
 #: prefix of a scikit-activeml strategy's name in the tables

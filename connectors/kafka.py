@@ -34,12 +34,20 @@ def consumer(config: ServeConfig, **overrides: Any) -> KafkaConsumer:
 
     Fetches wait at most 10 ms for data (kafka-python: 500 ms): some brokers (the
     embedded one) hold a fetch that long even with records ready, which set the
-    event-to-query latency (benchmarks/daemon_latency.py).
+    event-to-query latency (benchmarks/daemon_latency.py). A replica that dies is
+    noticed after 10 s, the session timeout (kafka-python 3: 45 s; Kafka's own
+    clients before 3.0: 10 s): its partitions wait that long for another, and some
+    brokers (the embedded one) hold every group join for half of it, so a daemon
+    started by hand there consumed nothing for 23 s. Heartbeats come from
+    kafka-python's own thread, so a long batch does not end a session
+    (``max_poll_interval_ms`` bounds that).
     """
     settings = {
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "fetch_max_wait_ms": 10,
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 3_000,
         **_BOOTSTRAP,
     }
     settings |= _only(config.kafka_settings(), KafkaConsumer.DEFAULT_CONFIG)

@@ -89,7 +89,7 @@ VARIANTS = (
     "variable_uncertainty[budget_manager=biqf]",
     "split[v=0.2]",
     "quantile_uncertainty[hard_cap=1]",
-    "random[window=1000]",
+    "random[budget_manager=estimated]",
     "bandit[random_share=0]",
 )
 VARIANT_BUDGETS = (0.05, 0.10)

@@ -130,6 +130,10 @@ class EngineSettings:
                 f"random_share is a setting of the bandit, not of {self.strategy!r}"
             )
         try:
+            self.decider()
+        except ValueError as e:  # a combination the decider refuses, e.g. a budget manager
+            raise SettingsError(str(e)) from None
+        try:
             if isinstance(self.model, str):
                 parse_model_spec(self.model)
         except ModelSpecError as e:

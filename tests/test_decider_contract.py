@@ -16,7 +16,15 @@ from streamal.decider import BUDGET_MANAGERS, STRATEGIES, Decider
 
 #: the cap: none, the hard cap, or drift-aware spending (a reserve of one window)
 CAPS = ("", "cap", "drift")
-COMBINATIONS = [(s, m, cap) for s in STRATEGIES for m in BUDGET_MANAGERS for cap in CAPS]
+#: every strategy with every budget manager it takes ("none" only for the rules that pace
+#: themselves)
+COMBINATIONS = [
+    (s, m, cap)
+    for s in STRATEGIES
+    for m in BUDGET_MANAGERS
+    for cap in CAPS
+    if m != "none" or STRATEGIES[s].paces_itself
+]
 IDS = [f"{s}-{m}{'-' + c if c else ''}" for s, m, c in COMBINATIONS]
 
 

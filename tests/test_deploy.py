@@ -1341,7 +1341,8 @@ def test_concepts_doc_describes_every_strategy_and_budget_manager():
         assert f"| `{strategy}` |" in text, strategy
     for heading in ("Measures", "Query rules", "Budget managers", "Label delay", "Prequential"):
         assert re.search(rf"^## {heading}", text, re.M), heading
-    assert "Estimated budget" in text and "BIQF" in text and len(BUDGET_MANAGERS) == 2
+    assert "Estimated budget" in text and "BIQF" in text and "**None**" in text
+    assert len(BUDGET_MANAGERS) == 3
 
 
 def dashboard_expr(title: str, index: int = 0) -> str:

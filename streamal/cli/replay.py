@@ -328,7 +328,10 @@ def run(args: argparse.Namespace) -> int:
         # 'all' means all that this model can run: committee rules need an ensemble.
         strategies = [s for s in strategies if not Decider(s).needs_committee]
     for name in strategies:
-        decider = Decider(name, budgets[0], budget_manager=args.budget_manager)
+        try:
+            decider = Decider(name, budgets[0], budget_manager=args.budget_manager)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if decider.needs_committee and not model.is_committee:
             raise UsageError(
                 f"--strategy {name} needs an ensemble --model, e.g. "

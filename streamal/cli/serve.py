@@ -30,7 +30,8 @@ _FLAGS = {
     "dead-letter-topic": f"default {DEFAULTS.dead_letter_topic}",
     "model": f"river model spec (default {ENGINE.model})",
     "strategy": f"query strategy (default {ENGINE.strategy})",
-    "budget-manager": "estimated or biqf: override the strategy's budget manager",
+    "budget-manager": "estimated, biqf or none (random and periodic only): override the "
+    "strategy's budget manager",
     "classes": "the stream's classes, e.g. spam,ham (true,false: booleans; 0,1,2: integers): "
     "answers are read as these and any other is dead-lettered as unknown_class (default: "
     "the type of the first label, and new classes learned as they come)",

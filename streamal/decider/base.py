@@ -49,6 +49,8 @@ class Strategy:
     needs_features: ClassVar[bool] = False
     #: the rule needs to be told the labeled events
     needs_labels: ClassVar[bool] = False
+    #: the rule asks at the budget's rate by itself, so it may go without a budget manager
+    paces_itself: ClassVar[bool] = False
 
     @classmethod
     def region_size(cls, params: np.ndarray) -> int:

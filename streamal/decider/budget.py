@@ -4,6 +4,10 @@
     Žliobaitė et al. (2014): the spending over roughly the last ``w`` events is
     estimated as ``u_t / w`` with ``u_t = u_{t-1} (w - 1) / w + 1[queried]``;
     a query is allowed while ``u_t / w < b``.
+``none``
+    No gate: the rule's own rate is the budget (random sampling asks with
+    probability ``b``, so it spends ``b`` of the events, where the estimated
+    gate, which only ever holds back, leaves a tenth of it unspent).
 ``biqf``
     Kottke, Krempl & Spiliopoulou (2015), balanced incremental quantile filter:
     the utility must reach the ``1 - b`` quantile of the last ``w`` utilities,
@@ -47,6 +51,7 @@ __all__ = [
     "BIQF",
     "BUDGET_MANAGERS",
     "ESTIMATED",
+    "NONE",
     "allows_biqf",
     "allows_estimated",
     "at_most_budget",
@@ -57,9 +62,10 @@ __all__ = [
 
 ESTIMATED = 0
 BIQF = 1
+NONE = 2
 
 #: CLI name → budget-manager code.
-BUDGET_MANAGERS = {"estimated": ESTIMATED, "biqf": BIQF}
+BUDGET_MANAGERS = {"estimated": ESTIMATED, "biqf": BIQF, "none": NONE}
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

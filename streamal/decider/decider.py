@@ -9,7 +9,7 @@ import numpy as np
 from river import drift
 
 from streamal.decider import layout as L
-from streamal.decider.budget import BUDGET_MANAGERS, budget_fraction
+from streamal.decider.budget import BUDGET_MANAGERS, NONE, budget_fraction
 from streamal.decider.kernel import decide_batch, decide_batch_rich, learn_batch
 from streamal.decider.measures import COMMITTEE_MEASURES, MEASURES
 from streamal.decider.pending_window import capacity
@@ -128,6 +128,11 @@ class Decider:
         kind = STRATEGIES[strategy]
         if budget_manager is not None:
             _check_choice("budget manager", budget_manager, BUDGET_MANAGERS)
+            if BUDGET_MANAGERS[budget_manager] == NONE and not kind.paces_itself:
+                raise ValueError(
+                    f"budget manager 'none' would let {strategy!r} ask as often as it likes: "
+                    "only random and periodic pace themselves"
+                )
         if measure is not None:
             _check_choice("measure", measure, MEASURES)
         self.strategy = strategy

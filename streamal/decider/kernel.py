@@ -51,6 +51,8 @@ def _decide_one(
     """
     if manager == budget.BIQF:
         ask = budget.allows_biqf(params, state, u)
+    elif manager == budget.NONE:
+        ask = True
     else:
         ask = budget.allows_estimated(params, state)
     if ask and capped:
@@ -120,6 +122,8 @@ def decide_batch(
         state[L.SEEN] += 1.0
         if manager == budget.BIQF:
             ask = budget.allows_biqf(params, state, u)
+        elif manager == budget.NONE:
+            ask = True
         else:
             ask = budget.allows_estimated(params, state)
         if ask and capped:

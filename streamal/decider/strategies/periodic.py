@@ -41,3 +41,4 @@ class Periodic(Strategy):
 
     name = "periodic"
     rule = RULE
+    paces_itself = True

@@ -1,7 +1,7 @@
 """Compile and cache every numba kernel of streamal, so a container starts warm.
 
 Run once at image build time (see deploy/Dockerfile). Every query strategy is
-run with every budget manager on a tiny batch: each jitted function is then
+run with every budget manager it takes on a tiny batch: each jitted function is then
 compiled for the argument types the daemon uses and written to numba's cache
 (``NUMBA_CACHE_DIR`` if set, otherwise ``__pycache__`` beside the sources).
 Prints one line per strategy and exits non-zero if any decision fails.
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from streamal.decider import BUDGET_MANAGERS, STRATEGIES, Decider
+from streamal.decider import STRATEGIES, Decider, budget_managers_of
 
 
 def main() -> int:
@@ -22,7 +22,7 @@ def main() -> int:
     committee = rng.dirichlet([1.0, 1.0, 1.0], size=(64, 5))
     start = time.perf_counter()
     for strategy in STRATEGIES:
-        for manager in BUDGET_MANAGERS:
+        for manager in budget_managers_of(strategy):
             decider = Decider(strategy, budget=0.1, budget_manager=manager)
             # Density and PAL rules compile their feature and learning kernels too.
             features = rng.normal(size=(64, decider.n_features))

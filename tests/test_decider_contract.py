@@ -12,19 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from streamal.decider import BUDGET_MANAGERS, STRATEGIES, Decider
+from streamal.decider import STRATEGIES, Decider, budget_managers_of
 
 #: the cap: none, the hard cap, or drift-aware spending (a reserve of one window)
 CAPS = ("", "cap", "drift")
-#: every strategy with every budget manager it takes ("none" only for the rules that pace
-#: themselves)
-COMBINATIONS = [
-    (s, m, cap)
-    for s in STRATEGIES
-    for m in BUDGET_MANAGERS
-    for cap in CAPS
-    if m != "none" or STRATEGIES[s].paces_itself
-]
+COMBINATIONS = [(s, m, cap) for s in STRATEGIES for m in budget_managers_of(s) for cap in CAPS]
 IDS = [f"{s}-{m}{'-' + c if c else ''}" for s, m, c in COMBINATIONS]
 
 

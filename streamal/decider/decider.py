@@ -16,13 +16,23 @@ from streamal.decider.pending_window import capacity
 from streamal.decider.rng import seed_state
 from streamal.decider.strategies import STRATEGIES, bandit
 
-__all__ = ["DEFAULT_STRATEGY", "Decider"]
+__all__ = ["DEFAULT_STRATEGY", "Decider", "budget_managers_of"]
 
 _NO_FEATURES = np.empty((0, 0))
 _NO_COMMITTEE = np.empty((0, 0, 0))
 
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
 DEFAULT_STRATEGY = "bandit"
+
+
+def budget_managers_of(strategy: str) -> list[str]:
+    """The budget managers ``strategy`` takes: ``none`` only if it paces itself.
+
+    >>> budget_managers_of("random"), budget_managers_of("split")
+    (['estimated', 'biqf', 'none'], ['estimated', 'biqf'])
+    """
+    paces = STRATEGIES[strategy].paces_itself
+    return [m for m, code in BUDGET_MANAGERS.items() if code != NONE or paces]
 
 
 def _name_of(code: int, names: dict[str, int]) -> str:
@@ -128,7 +138,7 @@ class Decider:
         kind = STRATEGIES[strategy]
         if budget_manager is not None:
             _check_choice("budget manager", budget_manager, BUDGET_MANAGERS)
-            if BUDGET_MANAGERS[budget_manager] == NONE and not kind.paces_itself:
+            if budget_manager not in budget_managers_of(strategy):
                 raise ValueError(
                     f"budget manager 'none' would let {strategy!r} ask as often as it likes: "
                     "only random and periodic pace themselves"

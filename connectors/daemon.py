@@ -46,7 +46,6 @@ from streamal.connectors.handover import Handover, resume_offsets
 from streamal.connectors.queries_log import QueriesLog, decided_header
 from streamal.connectors.recovery import POLL_MS, catch_up_training, restore
 from streamal.connectors.snapshots import SnapshotStore, snapshot_key
-from streamal.deployed_accuracy import DeployedAccuracy
 from streamal.engine import Engine, Event, Label, TrainingExample
 from streamal.messages import (
     InvalidRecord,
@@ -101,8 +100,8 @@ class Daemon:
         self.store = SnapshotStore(state_dir, snapshot_key(state_dir, environ))
         #: the live state, exactly what a snapshot writes
         self.state = restore(self.store, config.engine)
+        self._show_deployed_accuracy()  # a restart resumes the estimate the snapshot kept
         self.accuracy = RollingAccuracy()
-        self.deployed = DeployedAccuracy()
         estimates = self.engine.annotators.counts if self.engine.annotators else {}
         self.annotator_names = BoundedNames(config.annotator_metrics, estimates)
         self.last_snapshot = time.monotonic()
@@ -437,7 +436,7 @@ class Daemon:
         decisions = self.engine.process(good, redone)
         self.metrics.decision_latency.observe(time.perf_counter() - started)
         proba = decisions.proba
-        self.deployed.see(proba.max(axis=1) if proba.shape[1] else np.zeros(len(proba)))
+        self.state.deployed.see(proba.max(axis=1) if proba.shape[1] else np.zeros(len(proba)))
         if decisions.unscored:
             sources = {id(event): record for event, record in decoded}
             for unscored in decisions.unscored:
@@ -563,17 +562,20 @@ class Daemon:
             if delay >= 0:
                 self.metrics.label_delay.observe(delay)
             self.accuracy.update(example.y_pred, example.y)
-            self.deployed.label(
+            self.state.deployed.label(
                 example.confidence, example.y_pred == example.y, example.probability
             )
         self._count("labels_applied", len(examples))
         if examples:
             self.metrics.labeled_accuracy.set(self.accuracy.value)
-            estimate = self.deployed.estimate()
-            if estimate is not None:
-                for bound in ("estimate", "low", "high"):
-                    value = estimate.value if bound == "estimate" else getattr(estimate, bound)
-                    self.metrics.deployed_accuracy.labels(bound=bound).set(value)
+            self._show_deployed_accuracy()
+
+    def _show_deployed_accuracy(self) -> None:
+        estimate = self.state.deployed.estimate()
+        if estimate is not None:
+            for bound in ("estimate", "low", "high"):
+                value = estimate.value if bound == "estimate" else getattr(estimate, bound)
+                self.metrics.deployed_accuracy.labels(bound=bound).set(value)
 
     def _learn(self, polled: dict) -> None:
         """Fold the training log's new records into the model.

@@ -17,6 +17,7 @@ import pickle
 import struct
 from dataclasses import MISSING, dataclass, field, fields
 
+from streamal.deployed_accuracy import DeployedAccuracy
 from streamal.engine import Engine
 from streamal.training import TrainingFold
 
@@ -48,6 +49,8 @@ class Snapshot:
     #: ``{events partition: offset}`` before which the queries topic shows the events handled
     #: and their output delivered (by any replica): a partition taken over resumes there
     delivered: dict[int, int] = field(default_factory=dict)
+    #: the deployed-accuracy estimate over the events and answers this state has seen
+    deployed: DeployedAccuracy = field(default_factory=DeployedAccuracy)
 
     def __getstate__(self) -> list:
         return [getattr(self, f.name) for f in fields(self)]

@@ -192,6 +192,10 @@ def test_serve_end_to_end(topics, serve, tmp_path: Path):
     assert [p["id"] for p in predictions[-2:]] == ["later", "after"]
     wait_for(lambda: _value(again.metrics(), "streamal_events_total") == 1, 10, "one event")
     assert len(topics.read(topics.training)) == len(answered)
+    # The deployed-accuracy estimate came back with the snapshot, before any new label.
+    before = snapshot.deployed.estimate()
+    resumed = _value(again.metrics(), "streamal_deployed_accuracy_ratio", bound="estimate")
+    assert resumed == pytest.approx(before.value, abs=0.02)
     assert again.stop() == 0
     lines = [orjson.loads(line) for line in again.log]
     assert {"ts", "level", "logger", "message"} <= set(lines[0])

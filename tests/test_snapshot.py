@@ -95,6 +95,17 @@ def test_a_snapshot_from_before_the_decided_offsets_loads_with_none():
         12.5,
     )
     assert load_snapshot(dump_snapshot(snapshot, KEY), KEY).decided == {0: 50}
+    assert restored.deployed.estimate() is None  # before the estimate was kept: a fresh one
+
+
+def test_the_deployed_accuracy_estimate_survives_a_restart():
+    snapshot = Snapshot(_busy_fold())
+    snapshot.deployed.see(np.full(100, 0.9))
+    for right in [True] * 8 + [False] * 2:
+        snapshot.deployed.label(0.9, right, probability=0.1)
+    restored = load_snapshot(dump_snapshot(snapshot, KEY), KEY)
+    assert restored.deployed.estimate() == snapshot.deployed.estimate()
+    assert restored.deployed.estimate().labels == 10
 
 
 def _bandit_engine(share: float) -> Engine:

@@ -76,6 +76,8 @@ class Plan:
     seed: int = 1
     #: how long the topics may take to settle after the last event
     settle_timeout: float = 180.0
+    #: the replicas' Kafka client (``streamal serve --kafka-client``)
+    kafka_client: str = "kafka-python"
 
 
 @dataclass
@@ -407,6 +409,8 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
             str(plan.budget),
             "--snapshot-interval",
             str(plan.snapshot_interval),
+            "--kafka-client",
+            plan.kafka_client,
         ]
         replicas = [Replica(f"r{i}", args, workdir).start() for i in range(plan.replicas)]
         collector, labeler = Collector(topics), Labeler(topics)
@@ -601,7 +605,7 @@ def markdown(report: Report) -> str:
         f"{plan.replicas} replicas (one more added, one stopped mid-run), {plan.partitions} "
         f"partitions, {plan.events:,} events at {plan.rate:g}/s, {len(report.kills)} × kill -9, "
         f"{plan.pauses} × broker paused {plan.pause_seconds:g} s, budget {plan.budget:g}, "
-        f"snapshots every {plan.snapshot_interval:g} s.",
+        f"snapshots every {plan.snapshot_interval:g} s, Kafka client {plan.kafka_client}.",
         "",
         "| measure | result |",
         "|---|---|",

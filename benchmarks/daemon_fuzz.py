@@ -496,6 +496,7 @@ def run_family(
     *,
     stall_seconds: float = 40.0,
     max_restarts: int = 1,
+    kafka_client: str = "kafka-python",
 ) -> FuzzRun:
     """Send ``stream`` through a ``streamal serve`` of ``family``'s model and record the outcome.
 
@@ -515,6 +516,8 @@ def run_family(
         (this includes the daemon's start and group join).
     max_restarts
         How many times a dead daemon is started again before the run gives up.
+    kafka_client
+        The daemon's Kafka client (``streamal serve --kafka-client``).
     """
     started = time.monotonic()
     topics = Topics(bootstrap_servers)
@@ -530,6 +533,7 @@ def run_family(
         "--state-dir", str(state_dir),
         "--model", family.spec,
         "--max-record-bytes", str(MAX_RECORD_BYTES),
+        "--kafka-client", kafka_client,
     ]  # fmt: skip
     watcher = OutputWatcher(topics)
     # Boolean answers: river's LogisticRegression is binary and learns only those.
@@ -659,6 +663,7 @@ def main() -> None:
     )
     parser.add_argument("--stall-seconds", type=float, default=60.0)
     parser.add_argument("--max-restarts", type=int, default=3)
+    parser.add_argument("--kafka-client", default="kafka-python", help="the daemon's client")
     args = parser.parse_args()
     env = environment()
     results: dict[str, list[FuzzRun]] = {}
@@ -674,6 +679,7 @@ def main() -> None:
                         Path(state),
                         stall_seconds=args.stall_seconds,
                         max_restarts=args.max_restarts,
+                        kafka_client=args.kafka_client,
                     )
                 print(run.diagnosis(), file=sys.stderr, flush=True)
                 results.setdefault(name, []).append(run)

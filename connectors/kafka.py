@@ -1,5 +1,6 @@
-"""kafka-python clients built from a :class:`~streamal.config.ServeConfig`, topic creation,
-and the check of the topic layout the daemon relies on."""
+"""The daemon's Kafka clients built from a :class:`~streamal.config.ServeConfig` (kafka-python's,
+or librdkafka's through :mod:`.confluent` with ``kafka_client = "confluent"``), topic
+creation, and the check of the topic layout the daemon relies on."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ _BOOTSTRAP = {"bootstrap_timeout_ms": 5000}
 
 
 def _only(settings: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The settings of one kind of client: kafka-python's ``keys``, and librdkafka's own names."""
     keys = frozenset(keys)
-    return {k: v for k, v in settings.items() if k in keys}
+    return {k: v for k, v in settings.items() if k in keys or "." in k}
 
 
 def consumer(config: ServeConfig, **overrides: Any) -> KafkaConsumer:
@@ -51,6 +53,10 @@ def consumer(config: ServeConfig, **overrides: Any) -> KafkaConsumer:
         **_BOOTSTRAP,
     }
     settings |= _only(config.kafka_settings(), KafkaConsumer.DEFAULT_CONFIG)
+    if config.kafka_client == "confluent":
+        from streamal.connectors.confluent import ConfluentConsumer
+
+        return ConfluentConsumer(**(settings | overrides))
     return KafkaConsumer(**(settings | overrides))
 
 
@@ -58,6 +64,10 @@ def producer(config: ServeConfig, **overrides: Any) -> KafkaProducer:
     """A producer that waits for every replica (the training log must not lose a record)."""
     settings = {"acks": "all", "linger_ms": 5, **_BOOTSTRAP}
     settings |= _only(config.kafka_settings(), KafkaProducer.DEFAULT_CONFIG)
+    if config.kafka_client == "confluent":
+        from streamal.connectors.confluent import ConfluentProducer
+
+        return ConfluentProducer(**(settings | overrides))
     return KafkaProducer(**(settings | overrides))
 
 
@@ -76,18 +86,29 @@ def create_topics(config: ServeConfig) -> list[str]:
     }
     if config.predictions_topic:
         wanted[config.predictions_topic] = config.partitions
-    admin = KafkaAdminClient(**(_BOOTSTRAP | _only(config.kafka_settings(), _ADMIN_KEYS)))
+    settings = _only(config.kafka_settings(), _ADMIN_KEYS)
+    if config.kafka_client == "confluent":
+        from streamal.connectors import confluent
+
+        created = confluent.create_topics(settings, wanted, config.replication_factor)
+    else:
+        created = _create_topics(settings, wanted, config.replication_factor)
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    return created
+
+
+def _create_topics(settings: dict[str, Any], wanted: dict[str, int], replication: int) -> list[str]:
+    admin = KafkaAdminClient(**(_BOOTSTRAP | settings))
     try:
         missing = [name for name in wanted if name not in set(admin.list_topics())]
         created = []
         for name in missing:
             try:
-                admin.create_topics([NewTopic(name, wanted[name], config.replication_factor)])
+                admin.create_topics([NewTopic(name, wanted[name], replication)])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another replica created it first
-        if created:
-            log.info("created topics %s", ", ".join(created))
         return created
     finally:
         admin.close()

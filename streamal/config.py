@@ -68,6 +68,8 @@ class ServeConfig:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     kafka_options: dict[str, Any] = field(default_factory=dict)
+    #: the Kafka client library: kafka-python, or librdkafka through confluent-kafka
+    kafka_client: str = "kafka-python"
 
     def kafka_settings(self) -> dict[str, Any]:
         """kafka-python keyword arguments shared by every client: servers, security, options."""
@@ -105,6 +107,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(ServeConfig)} | _ENGINE_FIELDS
 _SETTINGS = set(_FIELDS) - {"kafka_options", "engine"}
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_CLIENTS = ("kafka-python", "confluent")
 _SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER")
 
 
@@ -129,8 +132,15 @@ def _scalar(text: str) -> Any:
 def kafka_option(text: str) -> tuple[str, Any]:
     """Parse one ``KEY=VALUE`` Kafka option; numbers and booleans are typed.
 
-    >>> kafka_option("session_timeout_ms=6000"), kafka_option("acks=all")
+    A kafka-python setting may be written as Kafka's Java clients name it
+    (``session.timeout.ms``); any other dotted name is taken for librdkafka's
+    own, for ``--kafka-client confluent`` (checked against the client in
+    :func:`load_config`).
+
+    >>> kafka_option("session.timeout.ms=6000"), kafka_option("acks=all")
     (('session_timeout_ms', 6000), ('acks', 'all'))
+    >>> kafka_option("queued.min.messages=1000")
+    ('queued.min.messages', 1000)
     >>> kafka_option("sesion_timeout_ms=6000")
     Traceback (most recent call last):
     ...
@@ -138,10 +148,12 @@ def kafka_option(text: str) -> tuple[str, Any]:
 
     """
     key, sep, value = text.partition("=")
-    key = key.strip().replace("-", "_").replace(".", "_")
+    key = key.strip().replace("-", "_")
     if not sep or not key:
         raise ConfigError(f"Kafka option {text!r} is not KEY=VALUE")
-    if key not in _kafka_client_keys():
+    if key.replace(".", "_") in _kafka_client_keys():
+        key = key.replace(".", "_")
+    elif "." not in key:
         raise ConfigError(
             f"unknown Kafka option {key!r} (kafka-python has no such consumer or producer setting)"
         )
@@ -237,10 +249,34 @@ def _check(config: ServeConfig) -> None:
         )
     if config.security_protocol.startswith("SASL") and config.sasl_mechanism is None:
         raise ConfigError(f"security_protocol {config.security_protocol} needs a sasl_mechanism")
+    _check_kafka_client(config)
     for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
         path = getattr(config, name)
         if path is not None and not Path(path).is_file():
             raise ConfigError(f"{name} {path}: no such file")
+
+
+def _check_kafka_client(config: ServeConfig) -> None:
+    if config.kafka_client not in KAFKA_CLIENTS:
+        raise ConfigError(
+            f"kafka_client must be one of {', '.join(KAFKA_CLIENTS)}, got {config.kafka_client!r}"
+        )
+    if config.kafka_client == "kafka-python":
+        for key in config.kafka_options:
+            if "." in key:
+                raise ConfigError(
+                    f"unknown Kafka option {key!r} (kafka-python has no such consumer or "
+                    "producer setting; librdkafka's names need --kafka-client confluent)"
+                )
+        return
+    try:
+        from streamal.connectors.confluent import librdkafka_settings
+    except ImportError:
+        raise ConfigError(
+            "--kafka-client confluent needs the confluent-kafka package: "
+            "pip install 'streamal[confluent]'"
+        ) from None
+    librdkafka_settings(config.kafka_settings())
 
 
 def load_config(

@@ -28,6 +28,9 @@ STREAMAL = str(Path(sys.executable).with_name("streamal"))
 #: Short group joins on the embedded broker (see its GROUP_OPTIONS).
 FAST_GROUP = list(GROUP_FLAGS)
 
+#: The daemon's Kafka clients: every test of the daemon on the broker runs with each.
+KAFKA_CLIENTS = ["kafka-python", "confluent"]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -256,12 +259,19 @@ class Serve(StreamalProcess):
         }
 
 
+@pytest.fixture(params=KAFKA_CLIENTS)
+def kafka_client(request) -> str:
+    """The Kafka client of the daemon under test."""
+    return request.param
+
+
 @pytest.fixture
-def serve() -> Iterator[type[Serve]]:
+def serve(kafka_client: str) -> Iterator[type[Serve]]:
+    """Start ``streamal serve`` subprocesses, with the test's Kafka client; killed at the end."""
     started: list[Serve] = []
 
     def start(args: list[str], env: dict[str, str] | None = None) -> Serve:
-        daemon = Serve(args, env)
+        daemon = Serve(args, {"STREAMAL_KAFKA_CLIENT": kafka_client, **(env or {})})
         started.append(daemon)
         return daemon
 

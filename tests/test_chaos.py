@@ -11,10 +11,12 @@ from pathlib import Path
 CHAOS = Path(__file__).resolve().parent.parent / "benchmarks" / "chaos.py"
 
 
-def test_replicas_under_kills_pauses_and_rebalances_keep_every_promise(tmp_path: Path):
+def test_replicas_under_kills_pauses_and_rebalances_keep_every_promise(
+    tmp_path: Path, kafka_client: str
+):
     report_path = tmp_path / "report.json"
     plan = ["--events", "4000", "--rate", "100", "--kills", "3", "--pauses", "1",
-            "--pause-seconds", "5", "--seed", "3"]  # fmt: skip
+            "--pause-seconds", "5", "--seed", "3", "--kafka-client", kafka_client]  # fmt: skip
     done = subprocess.run(
         [sys.executable, str(CHAOS), *plan, "--results", "", "--json", str(report_path)],
         capture_output=True,

@@ -90,3 +90,21 @@ def test_bad_file_contents_name_the_file(tmp_path):
     path.write_text("budjet = 0.1\n")
     with pytest.raises(ConfigError, match="unknown setting 'budjet'"):
         load_config({"config": str(path)}, {})
+
+
+def test_kafka_options_are_checked_against_the_client():
+    # Java's dotted names are kafka-python's settings too; other dotted names are librdkafka's.
+    config = load_config({}, {}, ["session.timeout.ms=6000"])
+    assert config.kafka_options == {"session_timeout_ms": 6000}
+    with pytest.raises(ConfigError, match="librdkafka's names need --kafka-client confluent"):
+        load_config({}, {}, ["queued.min.messages=1000"])
+    config = load_config(
+        {"kafka_client": "confluent"}, {}, ["queued.min.messages=1000", "fetch_max_wait_ms=20"]
+    )
+    assert config.kafka_options == {"queued.min.messages": 1000, "fetch_max_wait_ms": 20}
+    with pytest.raises(ConfigError, match="no librdkafka equivalent"):
+        load_config(
+            {}, {"STREAMAL_KAFKA_CLIENT": "confluent"}, ["max_in_flight_requests_per_connection=1"]
+        )
+    with pytest.raises(ConfigError, match="kafka_client must be one of kafka-python, confluent"):
+        load_config({"kafka_client": "librdkafka"}, {})

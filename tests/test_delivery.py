@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 
-from kafka import KafkaProducer
-
+from streamal.config import load_config
+from streamal.connectors import kafka as kafka_clients
 from streamal.connectors.delivery import Delivery, Outgoing
 from streamal.metrics import Metrics
 
 
-def test_a_refused_record_becomes_a_dead_letter_and_the_rest_goes_through(topics):
+def test_a_refused_record_becomes_a_dead_letter_and_the_rest_goes_through(topics, kafka_client):
     # The producer's own limit refuses the large record as a broker's would.
-    producer = KafkaProducer(bootstrap_servers=topics.bootstrap_servers, max_request_size=20_000)
+    config = load_config(
+        {"bootstrap_servers": topics.bootstrap_servers, "kafka_client": kafka_client}, {}
+    )
+    producer = kafka_clients.producer(config, max_request_size=20_000)
     metrics = Metrics()
     waits = []
     delivery = Delivery(producer, topics.dead_letter, metrics, lambda *a: waits.append(a))

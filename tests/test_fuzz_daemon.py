@@ -109,7 +109,7 @@ def test_the_decoders_give_each_kind_its_reason(benchmarks):
 
 
 @pytest.mark.parametrize("family", ["tree", "scaler+logistic", "knn"])
-def test_hostile_records_cannot_stop_the_daemon(benchmarks, broker, family, tmp_path):
+def test_hostile_records_cannot_stop_the_daemon(benchmarks, broker, family, tmp_path, kafka_client):
     fuzz, hostile = benchmarks
     model = fuzz.FAMILIES[family]
     stream = hostile.generate(
@@ -120,7 +120,9 @@ def test_hostile_records_cannot_stop_the_daemon(benchmarks, broker, family, tmp_
         max_record_bytes=fuzz.MAX_RECORD_BYTES,
         takes_strings=model.takes_strings,
     )
-    run = fuzz.run_family(broker.bootstrap_servers, model, stream, tmp_path / "state")
+    run = fuzz.run_family(
+        broker.bootstrap_servers, model, stream, tmp_path / "state", kafka_client=kafka_client
+    )
     diagnosis = run.diagnosis()
 
     assert [f"{i.what}: {i.detail}" for i in run.incidents] == [], diagnosis

@@ -3,23 +3,23 @@ what the queries log shows delivered."""
 
 from __future__ import annotations
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from streamal.config import load_config
+from streamal.connectors import kafka as kafka_clients
 from streamal.connectors.handover import resume_offsets
 from tests.conftest import Topics
 
 
-def test_a_partition_resumes_at_the_later_of_the_committed_offset_and_our_own(broker):
+def test_a_partition_resumes_at_the_later_of_the_committed_offset_and_our_own(broker, kafka_client):
     topics = Topics(broker.bootstrap_servers, partitions=4)
     topics.create()
     topics.send_many(topics.events, [{"v": 1, "id": f"e{i}", "x": {}} for i in range(90)])
-    group = KafkaConsumer(
-        bootstrap_servers=broker.bootstrap_servers,
-        group_id=topics.group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
+    config = load_config(
+        {"bootstrap_servers": broker.bootstrap_servers, "kafka_client": kafka_client}, {}
     )
+    group = kafka_clients.consumer(config, group_id=topics.group)
     try:
         partitions = [TopicPartition(topics.events, p) for p in range(4)]
         group.assign(partitions)

@@ -23,7 +23,7 @@ def _query(query_id: str) -> bytes:
     return encode_query(Query(query_id, 1.0, {"a": 1.0}, proba, 0.5, "split", 0, ("pos", "neg")))
 
 
-def test_other_replicas_queries_become_pending_and_the_decided_offsets_move(broker):
+def test_other_replicas_queries_become_pending_and_the_decided_offsets_move(broker, kafka_client):
     topics = Topics(broker.bootstrap_servers, partitions=2)
     topics.create()
     written = [
@@ -47,7 +47,9 @@ def test_other_replicas_queries_become_pending_and_the_decided_offsets_move(brok
     own = fold.engine.pending.get("mine")
     assert own is not None
     state = Snapshot(fold)
-    config = load_config({"bootstrap_servers": broker.bootstrap_servers}, {})
+    config = load_config(
+        {"bootstrap_servers": broker.bootstrap_servers, "kafka_client": kafka_client}, {}
+    )
     log = QueriesLog(
         kafka_clients.consumer(config, group_id=None), topics.queries, topics.events, state
     )

@@ -45,6 +45,9 @@ _FLAGS = {
     "ssl-cafile": "CA bundle to check the brokers' certificates",
     "ssl-certfile": "client certificate (PEM)",
     "ssl-keyfile": "client private key (PEM)",
+    "kafka-client": "kafka-python (default) or confluent: librdkafka through confluent-kafka, "
+    "installed with pip install 'streamal[confluent]' (--kafka-option then also takes "
+    "librdkafka's own names, e.g. queued.min.messages=10000)",
 }
 _NUMBER_FLAGS = {
     "budget": (float, f"fraction of events that may be queried (default {ENGINE.budget:g})"),
@@ -150,8 +153,9 @@ def setup_logging(log_format: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    # kafka-python logs every failed reconnect; the daemon says it once, with its plan.
+    # The clients log every failed reconnect; the daemon says it once, with its plan.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    logging.getLogger("librdkafka").setLevel(logging.CRITICAL)
 
 
 def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
@@ -160,7 +164,8 @@ def add_kafka_flags(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="kafka-python setting, e.g. session_timeout_ms=6000 (repeatable)",
+        help="Kafka client setting, e.g. session_timeout_ms=6000 (repeatable): kafka-python's "
+        "names, translated for --kafka-client confluent, which also takes librdkafka's own",
     )
 
 

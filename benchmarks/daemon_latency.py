@@ -44,7 +44,7 @@ def _create_topics(bootstrap: str, prefix: str) -> None:
     create_topics(load_config({"bootstrap_servers": bootstrap, **flags}, {}))
 
 
-def _start(bootstrap: str, prefix: str, state: str, options: list[str]) -> subprocess.Popen:
+def _start(bootstrap: str, prefix: str, state: str, flags: list[str]) -> subprocess.Popen:
     command = [
         STREAMAL, "serve",
         "--bootstrap-servers", bootstrap,
@@ -56,13 +56,12 @@ def _start(bootstrap: str, prefix: str, state: str, options: list[str]) -> subpr
         "--dead-letter-topic", f"{prefix}.dead_letter",
         "--state-dir", state,
         "--metrics-port", "0",
+        *flags,
     ]  # fmt: skip
-    for option in options:
-        command += ["--kafka-option", option]
     return subprocess.Popen(command, stderr=subprocess.DEVNULL)
 
 
-def _first_query_seconds(bootstrap: str, prefix: str, options: list[str]) -> float:
+def _first_query_seconds(bootstrap: str, prefix: str, flags: list[str]) -> float:
     """Launch a daemon on a topic already holding an event; seconds until its first query."""
     _create_topics(bootstrap, prefix)
     producer = KafkaProducer(bootstrap_servers=bootstrap)
@@ -72,7 +71,7 @@ def _first_query_seconds(bootstrap: str, prefix: str, options: list[str]) -> flo
     consumer.assign([TopicPartition(f"{prefix}.queries", 0)])
     with tempfile.TemporaryDirectory() as state:
         launched = time.perf_counter()
-        daemon = _start(bootstrap, prefix, state, options)
+        daemon = _start(bootstrap, prefix, state, flags)
         while not consumer.poll(timeout_ms=20):
             pass
         seconds = time.perf_counter() - launched
@@ -89,15 +88,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--start-only", action="store_true", help="time the start, 3 times")
+    parser.add_argument("--kafka-client", default="kafka-python", help="the daemon's client")
+    parser.add_argument("--model", help="river model spec (default: the daemon's)")
     args = parser.parse_args()
+    flags = ["--kafka-client", args.kafka_client]
+    flags += ["--model", args.model] if args.model else []
+    for option in args.kafka_option:
+        flags += ["--kafka-option", option]
     with EmbeddedBroker() as broker:
         bootstrap = broker.bootstrap_servers
-        _first_query_seconds(bootstrap, "warm", args.kafka_option)  # fills numba's cache
-        start = _first_query_seconds(bootstrap, "start", args.kafka_option)
+        _first_query_seconds(bootstrap, "warm", flags)  # fills numba's cache
+        start = _first_query_seconds(bootstrap, "start", flags)
         if args.start_only:
-            more = [_first_query_seconds(bootstrap, f"start{i}", args.kafka_option) for i in (1, 2)]
+            more = [_first_query_seconds(bootstrap, f"start{i}", flags) for i in (1, 2)]
             times = ", ".join(f"{s:.2f}" for s in [start, *more])
-            print(f"kafka options             {args.kafka_option}")
+            print(f"serve flags               {' '.join(flags)}")
             print(f"start to first decision   {times} s (warm numba cache, with the group join)")
             return
 
@@ -116,7 +121,7 @@ def main() -> None:
 
         _create_topics(bootstrap, "lat")
         with tempfile.TemporaryDirectory() as state:
-            daemon = _start(bootstrap, "lat", state, args.kafka_option)
+            daemon = _start(bootstrap, "lat", state, flags)
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
             producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
@@ -138,7 +143,7 @@ def main() -> None:
             daemon.wait()
     # The first second is the model's and the JIT's warm-up; keep the steady state.
     latencies = np.array([a - ts for a, ts in arrivals[len(arrivals) // 10 :]]) * 1000
-    print(f"kafka options             {args.kafka_option}")
+    print(f"serve flags               {' '.join(flags)}")
     print(f"start to first decision   {start:.2f} s (warm numba cache, includes the group join)")
     print(f"offered rate              {offered:,.0f} events/s for {args.seconds:g} s")
     print(f"queries measured          {len(latencies)}")

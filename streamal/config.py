@@ -268,15 +268,6 @@ def _check_kafka_client(config: ServeConfig) -> None:
                     f"unknown Kafka option {key!r} (kafka-python has no such consumer or "
                     "producer setting; librdkafka's names need --kafka-client confluent)"
                 )
-        return
-    try:
-        from streamal.connectors.confluent import librdkafka_settings
-    except ImportError:
-        raise ConfigError(
-            "--kafka-client confluent needs the confluent-kafka package: "
-            "pip install 'streamal[confluent]'"
-        ) from None
-    librdkafka_settings(config.kafka_settings())
 
 
 def load_config(

@@ -22,6 +22,11 @@ from tests.conftest import FAST_GROUP, STREAMAL, wait_for
         (["--budget", "2"], {}, "error: budget must be in (0, 1], got 2"),
         (["--strategy", "psychic"], {}, "error: unknown strategy 'psychic'"),
         (["--kafka-option", "colour=blue"], {}, "error: unknown Kafka option 'colour'"),
+        (
+            ["--kafka-option", "max_in_flight_requests_per_connection=1"],
+            {"STREAMAL_KAFKA_CLIENT": "confluent"},
+            "error: Kafka option 'max_in_flight_requests_per_connection' has no librdkafka",
+        ),
         (["--config", "/no/such.toml"], {}, "error: config file /no/such.toml: no such file"),
         ([], {"STREAMAL_METRICS_PORT": "lots"}, "error: STREAMAL_METRICS_PORT: metrics_port"),
         (["--budget", "half"], {}, "error: streamal serve: argument --budget: invalid float"),

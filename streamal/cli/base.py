@@ -29,9 +29,24 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
     """
     flags = {k: v for k, v in vars(args).items() if k not in ("func", "command", "kafka_option")}
     try:
-        return load_config(flags, os.environ, args.kafka_option)
+        config = load_config(flags, os.environ, args.kafka_option)
+        if config.kafka_client == "confluent":
+            _check_librdkafka(config)
     except ConfigError as e:
         raise UsageError(str(e)) from None
+    return config
+
+
+def _check_librdkafka(config: ServeConfig) -> None:
+    """That confluent-kafka is installed and takes the Kafka options, before anything starts."""
+    try:
+        from streamal.connectors.confluent import librdkafka_settings
+    except ImportError:
+        raise ConfigError(
+            "--kafka-client confluent needs the confluent-kafka package: "
+            "pip install 'streamal[confluent]'"
+        ) from None
+    librdkafka_settings(config.kafka_settings())
 
 
 def add_labeling_flags(parser: argparse.ArgumentParser) -> None:

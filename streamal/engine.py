@@ -305,46 +305,50 @@ class Engine:
         """
         flagged = {id(e) for e, again in zip(events, redone, strict=False) if again}
         events, proba, committee, unscored = self._score(events)
-        fresh = np.array([id(e) not in flagged for e in events], dtype=bool)
-        decided = np.flatnonzero(fresh)
-        xs = [events[i].x for i in decided]
+        decided = np.array([i for i, e in enumerate(events) if id(e) not in flagged], dtype=int)
+        xs = [events[i].x for i in decided.tolist()]
         first_number = self.decider.labels_spent
         features = self.features.transform(xs) if self.features else None
+        whole = len(decided) == len(events)  # nothing redone: no copy of the batch's rows
         choice, choice_scores = self.decider.decide(
-            proba[decided],
+            proba if whole else proba[decided],
             features=features,
-            committee=None if committee is None else committee[decided],
+            committee=committee if committee is None or whole else committee[decided],
         )
         # The decider numbers its queries in order, the ones the cost budget vetoes included.
-        numbers = np.zeros(len(events), dtype=np.int64)
-        numbers[decided] = np.cumsum(choice) - 1 + first_number
+        numbers = np.cumsum(choice) - 1 + first_number
         if self.cost_budget is not None:
-            choice = self._within_cost_budget([events[i] for i in decided], choice)
+            choice = self._within_cost_budget([events[i] for i in decided.tolist()], choice)
         queried = np.zeros(len(events), dtype=bool)
         queried[decided] = choice
-        for i in np.flatnonzero(~fresh).tolist():
-            queried[i] = self.was_queried(events[i].id)
-        scores = np.zeros(len(events))
-        scores[decided] = choice_scores
-        chances = np.ones(len(events))
-        chances[decided] = self.decider.query_probability(choice_scores)
-        for event in events:
-            self.clock = max(self.clock, event.ts)
+        if not whole:
+            for i in range(len(events)):
+                if id(events[i]) in flagged:
+                    queried[i] = self.was_queried(events[i].id)
+        chances = self.decider.query_probability(choice_scores)
+        self.clock = max(self.clock, max((e.ts for e in events), default=-math.inf))
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         known = tuple(self.schema.classes)
         queries = []
-        for i in decided[choice].tolist():
+        chosen = decided[choice].tolist()
+        # Python numbers read once per batch: numpy scalars cost more one by one.
+        per_query = zip(
+            chosen,
+            proba[chosen].tolist(),
+            choice_scores[choice].tolist(),
+            chances[choice].tolist(),
+            numbers[choice].tolist(),
+            strict=True,
+        )
+        for i, row, score, chance, number in per_query:
             event = events[i]
-            score = float(scores[i])
-            chance = float(chances[i])
-            row = dict(zip(classes, proba[i].tolist(), strict=True))
             queries.append(
                 Query(
                     event.id,
                     event.ts,
                     event.x,
-                    row,
+                    dict(zip(classes, row, strict=True)),
                     score,
                     self.decider.strategy,
                     self.model.version,
@@ -352,9 +356,9 @@ class Engine:
                     chance,
                 )
             )
-            confidence = float(proba[i].max()) if proba.shape[1] else None
+            confidence = max(row) if row else None
             pending = PendingQuery(
-                event.id, event.x, event.ts, y_pred[i], score, confidence, int(numbers[i]), chance
+                event.id, event.x, event.ts, y_pred[i], score, confidence, number, chance
             )
             self._dropped(self.pending.add(pending))
         return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries, unscored)
@@ -472,7 +476,8 @@ class Engine:
                 # A slip of the labeler: the query stays open for a right answer.
                 joined.rejected.append(RejectedLabel(label, LabelOutcome.UNKNOWN_CLASS, str(e)))
                 continue
-            label = replace(label, label=y)
+            if y is not label.label:  # dataclasses.replace is slow; most answers read as is
+                label = replace(label, label=y)
             if waiting is None:
                 self.pending.pop(label.id)
             if self.cost_budget is not None:

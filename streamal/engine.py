@@ -305,60 +305,64 @@ class Engine:
         """
         flagged = {id(e) for e, again in zip(events, redone, strict=False) if again}
         events, proba, committee, unscored = self._score(events)
-        decided = np.array([i for i, e in enumerate(events) if id(e) not in flagged], dtype=int)
-        xs = [events[i].x for i in decided.tolist()]
+        decided = [i for i, e in enumerate(events) if id(e) not in flagged]
+        whole = len(decided) == len(events)  # nothing redone: the batch's rows as they are
+        xs = [events[i].x for i in decided]
         first_number = self.decider.labels_spent
         features = self.features.transform(xs) if self.features else None
-        whole = len(decided) == len(events)  # nothing redone: no copy of the batch's rows
-        choice, choice_scores = self.decider.decide(
+        choice, scores = self.decider.decide(
             proba if whole else proba[decided],
             features=features,
             committee=committee if committee is None or whole else committee[decided],
         )
         # The decider numbers its queries in order, the ones the cost budget vetoes included.
-        numbers = np.cumsum(choice) - 1 + first_number
+        asked = choice.nonzero()[0].tolist()
         if self.cost_budget is not None:
-            choice = self._within_cost_budget([events[i] for i in decided.tolist()], choice)
-        queried = np.zeros(len(events), dtype=bool)
-        queried[decided] = choice
-        if not whole:
+            choice = self._within_cost_budget([events[i] for i in decided], choice)
+        if whole:
+            queried = choice
+        else:
+            queried = np.zeros(len(events), dtype=bool)
+            queried[decided] = choice
             for i in range(len(events)):
                 if id(events[i]) in flagged:
                     queried[i] = self.was_queried(events[i].id)
-        chances = self.decider.query_probability(choice_scores)
         self.clock = max(self.clock, max((e.ts for e in events), default=-math.inf))
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         known = tuple(self.schema.classes)
         queries = []
-        chosen = decided[choice].tolist()
         # Python numbers read once per batch: numpy scalars cost more one by one.
-        per_query = zip(
-            chosen,
-            proba[chosen].tolist(),
-            choice_scores[choice].tolist(),
-            chances[choice].tolist(),
-            numbers[choice].tolist(),
-            strict=True,
-        )
-        for i, row, score, chance, number in per_query:
-            event = events[i]
+        kept, rows = choice.tolist(), proba.tolist()
+        chances = self.decider.query_probability(scores).tolist()
+        scores = scores.tolist()
+        for number, j in enumerate(asked, start=first_number):
+            if not kept[j]:
+                continue  # vetoed by the cost budget
+            event, row = events[decided[j]], rows[decided[j]]
             queries.append(
                 Query(
                     event.id,
                     event.ts,
                     event.x,
                     dict(zip(classes, row, strict=True)),
-                    score,
+                    scores[j],
                     self.decider.strategy,
                     self.model.version,
                     known,
-                    chance,
+                    chances[j],
                 )
             )
             confidence = max(row) if row else None
             pending = PendingQuery(
-                event.id, event.x, event.ts, y_pred[i], score, confidence, number, chance
+                event.id,
+                event.x,
+                event.ts,
+                y_pred[decided[j]],
+                scores[j],
+                confidence,
+                number,
+                chances[j],
             )
             self._dropped(self.pending.add(pending))
         return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries, unscored)

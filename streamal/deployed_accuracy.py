@@ -76,6 +76,7 @@ import numpy as np
 __all__ = ["DeployedAccuracy", "Estimate"]
 
 _STRATA = 20
+_SUMS = ("events", "confidence", "answers", "weight", "right", "weight2", "right2")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,29 +105,36 @@ class DeployedAccuracy:
             raise ValueError("window must be at least 1 and prior positive")
         self.decay = 1.0 - 1.0 / window
         self.prior = prior
-        #: per stratum: recent events and the sum of their confidences
-        self.events = np.zeros(_STRATA)
-        self.confidence = np.zeros(_STRATA)
-        #: per stratum, over the recent answers: count, Σ w, Σ w r, Σ w², Σ w² r
-        self.answers = np.zeros(_STRATA)
-        self.weight = np.zeros(_STRATA)
-        self.right = np.zeros(_STRATA)
-        self.weight2 = np.zeros(_STRATA)
-        self.right2 = np.zeros(_STRATA)
+        #: per stratum: recent events and the sum of their confidences (``events``,
+        #: ``confidence``), and over the recent answers: count, Σ w, Σ w r, Σ w², Σ w² r
+        #: (``answers``, ``weight``, ``right``, ``weight2``, ``right2``)
+        self._use_sums(np.zeros((len(_SUMS), _STRATA)))
+
+    def _use_sums(self, sums: np.ndarray) -> None:
+        # The named sums are rows of one block, so that a batch fades them in one operation.
+        self._sums = sums
+        for name, row in zip(_SUMS, sums, strict=True):
+            setattr(self, name, row)
+
+    def __getstate__(self) -> dict:
+        # The named rows are pickled as arrays of their own (as before the block), not the block.
+        return {k: v for k, v in self.__dict__.items() if k != "_sums"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._use_sums(np.stack([state[name] for name in _SUMS]))
 
     @staticmethod
     def _stratum(confidences: np.ndarray) -> np.ndarray:
-        return np.clip((confidences * _STRATA).astype(np.int64), 0, _STRATA - 1)
+        # Two ufuncs: np.clip's Python wrapper costs more than the work on a batch.
+        return np.minimum(np.maximum((confidences * _STRATA).astype(np.int64), 0), _STRATA - 1)
 
     def see(self, confidences: np.ndarray) -> None:
         """Count scored events by their confidence (0 where the model knows no class)."""
         n = len(confidences)
         if not n:
             return
-        fade = self.decay**n
-        for sums in (self.events, self.confidence, self.answers, self.weight, self.right,
-                     self.weight2, self.right2):  # fmt: skip
-            sums *= fade
+        self._sums *= self.decay**n
         strata = self._stratum(confidences)
         self.events += np.bincount(strata, minlength=_STRATA)
         self.confidence += np.bincount(strata, weights=confidences, minlength=_STRATA)
@@ -142,7 +150,9 @@ class DeployedAccuracy:
             return
         if not 0.0 < probability <= 1.0:
             raise ValueError(f"probability must be in (0, 1], got {probability!r}")
-        (stratum,) = self._stratum(np.array([confidence]))
+        # As _stratum, on one number: an array for one answer costs more than the answer.
+        scaled = confidence * _STRATA
+        stratum = min(max(int(scaled), 0), _STRATA - 1) if math.isfinite(scaled) else 0
         weight = 1.0 / probability
         self.answers[stratum] += 1.0
         self.weight[stratum] += weight

@@ -305,56 +305,64 @@ class Engine:
         """
         flagged = {id(e) for e, again in zip(events, redone, strict=False) if again}
         events, proba, committee, unscored = self._score(events)
-        fresh = np.array([id(e) not in flagged for e in events], dtype=bool)
-        decided = np.flatnonzero(fresh)
+        decided = [i for i, e in enumerate(events) if id(e) not in flagged]
+        whole = len(decided) == len(events)  # nothing redone: the batch's rows as they are
         xs = [events[i].x for i in decided]
         first_number = self.decider.labels_spent
         features = self.features.transform(xs) if self.features else None
-        choice, choice_scores = self.decider.decide(
-            proba[decided],
+        choice, scores = self.decider.decide(
+            proba if whole else proba[decided],
             features=features,
-            committee=None if committee is None else committee[decided],
+            committee=committee if committee is None or whole else committee[decided],
         )
         # The decider numbers its queries in order, the ones the cost budget vetoes included.
-        numbers = np.zeros(len(events), dtype=np.int64)
-        numbers[decided] = np.cumsum(choice) - 1 + first_number
+        asked = choice.nonzero()[0].tolist()
         if self.cost_budget is not None:
             choice = self._within_cost_budget([events[i] for i in decided], choice)
-        queried = np.zeros(len(events), dtype=bool)
-        queried[decided] = choice
-        for i in np.flatnonzero(~fresh).tolist():
-            queried[i] = self.was_queried(events[i].id)
-        scores = np.zeros(len(events))
-        scores[decided] = choice_scores
-        chances = np.ones(len(events))
-        chances[decided] = self.decider.query_probability(choice_scores)
-        for event in events:
-            self.clock = max(self.clock, event.ts)
+        if whole:
+            queried = choice
+        else:
+            queried = np.zeros(len(events), dtype=bool)
+            queried[decided] = choice
+            for i in range(len(events)):
+                if id(events[i]) in flagged:
+                    queried[i] = self.was_queried(events[i].id)
+        self.clock = max(self.clock, max((e.ts for e in events), default=-math.inf))
         y_pred = self.model.predict(proba)
         classes = list(self.model.classes)
         known = tuple(self.schema.classes)
         queries = []
-        for i in decided[choice].tolist():
-            event = events[i]
-            score = float(scores[i])
-            chance = float(chances[i])
-            row = dict(zip(classes, proba[i].tolist(), strict=True))
+        # Python numbers read once per batch: numpy scalars cost more one by one.
+        kept, rows = choice.tolist(), proba.tolist()
+        chances = self.decider.query_probability(scores).tolist()
+        scores = scores.tolist()
+        for number, j in enumerate(asked, start=first_number):
+            if not kept[j]:
+                continue  # vetoed by the cost budget
+            event, row = events[decided[j]], rows[decided[j]]
             queries.append(
                 Query(
                     event.id,
                     event.ts,
                     event.x,
-                    row,
-                    score,
+                    dict(zip(classes, row, strict=True)),
+                    scores[j],
                     self.decider.strategy,
                     self.model.version,
                     known,
-                    chance,
+                    chances[j],
                 )
             )
-            confidence = float(proba[i].max()) if proba.shape[1] else None
+            confidence = max(row) if row else None
             pending = PendingQuery(
-                event.id, event.x, event.ts, y_pred[i], score, confidence, int(numbers[i]), chance
+                event.id,
+                event.x,
+                event.ts,
+                y_pred[decided[j]],
+                scores[j],
+                confidence,
+                number,
+                chances[j],
             )
             self._dropped(self.pending.add(pending))
         return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries, unscored)
@@ -472,7 +480,8 @@ class Engine:
                 # A slip of the labeler: the query stays open for a right answer.
                 joined.rejected.append(RejectedLabel(label, LabelOutcome.UNKNOWN_CLASS, str(e)))
                 continue
-            label = replace(label, label=y)
+            if y is not label.label:  # dataclasses.replace is slow; most answers read as is
+                label = replace(label, label=y)
             if waiting is None:
                 self.pending.pop(label.id)
             if self.cost_budget is not None:

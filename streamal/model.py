@@ -401,7 +401,8 @@ class Model:
         """The most probable class of every row (``None`` where the model knows no class)."""
         if not self.classes:
             return [None] * len(proba)
-        return [self.classes[j] for j in np.argmax(proba, axis=1)]
+        classes = self.classes
+        return [classes[j] for j in np.argmax(proba, axis=1).tolist()]
 
     def learn(self, xs: Sequence[dict], ys: Sequence[Hashable]) -> None:
         """Learn the examples one by one, in order.
@@ -437,9 +438,10 @@ class Model:
 
         It learns nothing; a new feature type is tried on a fresh copy (see :meth:`learn`).
         """
-        new = {(k, type(v)) for k, v in x.items()} - self._tried
-        if not new:
+        # Nearly every example has only features and types tried before: one check in C.
+        if self._tried.issuperset(zip(x, map(type, x.values()), strict=True)):
             return
+        new = {(k, type(v)) for k, v in x.items()} - self._tried
         trial = self.estimator.clone()
         try:
             trial.learn_one(x, y)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -197,6 +197,7 @@ def replay(
     curve: list[list[float]] = []
     queried: list[str] = []
     estimator = DeployedAccuracy()
+    decay = estimator.decay
     estimates: list[list[float]] = []
     window_right = window_seen = 0.0
     started = time.perf_counter()
@@ -227,23 +228,26 @@ def replay(
             asked += 1
         labels_before = asked
         out = engine.process(batch)
-        so_far = np.cumsum(out.queried)
         confidence = out.proba.max(axis=1) if out.proba.shape[1] else np.zeros(len(batch))
         estimator.see(confidence)
+        oracle.see(row.y for row in batch)
+        # The curve's points in this batch: every `every`-th event of the stream, and its last.
+        mark = (every - 1 - start) % every
         for i, (row, y_pred) in enumerate(zip(batch, out.y_pred, strict=True)):
-            oracle.see(row.y)
-            correct += y_pred == row.y
-            window_right = window_right * estimator.decay + (y_pred == row.y)
-            window_seen = window_seen * estimator.decay + 1.0
-            seen = start + i + 1
-            if seen % every == 0 or seen == n:
-                labels = labels_before + int(so_far[i])
+            right = y_pred == row.y
+            correct += right
+            window_right = window_right * decay + right
+            window_seen = window_seen * decay + 1.0
+            if i == mark or start + i + 1 == n:
+                seen = start + i + 1
+                labels = labels_before + int(np.count_nonzero(out.queried[: i + 1]))
                 curve.append([seen, correct / seen, labels])
                 if (estimate := estimator.estimate()) is not None:
                     estimates.append(
                         [seen, labels, estimate.value, estimate.low, estimate.high,
                          window_right / window_seen]
                     )  # fmt: skip
+                mark += every
         for i in np.flatnonzero(out.queried).tolist():
             row = batch[i]
             queried.append(row.id)
@@ -291,8 +295,8 @@ class _Oracle:
         self.given = {a.name: 0 for a in self.annotators}
         self.right = {a.name: 0 for a in self.annotators}
 
-    def see(self, y: Hashable) -> None:
-        self.classes.setdefault(y)
+    def see(self, ys: Iterable[Hashable]) -> None:
+        self.classes.update(dict.fromkeys(ys))
 
     def answer(
         self, query_id: str, y: Hashable, ts: float, exclude: set[str | None] = frozenset()

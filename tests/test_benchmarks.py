@@ -85,6 +85,13 @@ def test_replay_throughput(tmp_path):
     sweep = re.findall(r"(\d+\.\d+) \(([\d,]+)/s\)", out)  # accuracy % (events/s) per batch
     assert sweep and all(0 <= float(a) <= 100 and int(r.replace(",", "")) > 0 for a, r in sweep)
     assert (tmp_path / "replay_quick.png").stat().st_size > 0
+    # `streamal replay --strategy all` at four budgets: model, runs, events, wall s, runs s, rate
+    every = [r for r in table_rows(out) if len(r) == 6 and r[0] != "model"]
+    assert [r[0] for r in every] == ["default", "mini-batch"]
+    for _model, runs, events, wall, seconds, _rate in every:
+        assert int(runs) > 40 and events == "2,000"
+        assert float(wall) >= float(seconds) > 0
+    assert "--strategy all --budget 0.01,0.05,0.1,0.2 --jobs 2" in written
 
 
 def test_quality(tmp_path):

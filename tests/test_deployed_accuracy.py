@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -119,3 +120,19 @@ def test_queries_and_their_examples_carry_the_probability():
     first = decisions.queries[0]
     joined = engine.answer([Label(first.id, True, first.ts)])
     assert joined.examples[0].probability == first.probability
+
+
+def test_a_pickled_estimator_fades_and_counts_on_as_the_original():
+    estimator = DeployedAccuracy(window=50)
+    estimator.see(np.array([0.95, 0.55, 0.7]))
+    estimator.label(0.55, True, probability=0.5)
+    state = pickle.loads(pickle.dumps(estimator))
+    # A snapshot written before the sums were one block holds them as separate arrays.
+    older = DeployedAccuracy.__new__(DeployedAccuracy)
+    older.__setstate__({k: np.copy(v) for k, v in estimator.__getstate__().items()})
+    for one in (estimator, state, older):
+        one.see(np.array([0.35, 0.95]))
+        one.label(0.95, False, probability=0.25)
+    assert state.estimate() == estimator.estimate() == older.estimate()
+    assert state.events.tolist() == estimator.events.tolist()
+    assert state.answers.sum() == approx(estimator.decay**2 + 1)  # the older answer faded

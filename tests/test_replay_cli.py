@@ -92,6 +92,43 @@ def test_replay_is_deterministic_and_parallel_equals_serial(drifting_csv, tmp_pa
     assert runs("1") == runs("2")
 
 
+#: Runs the CLI with a Python audit hook that prints every opening of the input file, in
+#: the parent and in the forked workers alike (they inherit the hook and stderr).
+_COUNT_OPENS = """
+import sys
+from pathlib import Path
+
+target = Path(sys.argv[1]).resolve()
+
+def hook(event, args):
+    if event == "open" and isinstance(args[0], str) and Path(args[0]).resolve() == target:
+        print("OPENED", file=sys.stderr, flush=True)
+
+sys.addaudithook(hook)
+from streamal.cli import main
+raise SystemExit(main(["replay", *sys.argv[1:]]))
+"""
+
+
+def test_all_strategies_and_budgets_read_the_input_once(drifting_csv, tmp_path):
+    report = tmp_path / "all.json"
+    args = ["--target", "label", "--strategy", "all", "--budget", "0.01,0.05,0.1,0.2"]
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNT_OPENS, str(drifting_csv), *args, "--jobs", "2",
+         "--report", str(report), "--no-progress"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(report.read_text())["runs"]
+    # Every strategy the default (single-tree) model can run, at each of the four budgets.
+    expected = [s for s in STRATEGIES if not Decider(s).needs_committee]
+    assert len(runs) == 4 * len(expected) > 40
+    assert {(r["strategy"], r["budget"]) for r in runs} == {
+        (s, b) for s in expected for b in (0.01, 0.05, 0.1, 0.2)
+    }
+    assert result.stderr.count("OPENED") == 1
+
+
 def test_label_delay_costs_accuracy(drifting_csv, tmp_path):
     accuracy = {}
     for delay in ("0", "1000"):

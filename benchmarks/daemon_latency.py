@@ -44,7 +44,10 @@ def _create_topics(bootstrap: str, prefix: str) -> None:
     create_topics(load_config({"bootstrap_servers": bootstrap, **flags}, {}))
 
 
-def _start(bootstrap: str, prefix: str, state: str, flags: list[str]) -> subprocess.Popen:
+def _start(
+    bootstrap: str, prefix: str, state: str, flags: list[str]
+) -> tuple[subprocess.Popen, dict[str, float]]:
+    """The daemon, and when it logged the end of each phase of its start (filled as it runs)."""
     command = [
         STREAMAL, "serve",
         "--bootstrap-servers", bootstrap,
@@ -58,11 +61,33 @@ def _start(bootstrap: str, prefix: str, state: str, flags: list[str]) -> subproc
         "--metrics-port", "0",
         *flags,
     ]  # fmt: skip
-    return subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    daemon = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    logged: dict[str, float] = {}
+
+    def read_log() -> None:  # also keeps the pipe from filling up
+        for line in daemon.stderr:
+            for phase, marker in _PHASES.items():
+                if marker in line and phase not in logged:
+                    logged[phase] = time.perf_counter()
+
+    threading.Thread(target=read_log, daemon=True).start()
+    return daemon, logged
 
 
-def _first_query_seconds(bootstrap: str, prefix: str, flags: list[str]) -> float:
-    """Launch a daemon on a topic already holding an event; seconds until its first query."""
+#: the daemon's log lines that end each phase of its start, in order
+_PHASES = {
+    "imports": "starting with",
+    "restore and connect": "connected to",
+    "group join": "partitions assigned",
+}
+
+
+def _first_query_seconds(bootstrap: str, prefix: str, flags: list[str]) -> dict[str, float]:
+    """Launch a daemon on a topic already holding an event; seconds to its first query, by phase.
+
+    Each phase ends when the daemon logs its line (:data:`_PHASES`), the last
+    one when its first query is on the queries topic.
+    """
     _create_topics(bootstrap, prefix)
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     producer.send(f"{prefix}.events", _event(0, np.random.default_rng(0)))
@@ -71,15 +96,25 @@ def _first_query_seconds(bootstrap: str, prefix: str, flags: list[str]) -> float
     consumer.assign([TopicPartition(f"{prefix}.queries", 0)])
     with tempfile.TemporaryDirectory() as state:
         launched = time.perf_counter()
-        daemon = _start(bootstrap, prefix, state, flags)
+        daemon, logged = _start(bootstrap, prefix, state, flags)
         while not consumer.poll(timeout_ms=20):
             pass
-        seconds = time.perf_counter() - launched
+        answered = time.perf_counter()
         daemon.terminate()
         daemon.wait()
     consumer.close()
     producer.close()
-    return seconds
+    ends = [launched, *(logged.get(phase, float("nan")) for phase in _PHASES), answered]
+    phases = [*_PHASES, "first decision"]
+    return {"total": answered - launched} | {
+        phase: end - start for phase, start, end in zip(phases, ends[:-1], ends[1:], strict=True)
+    }
+
+
+def _show_start(runs: list[dict[str, float]]) -> str:
+    return "; ".join(
+        f"{phase} {', '.join(f'{run[phase]:.2f}' for run in runs)} s" for phase in runs[0]
+    )
 
 
 def main() -> None:
@@ -101,9 +136,8 @@ def main() -> None:
         start = _first_query_seconds(bootstrap, "start", flags)
         if args.start_only:
             more = [_first_query_seconds(bootstrap, f"start{i}", flags) for i in (1, 2)]
-            times = ", ".join(f"{s:.2f}" for s in [start, *more])
             print(f"serve flags               {' '.join(flags)}")
-            print(f"start to first decision   {times} s (warm numba cache, with the group join)")
+            print(f"start to first decision   {_show_start([start, *more])} (warm numba cache)")
             return
 
         arrivals: list[tuple[float, float]] = []
@@ -121,7 +155,7 @@ def main() -> None:
 
         _create_topics(bootstrap, "lat")
         with tempfile.TemporaryDirectory() as state:
-            daemon = _start(bootstrap, "lat", state, flags)
+            daemon, _ = _start(bootstrap, "lat", state, flags)
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
             producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
@@ -144,7 +178,7 @@ def main() -> None:
     # The first second is the model's and the JIT's warm-up; keep the steady state.
     latencies = np.array([a - ts for a, ts in arrivals[len(arrivals) // 10 :]]) * 1000
     print(f"serve flags               {' '.join(flags)}")
-    print(f"start to first decision   {start:.2f} s (warm numba cache, includes the group join)")
+    print(f"start to first decision   {_show_start([start])} (warm numba cache)")
     print(f"offered rate              {offered:,.0f} events/s for {args.seconds:g} s")
     print(f"queries measured          {len(latencies)}")
     print(f"event-to-query latency    p50 {np.percentile(latencies, 50):.1f} ms, "

@@ -269,11 +269,6 @@ class ConfluentConsumer:
         self._consumer.pause([_theirs(tp) for tp in partitions])
 
     def resume(self, *partitions: TopicPartition) -> None:
-        # librdkafka finds where a partition with no position starts only seconds after it
-        # is resumed (offset fetch, then reset, then fetch): it is placed here, at once.
-        for tp in partitions:
-            if tp not in self._positions:
-                self.seek(tp, self.position(tp))
         self._consumer.resume([_theirs(tp) for tp in partitions])
 
     # -- positions ----------------------------------------------------------------------

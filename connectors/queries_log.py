@@ -139,7 +139,7 @@ class QueriesLog:
         delivered, decided = self.state.delivered, self.state.decided
         for records in polled.values():
             for record in records:
-                added += self._pending(record.value)
+                added += self._pending(record.key, record.value)
                 where = read_decided(record.headers, self.events_topic)
                 if where is not None:
                     partition, handled, end = where
@@ -148,8 +148,12 @@ class QueriesLog:
                 self.state.queries_written[record.partition] = record.offset + 1
         return added
 
-    def _pending(self, raw: bytes) -> int:
+    def _pending(self, key: bytes | None, raw: bytes) -> int:
         engine = self.state.engine
+        # A daemon keys each query by its id: this replica's own queries, read back here,
+        # are known without decoding them (a tenth of the events, at 15 µs a query).
+        if key is not None and engine.was_queried(key.decode("utf-8", "replace")):
+            return 0
         try:
             query = decode_query(raw)
         except InvalidRecord as e:

@@ -85,6 +85,8 @@ SERVE_FLAGS = frozenset(
         "--ssl-cafile",
         "--ssl-certfile",
         "--ssl-keyfile",
+        # the Kafka client library: kafka-python or librdkafka (issue 13)
+        "--kafka-client",
     }
 )
 DEMO_FLAGS = frozenset({"--bootstrap-servers", "--events"})

@@ -1,10 +1,11 @@
 """Learning quality: prequential accuracy against the labels spent, for every strategy.
 
 Every strategy in :data:`STRATEGY_NAMES` (all but committee rules) runs at budgets of 1, 5,
-10 and 20 % on river's bundled streams (no download) and on drifting
-synthetic streams (abrupt, gradual and incremental drift; binary and
-multi-class), three seeds each, all with the same base learner
-(:data:`streamal.model.DEFAULT_MODEL`). Each run is a
+10 and 20 % on river's bundled streams (no download) and on synthetic
+streams: drifting ones (abrupt, gradual and incremental drift; binary and
+multi-class) and four of another character (a 3 % rare class, 25 classes,
+labels flipped at random, recurring concepts), three seeds each, all with the
+same base learner (:data:`streamal.model.DEFAULT_MODEL`). Each run is a
 :func:`streamal.replay.replay` with no label delay and the replay's default
 batch size. Two yardsticks are run alongside: random sampling at the same
 budget, and full labels (``random`` at a budget of 1, which learns every
@@ -40,10 +41,11 @@ import json
 import math
 import multiprocessing
 import os
+import random
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -140,15 +142,74 @@ def _synthetic(make) -> Callable[[int, int], list[Row]]:
     return lambda n, seed: _rows(itertools.islice(make(n, seed), n))
 
 
-def _drift(before, after, n: int, seed: int, width: int):
+def _drift(before, after, n: int, seed: int, width: int, position: int | None = None):
     # river's ConceptDriftStream computes exp(-4 (t - position) / width), which overflows
     # for t < position - 177 width; a width of n/200 is still abrupt (a few dozen events).
     width = max(width, n // 200, 10)
-    return synth.ConceptDriftStream(before, after, position=n // 2, width=width, seed=seed)
+    position = n // 2 if position is None else position
+    return synth.ConceptDriftStream(before, after, position=position, width=width, seed=seed)
 
 
+def _recurring(concepts: list, n: int, seed: int):
+    """``concepts`` in turn, each for ``n / len(concepts)`` events, switching abruptly."""
+    stream = concepts[-1]
+    for k in range(len(concepts) - 2, -1, -1):
+        # A drift stream counts the events it gives, so an inner one starts counting at its
+        # switch: every switch is one segment after the one before.
+        stream = _drift(concepts[k], stream, n, seed + k, width=1, position=n // len(concepts))
+    return stream
+
+
+def _imbalanced(
+    stream: Iterable[tuple[dict, Hashable]], rare: Hashable, share: float, seed: int
+) -> Iterator[tuple[dict, Hashable]]:
+    """``stream`` with the class ``rare`` drawn for about ``share`` of the events.
+
+    Each event is first drawn rare or not, then taken as the next event of that kind
+    in ``stream`` (the others are skipped): the class prior shifts, and every class's
+    events stay as the stream makes them.
+
+    >>> pairs = itertools.islice(_imbalanced(synth.Agrawal(seed=0), 0, 0.03, 0), 2000)
+    >>> sum(y == 0 for _, y in pairs)
+    61
+    """
+    # Its own draws: the generator's would tie the classes to its features.
+    rng = random.Random(f"rare {seed}")
+    events = iter(stream)
+    while True:
+        want_rare = rng.random() < share
+        yield next((x, y) for x, y in events if (y == rare) == want_rare)
+
+
+def _flipped(
+    stream: Iterable[tuple[dict, Hashable]], classes: tuple, rate: float, seed: int
+) -> Iterator[tuple[dict, Hashable]]:
+    """``stream`` with each label, with probability ``rate``, replaced by another of
+    ``classes`` drawn uniformly.
+
+    >>> list(_flipped([({}, 0)] * 8, (0, 1), 0.5, seed=0))
+    [({}, 1), ({}, 0), ({}, 1), ({}, 1), ({}, 1), ({}, 0), ({}, 0), ({}, 0)]
+    """
+    # Its own draws, as in _imbalanced: a flip must not depend on the features.
+    rng = random.Random(f"label noise {seed}")
+    for x, y in stream:
+        if rng.random() < rate:
+            y = rng.choice([c for c in classes if c != y])
+        yield x, y
+
+
+def _still_hyperplane(n: int, seed: int) -> synth.Hyperplane:
+    """A stationary hyperplane without label noise of its own: the clean labels of
+    "Hyperplane label noise"."""
+    return synth.Hyperplane(seed=seed, n_features=10, noise_percentage=0.0)
+
+
+#: share of the events of "Agrawal imbalanced" in its rare class (0)
+RARE_SHARE = 0.03
+#: share of the labels of "Hyperplane label noise" flipped at random
+LABEL_NOISE = 0.15
 #: streams whose tables give balanced accuracy (the mean per-class recall) beside accuracy
-BALANCED_STREAMS: tuple[str, ...] = ()
+BALANCED_STREAMS = ("Agrawal imbalanced",)
 
 
 #: name → (kind, builder(n_events, seed) -> rows); bundled streams ignore the seed
@@ -223,6 +284,39 @@ STREAMS: dict[str, tuple[str, Callable[[int, int], list[Row]]]] = {
                 n_centroids=50,
                 change_speed=0.001,
                 n_drift_centroids=25,
+            )
+        ),
+    ),
+    "Agrawal imbalanced": (
+        f"binary, {RARE_SHARE:.0%} rare class; balanced accuracy too",
+        _synthetic(
+            lambda n, s: _imbalanced(
+                synth.Agrawal(classification_function=0, seed=s), 0, RARE_SHARE, s
+            )
+        ),
+    ),
+    "RBF 25 classes": (
+        "25 classes (100 centroids, 10 features)",
+        _synthetic(
+            lambda n, s: synth.RandomRBF(
+                seed_model=s, seed_sample=s, n_classes=25, n_features=10, n_centroids=100
+            )
+        ),
+    ),
+    "Hyperplane label noise": (
+        f"binary, stationary, {LABEL_NOISE:.0%} of labels flipped at random",
+        _synthetic(lambda n, s: _flipped(_still_hyperplane(n, s), (0, 1), LABEL_NOISE, s)),
+    ),
+    "Agrawal recurring": (
+        "binary, recurring concepts A B A B (abrupt, every n/4)",
+        _synthetic(
+            lambda n, s: _recurring(
+                [
+                    synth.Agrawal(classification_function=f, seed=s + 100 * k)
+                    for k, f in enumerate((0, 4, 0, 4))
+                ],
+                n,
+                s,
             )
         ),
     ),

@@ -10,9 +10,11 @@ from __future__ import annotations
 import doctest
 import importlib
 import importlib.util
+import math
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -160,6 +162,73 @@ def test_reused_runs_must_come_from_streams_of_the_same_length(monkeypatch, tmp_
 def quality(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     return importlib.import_module("quality")
+
+
+NEW_STREAMS = [
+    "Agrawal imbalanced",
+    "RBF 25 classes",
+    "Hyperplane label noise",
+    "Agrawal recurring",
+]
+
+
+@pytest.mark.parametrize("name", NEW_STREAMS)
+def test_new_streams_are_deterministic_for_a_seed(quality, name):
+    build = quality.STREAMS[name][1]
+    first = build(3000, 1)
+    assert len(first) == 3000
+    assert [(r.x, r.y) for r in first] == [(r.x, r.y) for r in build(3000, 1)]
+    assert [r.x for r in first] != [r.x for r in build(3000, 2)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_imbalanced_stream_has_a_rare_class_of_1_to_5_percent(quality, seed):
+    rows = quality.STREAMS["Agrawal imbalanced"][1](quality.FULL_EVENTS, seed)
+    counts = Counter(r.y for r in rows)
+    assert set(counts) == {0, 1}
+    share = counts[0] / len(rows)
+    assert 0.01 <= share <= 0.05
+    assert share == pytest.approx(quality.RARE_SHARE, abs=0.003)  # 2.5 binomial deviations
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_many_class_stream_has_at_least_20_classes(quality, seed):
+    rows = quality.STREAMS["RBF 25 classes"][1](quality.FULL_EVENTS, seed)
+    assert 20 <= len({r.y for r in rows}) <= 25
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noisy_stream_flips_labels_at_its_nominal_rate(quality, seed):
+    n, rate = quality.FULL_EVENTS, quality.LABEL_NOISE
+    noisy = quality.STREAMS["Hyperplane label noise"][1](n, seed)
+    clean = quality._synthetic(quality._still_hyperplane)(n, seed)
+    assert [r.x for r in noisy] == [r.x for r in clean]
+    spread = 4 * math.sqrt(rate * (1 - rate) / n)
+    flipped = [a.y != b.y for a, b in zip(noisy, clean, strict=True)]
+    assert sum(flipped) / n == pytest.approx(rate, abs=spread)
+    # As often in either class: a flip does not follow the features.
+    for label in (0, 1):
+        of_class = [f for f, r in zip(flipped, clean, strict=True) if r.y == label]
+        assert sum(of_class) / len(of_class) == pytest.approx(rate, abs=2 * spread)
+
+
+def test_recurring_stream_returns_to_its_first_concept(quality):
+    from river import metrics, tree
+
+    rows = quality.STREAMS["Agrawal recurring"][1](8000, 0)
+    quarter = len(rows) // 4
+    model = tree.HoeffdingTreeClassifier()
+    for r in rows[:quarter]:  # concept A only
+        model.learn_one(r.x, r.y)
+    scores = []
+    for k in range(1, 4):
+        accuracy = metrics.Accuracy()
+        for r in rows[k * quarter + 100 : (k + 1) * quarter]:  # past the switch
+            accuracy.update(r.y, model.predict_one(r.x))
+        scores.append(accuracy.get())
+    b, a_again, b_again = scores
+    assert a_again > 0.95
+    assert b < 0.65 and b_again < 0.65
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,16 @@
 """Learning quality: prequential accuracy against the labels spent, for every strategy.
 
 Every strategy in :data:`STRATEGY_NAMES` (all but committee rules) runs at budgets of 1, 5,
-10 and 20 % on river's bundled streams (no download) and on drifting
-synthetic streams (abrupt, gradual and incremental drift; binary and
-multi-class), three seeds each, all with the same base learner
-(:data:`streamal.model.DEFAULT_MODEL`). Each run is a
+10 and 20 % on river's bundled streams (no download) and on synthetic
+streams: drifting ones (abrupt, gradual and incremental drift; binary and
+multi-class) and four of another character (a 3 % rare class, 25 classes,
+labels flipped at random, recurring concepts), three seeds each, all with the
+same base learner (:data:`streamal.model.DEFAULT_MODEL`). Each run is a
 :func:`streamal.replay.replay` with no label delay and the replay's default
 batch size. Two yardsticks are run alongside: random sampling at the same
 budget, and full labels (``random`` at a budget of 1, which learns every
-label).
+label). Every run is scored by prequential accuracy and balanced accuracy (the
+mean per-class recall); the tables give the latter for :data:`BALANCED_STREAMS`.
 
 When scikit-activeml is importable (the benchmark's own environment, ``make
 bench-quality``), its stream strategies run in the same pool on the same
@@ -24,7 +26,8 @@ The seed is the decider's; synthetic streams are also generated from it, so
 their three runs see three different streams. Runs are spread over all
 cores with forked workers, which share the pre-built streams.
 
-Run ``python benchmarks/quality.py`` (``--quick`` for a smoke run).
+Run ``python benchmarks/quality.py`` (``--quick`` for a smoke run, ``--streams`` for some
+streams only).
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ import json
 import math
 import multiprocessing
 import os
+import random
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -51,7 +55,7 @@ from results_md import (
     markdown_table,
     write_section,
 )
-from river import datasets
+from river import datasets, metrics
 from river.datasets import synth
 
 import streamal.settings
@@ -138,11 +142,74 @@ def _synthetic(make) -> Callable[[int, int], list[Row]]:
     return lambda n, seed: _rows(itertools.islice(make(n, seed), n))
 
 
-def _drift(before, after, n: int, seed: int, width: int):
+def _drift(before, after, n: int, seed: int, width: int, position: int | None = None):
     # river's ConceptDriftStream computes exp(-4 (t - position) / width), which overflows
     # for t < position - 177 width; a width of n/200 is still abrupt (a few dozen events).
     width = max(width, n // 200, 10)
-    return synth.ConceptDriftStream(before, after, position=n // 2, width=width, seed=seed)
+    position = n // 2 if position is None else position
+    return synth.ConceptDriftStream(before, after, position=position, width=width, seed=seed)
+
+
+def _recurring(concepts: list, n: int, seed: int):
+    """``concepts`` in turn, each for ``n / len(concepts)`` events, switching abruptly."""
+    stream = concepts[-1]
+    for k in range(len(concepts) - 2, -1, -1):
+        # A drift stream counts the events it gives, so an inner one starts counting at its
+        # switch: every switch is one segment after the one before.
+        stream = _drift(concepts[k], stream, n, seed + k, width=1, position=n // len(concepts))
+    return stream
+
+
+def _imbalanced(
+    stream: Iterable[tuple[dict, Hashable]], rare: Hashable, share: float, seed: int
+) -> Iterator[tuple[dict, Hashable]]:
+    """``stream`` with the class ``rare`` drawn for about ``share`` of the events.
+
+    Each event is first drawn rare or not, then taken as the next event of that kind
+    in ``stream`` (the others are skipped): the class prior shifts, and every class's
+    events stay as the stream makes them.
+
+    >>> pairs = itertools.islice(_imbalanced(synth.Agrawal(seed=0), 0, 0.03, 0), 2000)
+    >>> sum(y == 0 for _, y in pairs)
+    61
+    """
+    # Its own draws: the generator's would tie the classes to its features.
+    rng = random.Random(f"rare {seed}")
+    events = iter(stream)
+    while True:
+        want_rare = rng.random() < share
+        yield next((x, y) for x, y in events if (y == rare) == want_rare)
+
+
+def _flipped(
+    stream: Iterable[tuple[dict, Hashable]], classes: tuple, rate: float, seed: int
+) -> Iterator[tuple[dict, Hashable]]:
+    """``stream`` with each label, with probability ``rate``, replaced by another of
+    ``classes`` drawn uniformly.
+
+    >>> list(_flipped([({}, 0)] * 8, (0, 1), 0.5, seed=0))
+    [({}, 1), ({}, 0), ({}, 1), ({}, 1), ({}, 1), ({}, 0), ({}, 0), ({}, 0)]
+    """
+    # Its own draws, as in _imbalanced: a flip must not depend on the features.
+    rng = random.Random(f"label noise {seed}")
+    for x, y in stream:
+        if rng.random() < rate:
+            y = rng.choice([c for c in classes if c != y])
+        yield x, y
+
+
+def _still_hyperplane(n: int, seed: int) -> synth.Hyperplane:
+    """A stationary hyperplane without label noise of its own: the clean labels of
+    "Hyperplane label noise"."""
+    return synth.Hyperplane(seed=seed, n_features=10, noise_percentage=0.0)
+
+
+#: share of the events of "Agrawal imbalanced" in its rare class (0)
+RARE_SHARE = 0.03
+#: share of the labels of "Hyperplane label noise" flipped at random
+LABEL_NOISE = 0.15
+#: streams whose tables give balanced accuracy (the mean per-class recall) beside accuracy
+BALANCED_STREAMS = ("Agrawal imbalanced",)
 
 
 #: name → (kind, builder(n_events, seed) -> rows); bundled streams ignore the seed
@@ -220,10 +287,47 @@ STREAMS: dict[str, tuple[str, Callable[[int, int], list[Row]]]] = {
             )
         ),
     ),
+    "Agrawal imbalanced": (
+        f"binary, {RARE_SHARE:.0%} rare class; balanced accuracy too",
+        _synthetic(
+            lambda n, s: _imbalanced(
+                synth.Agrawal(classification_function=0, seed=s), 0, RARE_SHARE, s
+            )
+        ),
+    ),
+    "RBF 25 classes": (
+        "25 classes (100 centroids, 10 features)",
+        _synthetic(
+            lambda n, s: synth.RandomRBF(
+                seed_model=s, seed_sample=s, n_classes=25, n_features=10, n_centroids=100
+            )
+        ),
+    ),
+    "Hyperplane label noise": (
+        f"binary, stationary, {LABEL_NOISE:.0%} of labels flipped at random",
+        _synthetic(lambda n, s: _flipped(_still_hyperplane(n, s), (0, 1), LABEL_NOISE, s)),
+    ),
+    "Agrawal recurring": (
+        "binary, recurring concepts A B A B (abrupt, every n/4)",
+        _synthetic(
+            lambda n, s: _recurring(
+                [
+                    synth.Agrawal(classification_function=f, seed=s + 100 * k)
+                    for k, f in enumerate((0, 4, 0, 4))
+                ],
+                n,
+                s,
+            )
+        ),
+    ),
 }
 
 # Filled in the parent before the workers fork, so the rows are shared, not pickled.
 _ROWS: dict[tuple[str, int], list[Row]] = {}
+
+#: one run's accuracy, spent fraction and balanced accuracy (``None`` in runs saved
+#: before it was recorded)
+Record = tuple[float, float, float | None]
 
 
 def parse_variant(name: str) -> tuple[str, dict[str, float | str]]:
@@ -247,14 +351,21 @@ def parse_variant(name: str) -> tuple[str, dict[str, float | str]]:
     return strategy, options
 
 
-def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
+def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, Record]:
     stream, seed, name, budget, model = task
     if name.startswith(SKAL):
         rows = _ROWS[stream, seed]
+        balanced = metrics.BalancedAccuracy()
         accuracy, spent, _ = skactiveml_adapter.run(
-            [r.x for r in rows], [r.y for r in rows], name.removeprefix(SKAL), budget, seed, model
+            [r.x for r in rows],
+            [r.y for r in rows],
+            name.removeprefix(SKAL),
+            budget,
+            seed,
+            model,
+            metric=balanced,
         )
-        return task, accuracy, spent
+        return task, (accuracy, spent, balanced.get())
     strategy, options = parse_variant(name)
     batch_size = int(options.pop("batch_size", _default_batch_size()))
     if "window" in options:
@@ -263,7 +374,7 @@ def _run(task: tuple[str, int, str, float, str]) -> tuple[tuple, float, float]:
     with decider_options(options):
         settings = EngineSettings(model, strategy, budget, seed=seed, **engine)
         result = replay(_ROWS[stream, seed], ReplaySetup(settings, batch_size=batch_size))
-    return task, result.accuracy, result.label_fraction
+    return task, (result.accuracy, result.label_fraction, result.balanced_accuracy)
 
 
 def settings_options(options: dict[str, float | str]) -> dict[str, float | str]:
@@ -303,8 +414,9 @@ def decider_options(options: dict[str, float]) -> Iterator[None]:
 TASK_FIELDS = ("stream", "seed", "strategy", "budget", "model")
 
 
-def load_runs(path: Path) -> dict[tuple, tuple[float, float]]:
-    """``task → (accuracy, spent fraction)`` from a raw-runs JSON written by :func:`save_runs`.
+def load_runs(path: Path) -> dict[tuple, Record]:
+    """``task → (accuracy, spent fraction, balanced accuracy)`` from a raw-runs JSON written
+    by :func:`save_runs`.
 
     A run recorded on a stream of another length than the one built now (another
     ``--events``) is left out, so that it runs again rather than stand in for this one.
@@ -314,18 +426,18 @@ def load_runs(path: Path) -> dict[tuple, tuple[float, float]]:
         task = tuple(r[f] for f in TASK_FIELDS)
         rows = _ROWS.get((task[0], task[1]))
         if rows is None or r.get("events", len(rows)) == len(rows):
-            runs[task] = (r["accuracy"], r["spent"])
+            runs[task] = (r["accuracy"], r["spent"], r.get("balanced"))
     return runs
 
 
-def save_runs(raw: dict[tuple, tuple[float, float]], path: Path) -> None:
-    """Write ``task → (accuracy, spent fraction)`` as JSON rows, sorted, for ``--reuse``,
-    with the length of the stream each ran on."""
+def save_runs(raw: dict[tuple, Record], path: Path) -> None:
+    """Write ``task → (accuracy, spent fraction, balanced accuracy)`` as JSON rows, sorted,
+    for ``--reuse``, with the length of the stream each ran on."""
     rows = [
         dict(zip(TASK_FIELDS, t, strict=True))
-        | {"accuracy": a, "spent": sp}
+        | {"accuracy": a, "spent": sp, "balanced": bal}
         | ({"events": len(_ROWS[t[0], t[1]])} if (t[0], t[1]) in _ROWS else {})
-        for t, (a, sp) in sorted(raw.items(), key=str)
+        for t, (a, sp, bal) in sorted(raw.items(), key=str)
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rows, indent=0))
@@ -334,10 +446,10 @@ def save_runs(raw: dict[tuple, tuple[float, float]], path: Path) -> None:
 def run_all(
     tasks: list[tuple],
     jobs: int,
-    checkpoint: Callable[[dict[tuple, tuple[float, float]]], None] | None = None,
+    checkpoint: Callable[[dict[tuple, Record]], None] | None = None,
     every: float = 60.0,
-) -> dict[tuple, tuple[float, float]]:
-    """``task → (accuracy, spent fraction)``, the longest runs first for a balanced finish.
+) -> dict[tuple, Record]:
+    """``task →`` its :data:`Record`, the longest runs first for a balanced finish.
 
     ``checkpoint`` is given the runs finished so far at most every ``every`` seconds, so
     that an interrupted grid of hours can resume from them (``--reuse``).
@@ -348,13 +460,13 @@ def run_all(
         return len(_ROWS[t[0], t[1]]) * (1 + 4 * (t[3] == 1.0) + 10 * t[2].startswith(SKAL))
 
     tasks = sorted(tasks, key=lambda t: -cost(t))
-    out: dict[tuple, tuple[float, float]] = {}
+    out: dict[tuple, Record] = {}
     saved = time.perf_counter()
 
     def collect(results) -> None:
         nonlocal saved
-        for task, accuracy, spent in results:
-            out[task] = (accuracy, spent)
+        for task, record in results:
+            out[task] = record
             if checkpoint is not None and time.perf_counter() - saved >= every:
                 checkpoint(out)
                 saved = time.perf_counter()
@@ -387,7 +499,7 @@ def _ranks(values: dict[str, float]) -> dict[str, float]:
 
 
 def summarise(
-    raw: dict[tuple, tuple[float, float]],
+    raw: dict[tuple, Record],
     streams: list[str],
     budgets: tuple,
     seeds: tuple,
@@ -396,19 +508,28 @@ def summarise(
     """Means over seeds per (stream, budget, strategy), gains, ratios, ranks and aggregates.
 
     The ``extra`` strategies (scikit-activeml's) get means only, outside the ranks.
+    ``"balanced"`` holds the balanced accuracies of the :data:`BALANCED_STREAMS`, full
+    labels under ``(stream, 1.0, "random")``.
     """
     strategies = list(STRATEGY_NAMES)
     acc: dict[tuple[str, float, str], float] = {}
     spent: dict[tuple[str, float, str], float] = {}
+    balanced: dict[tuple[str, float, str], float] = {}
     full: dict[str, float] = {}
     for stream in streams:
         full[stream] = statistics.mean(
             raw[stream, s, "random", 1.0, DEFAULT_MODEL][0] for s in seeds
         )
-        for b, strategy in itertools.product(budgets, [*strategies, *extra]):
+        cells = [(b, strategy) for b in budgets for strategy in [*strategies, *extra]]
+        for b, strategy in cells:
             runs = [raw[stream, s, strategy, b, DEFAULT_MODEL] for s in seeds]
             acc[stream, b, strategy] = statistics.mean(r[0] for r in runs)
             spent[stream, b, strategy] = statistics.mean(r[1] for r in runs)
+        if stream in BALANCED_STREAMS:
+            for b, strategy in [*cells, (1.0, "random")]:
+                balanced[stream, b, strategy] = statistics.mean(
+                    raw[stream, s, strategy, b, DEFAULT_MODEL][2] for s in seeds
+                )
     rank: dict[tuple[str, float, str], float] = {}
     for stream, b in itertools.product(streams, budgets):
         for strategy, r in _ranks({k: acc[stream, b, k] for k in strategies}).items():
@@ -438,7 +559,14 @@ def summarise(
             abs(row["spent", b] - b) for b in budgets
         )  # mean over budgets of |mean spent - b|
         aggregate[strategy] = row
-    return {"acc": acc, "spent": spent, "full": full, "rank": rank, "aggregate": aggregate}
+    return {
+        "acc": acc,
+        "spent": spent,
+        "balanced": balanced,
+        "full": full,
+        "rank": rank,
+        "aggregate": aggregate,
+    }
 
 
 def compare_to_best(
@@ -494,7 +622,7 @@ def compare_to_best(
 
 
 def behind_beyond_noise(
-    raw: dict[tuple, tuple[float, float]],
+    raw: dict[tuple, Record],
     comparison: dict,
     ours: str,
     seeds: tuple,
@@ -546,7 +674,7 @@ def matched_budgets(comparison: dict) -> dict[tuple[str, float], float]:
 
 
 def at_matched_spend(
-    raw: dict[tuple, tuple[float, float]],
+    raw: dict[tuple, Record],
     comparison: dict,
     ours: str,
     seeds: tuple,
@@ -586,6 +714,15 @@ def recommend(aggregate: dict, tolerance: float = 0.005) -> str:
     return min(pool, key=lambda s: (aggregate[s]["rank 5-10"], -aggregate[s]["gain 5-10"]))
 
 
+def _column(strategy: str) -> str:
+    """A strategy's name as a column heading: short enough for a wide table.
+
+    >>> _column("randomized_variable_uncertainty"), _column(SKAL + "Split")
+    ('rand_var_unc', 'Split')
+    """
+    return strategy.removeprefix(SKAL).replace("randomized_variable_uncertainty", "rand_var_unc")
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
@@ -593,8 +730,7 @@ def _pct(x: float) -> str:
 def tables(summary: dict, streams: list[str], budgets: tuple) -> str:
     strategies = list(STRATEGY_NAMES)
     acc, spent, full = summary["acc"], summary["spent"], summary["full"]
-    short = {s: s.replace("randomized_variable_uncertainty", "rand_var_unc") for s in strategies}
-    head = ["stream", "budget", *[short[s] for s in strategies], FULL]
+    head = ["stream", "budget", *map(_column, strategies), FULL]
 
     def per_cell(fmt) -> str:
         lines = []
@@ -641,10 +777,49 @@ def tables(summary: dict, streams: list[str], budgets: tuple) -> str:
         f"{aggregate}\n\n"
         "### Accuracy % (spent %) per stream × budget, mean of seeds; best in bold\n\n"
         f"{accuracy}\n\n"
+        f"{_balanced_section(summary, budgets, strategies)}"
         "### Gain over random sampling at the same budget (accuracy points)\n\n"
         f"{gain}\n\n"
         "### Ratio to full-label accuracy\n\n"
         f"{ratio}\n"
+    )
+
+
+def balanced_table(summary: dict, budgets: tuple, names: list[str]) -> str:
+    """Balanced accuracy (accuracy) in % of ``names`` on the :data:`BALANCED_STREAMS` of the
+    summary, per stream × budget, the best balanced accuracy in bold; '' without them.
+
+    >>> acc = {("s", 0.1, "a"): 0.97, ("s", 0.1, "b"): 0.96, ("s", 1.0, "random"): 0.99}
+    >>> bal = {("s", 0.1, "a"): 0.55, ("s", 0.1, "b"): 0.70, ("s", 1.0, "random"): 0.85}
+    >>> summary = {"acc": acc, "balanced": bal, "full": {"s": 0.99}}
+    >>> print(balanced_table(summary, (0.1,), ["a", "b"]))
+    | stream | budget | a | b | full labels |
+    |---|---|---|---|---|
+    | s | 10% | 55.0 (97.0) | **70.0 (96.0)** | 85.0 (99.0) |
+    """
+    bal, acc = summary["balanced"], summary["acc"]
+    streams = list(dict.fromkeys(stream for stream, _, _ in bal))
+    lines = []
+    for stream, b in itertools.product(streams, budgets):
+        best = max(bal[stream, b, n] for n in names)
+        cells = []
+        for n in names:
+            text = f"{_pct(bal[stream, b, n])} ({_pct(acc[stream, b, n])})"
+            cells.append(f"**{text}**" if bal[stream, b, n] == best else text)
+        full = f"{_pct(bal[stream, 1.0, 'random'])} ({_pct(summary['full'][stream])})"
+        lines.append([stream, f"{b:.0%}", *cells, full])
+    head = ["stream", "budget", *map(_column, names), FULL]
+    return markdown_table(head, lines) if lines else ""
+
+
+def _balanced_section(summary: dict, budgets: tuple, names: list[str]) -> str:
+    """:func:`balanced_table` under its heading, or '' when no stream of the run is imbalanced."""
+    table = balanced_table(summary, budgets, names)
+    if not table:
+        return ""
+    return (
+        "### Balanced accuracy % (accuracy %) on the imbalanced streams, mean of seeds; best "
+        f"balanced accuracy in bold\n\n{table}\n\n"
     )
 
 
@@ -756,7 +931,8 @@ def skactiveml_tables(
         "(labels learned at once) head to head with each: cells where it is at least as "
         f"accurate, mean difference over streams in points\n\n{per_strategy}\n\n"
         "### scikit-activeml strategies per stream × budget: accuracy % (spent %), mean of "
-        f"seeds\n\n{per_cell}\n"
+        f"seeds\n\n{per_cell}\n\n"
+        f"{_balanced_section(summary, budgets, names)}"
     )
     return headline, text
 
@@ -764,13 +940,18 @@ def skactiveml_tables(
 def _scope(args: argparse.Namespace) -> str:
     """What a run left out of the full grid, said where its numbers are read.
 
-    >>> args = dict(quick=False, events=5000, skip_models=True, skip_variants=False)
+    >>> args = dict(quick=False, events=5000, skip_models=True, skip_variants=False, streams=None)
     >>> _scope(argparse.Namespace(**args))
     '**Reduced grid**: synthetic streams (and Shuttle) cut to 5000 events ...; base-learner ... '
+    >>> _scope(argparse.Namespace(**args | dict(events=FULL_EVENTS, skip_models=False,
+    ...                                          streams="Phishing,Bananas")))
+    '**Reduced grid**: streams Phishing, Bananas only. '
     """
     if args.quick:
         return ""
     cuts = []
+    if args.streams is not None:
+        cuts.append(f"streams {', '.join(s.strip() for s in args.streams.split(','))} only")
     if args.events != FULL_EVENTS:
         cuts.append(
             f"synthetic streams (and Shuttle) cut to {args.events} events "
@@ -926,6 +1107,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two short streams, one seed")
     parser.add_argument(
+        "--streams",
+        metavar="NAMES",
+        help="comma-separated streams to run, of: " + ", ".join(STREAMS) + " (default: all; "
+        "with --quick, Phishing and SEA abrupt); the raw runs of the others are kept",
+    )
+    parser.add_argument(
         "--events", type=int, default=FULL_EVENTS, help="events per synthetic stream"
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -956,6 +1143,12 @@ def main(argv: list[str] | None = None) -> dict:
         models = MODELS
         model_streams = ["Phishing", "Bananas", "ImageSegments", "Agrawal gradual"]
         model_streams += ["LED abrupt", "RBF incremental"]
+    if args.streams is not None:
+        streams = [s.strip() for s in args.streams.split(",") if s.strip()]
+        unknown = [s for s in streams if s not in STREAMS]
+        if unknown or not streams:
+            parser.error(f"--streams: unknown {unknown or 'nothing'}; known: {', '.join(STREAMS)}")
+        model_streams = [s for s in model_streams if s in streams]
     if args.skip_models:
         models = models[:1]
     variants = () if args.skip_variants else (VARIANTS[:2] if args.quick else VARIANTS)
@@ -995,6 +1188,8 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(EngineSettings()))
     reused = load_runs(Path(args.reuse)) if args.reuse else {}
+    # A run on some streams rewrites the raw runs of the others as it found them.
+    others = {t: r for t, r in reused.items() if t[0] not in streams}
     todo = [t for t in tasks if t not in reused]
     raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
     fresh = run_all(
@@ -1005,13 +1200,13 @@ def main(argv: list[str] | None = None) -> dict:
     runs_note = f"{len(todo)} runs in {elapsed:.0f} s on {args.jobs} workers" + (
         f" ({len(tasks) - len(todo)} more reused from `{Path(args.reuse).name}`)" if reused else ""
     )
-    save_runs(raw, raw_path)
+    save_runs(others | raw, raw_path)
     extra = (at_once(DEFAULT_STRATEGY), *rivals) if rivals else ()
     summary = summarise(raw, streams, budgets, seeds, extra)
     # The default model's own runs, for the model comparison.
     text = tables(summary, streams, budgets)
     best = recommend(summary["aggregate"])
-    models_text = model_table(raw, model_streams, models, seeds)
+    models_text = model_table(raw, model_streams, models, seeds) if model_streams else ""
     variants_text = (
         variant_table(raw, streams, variants, variant_budgets, seeds) if variants else ""
     )
@@ -1041,7 +1236,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"; {len(todo)} runs at the matched budgets in "
             f"{time.perf_counter() - matched_start:.0f} s"
         )
-        save_runs(raw, raw_path)
+        save_runs(others | raw, raw_path)
         comparisons += (at_matched_spend(raw, comparisons[0], at_once(DEFAULT_STRATEGY), seeds),)
         for c, ours in zip(
             comparisons,
@@ -1074,6 +1269,12 @@ def main(argv: list[str] | None = None) -> dict:
     print(headline)
     print(skal_headline)
     print(f"{runs_note}; plot: {png}")
+    models_section = (
+        f"### Base learners at 10 % ({DEFAULT_STRATEGY} / random / full labels, accuracy %)\n\n"
+        f"{models_text}\n\n"
+        if models_text
+        else ""
+    )
     body = (
         f"Model `{DEFAULT_MODEL}` for every strategy; budgets "
         f"{', '.join(f'{b:.0%}' for b in budgets)}; seeds {', '.join(map(str, seeds))}; "
@@ -1081,8 +1282,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"at budget 1. {runs_note}. {_scope(args)}"
         f"Plot: `{png.relative_to(png.parent.parent) if not args.quick else png.name}`.\n\n"
         f"{streams_text}\n\n{headline}\n\n{skal_headline}\n\n{text}\n{skal_text}\n"
-        f"### Base learners at 10 % ({DEFAULT_STRATEGY} / random / full labels, accuracy %)\n\n"
-        f"{models_text}\n\n"
+        f"{models_section}"
         "### Parameter and budget-manager variants (all streams, mean of seeds; gains in "
         "points; `wins` = streams where the variant beats its strategy's defaults)\n\n"
         f"{variants_text}\n\nRaw runs: `{raw_path.name}`.\n"

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
+from river import metrics
 from skactiveml.base import SingleAnnotatorStreamQueryStrategy, SkactivemlClassifier
 from skactiveml.stream import (
     CognitiveDualQueryStrategyFixUn,
@@ -265,6 +266,7 @@ def run(
     seed: int = 0,
     model: str = DEFAULT_MODEL,
     chunk: int | None = None,
+    metric: metrics.base.ClassificationMetric | None = None,
 ) -> tuple[float, float, list[int]]:
     """Prequential accuracy, spent fraction and queried positions of one skactiveml run.
 
@@ -284,6 +286,9 @@ def run(
         Events the strategy is asked about at once (default: :func:`_chunk_size`, or 1
         for :data:`PER_EVENT`); 1 asks about every event on its own, as
         scikit-activeml's examples do.
+    metric
+        A river metric updated with every event's true label and prediction, in order
+        (e.g. ``metrics.BalancedAccuracy()``), as :func:`streamal.replay.replay` scores.
 
     Examples
     --------
@@ -294,6 +299,10 @@ def run(
     >>> accuracy, spent, queried = run(xs, ys, "VariableUncertainty", 0.1)
     >>> round(accuracy, 3), round(spent, 3), queried[:3]
     (0.693, 0.133, [0, 3, 5])
+    >>> balanced = metrics.BalancedAccuracy()
+    >>> _ = run(xs, ys, "VariableUncertainty", 0.1, metric=balanced)
+    >>> round(balanced.get(), 3)
+    0.705
     """
     names, X = feature_matrix(xs)
     labels = sorted(set(ys), key=repr)
@@ -321,8 +330,10 @@ def run(
         # after it are asked about again, by a changed model, in the next chunk.
         asked = len(picked) > 0
         seen = int(picked[0]) + 1 if asked else len(candidates)
-        outcome = zip(predicted[:seen], ys[start : start + seen], strict=True)
-        correct += sum(p == t for p, t in outcome)
+        for p, t in zip(predicted[:seen], ys[start : start + seen], strict=True):
+            correct += p == t
+            if metric is not None:
+                metric.update(t, p)
         # One update per event, as in scikit-activeml's examples: the cognitive dual-query
         # strategies pass only the dense candidates of a chunk to their budget manager, with
         # the queried index still counting all of them.

@@ -1,10 +1,12 @@
 """Prequential replay of a recorded stream with a simulated oracle.
 
 Every event is predicted before its label can be known, and accuracy counts
-every event. The oracle reveals a label only for events the decider queried,
-and only after the configured delay (in events, or in the stream's time
-unit). Labels that fall due are learned at the next batch boundary, as in the
-daemon, where labels arrive between polls.
+every event; so does balanced accuracy (the mean of the per-class recalls, river's
+``metrics.BalancedAccuracy``), in which a rare class weighs as much as a common
+one. The oracle reveals a label only for events the decider queried, and only
+after the configured delay (in events, or in the stream's time unit). Labels
+that fall due are learned at the next batch boundary, as in the daemon, where
+labels arrive between polls.
 
 With simulated annotators (:class:`SimulatedAnnotator`), each answer comes
 from one of them chosen at random, right with its accuracy and otherwise a
@@ -22,6 +24,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from river import metrics
 
 from streamal.annotators import Annotators
 from streamal.deployed_accuracy import DeployedAccuracy
@@ -128,6 +131,9 @@ class ReplayResult:
     #: accuracy estimated from the labels (:mod:`streamal.deployed_accuracy`) beside the
     #: true accuracy of the predictions over the same exponential window
     estimates: list[list[float]] = field(default_factory=list)
+    #: the mean over the classes of the stream of the share of their events predicted
+    #: right, prequentially as ``accuracy`` (``None`` in a result not made by :func:`replay`)
+    balanced_accuracy: float | None = None
 
     @property
     def name(self) -> str:
@@ -147,6 +153,7 @@ class ReplayResult:
             "strategy": self.strategy,
             "budget": self.budget,
             "accuracy": self.accuracy,
+            "balanced_accuracy": self.balanced_accuracy,
             "labels": self.labels,
             "events": self.events,
             "label_fraction": self.label_fraction,
@@ -182,6 +189,8 @@ def replay(
     >>> result = replay(rows, ReplaySetup(settings))
     >>> result.events, result.labels, round(result.accuracy, 3)
     (1250, 138, 0.87)
+    >>> round(result.balanced_accuracy, 3)
+    0.871
 
     """
     settings = setup.engine_settings()
@@ -190,6 +199,7 @@ def replay(
     oracle = _Oracle(setup.annotators, settings.seed)
     due: list[tuple[float, int, Label]] = []  # (available from, order asked, label)
     correct = 0
+    balanced = metrics.BalancedAccuracy()
     asked = 0
     trained = trained_right = 0
     n = len(rows)
@@ -236,6 +246,7 @@ def replay(
         for i, (row, y_pred) in enumerate(zip(batch, out.y_pred, strict=True)):
             right = y_pred == row.y
             correct += right
+            balanced.update(row.y, y_pred)
             window_right = window_right * decay + right
             window_seen = window_seen * decay + 1.0
             if i == mark or start + i + 1 == n:
@@ -273,6 +284,7 @@ def replay(
         curve,
         queried=queried,
         estimates=estimates,
+        balanced_accuracy=balanced.get(),
     )
     if setup.annotators:
         result.answers = "aggregated" if setup.aggregate else "first answer"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import doctest
 import importlib
 import importlib.util
+import math
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -139,7 +141,10 @@ def test_quality_checkpoints_runs_as_they_finish(monkeypatch):
     out = quality.run_all(tasks, 1, checkpoint=lambda done: snapshots.append(dict(done)), every=0)
     assert [len(s) for s in snapshots] == [1, 2, 3]
     assert snapshots[-1] == out and set(out) == set(tasks)
-    assert all(0.0 <= acc <= 1.0 and 0.0 < spent <= 0.2 for acc, spent in out.values())
+    assert all(
+        0.0 <= acc <= 1.0 and 0.0 < spent <= 0.2 and 0.0 <= balanced <= 1.0
+        for acc, spent, balanced in out.values()
+    )
 
 
 def test_reused_runs_must_come_from_streams_of_the_same_length(monkeypatch, tmp_path):
@@ -147,7 +152,7 @@ def test_reused_runs_must_come_from_streams_of_the_same_length(monkeypatch, tmp_
     quality = importlib.import_module("quality")
     model = quality.DEFAULT_MODEL
     monkeypatch.setitem(quality._ROWS, ("SEA abrupt", 0), quality.STREAMS["SEA abrupt"][1](300, 0))
-    raw = {("SEA abrupt", 0, "random", 0.1, model): (0.7, 0.1)}
+    raw = {("SEA abrupt", 0, "random", 0.1, model): (0.7, 0.1, 0.65)}
     path = tmp_path / "raw.json"
     quality.save_runs(raw, path)
     assert '"events": 300' in path.read_text()
@@ -156,3 +161,118 @@ def test_reused_runs_must_come_from_streams_of_the_same_length(monkeypatch, tmp_
     assert quality.load_runs(path) == {}  # a 300-event run does not stand in for a 200-event one
     path.write_text(path.read_text().replace(',\n"events": 300', ""))  # written before the field
     assert quality.load_runs(path) == raw
+    path.write_text(path.read_text().replace(',\n"balanced": 0.65', ""))  # and before this one
+    assert quality.load_runs(path) == {("SEA abrupt", 0, "random", 0.1, model): (0.7, 0.1, None)}
+
+
+@pytest.fixture
+def quality(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("quality")
+
+
+NEW_STREAMS = [
+    "Agrawal imbalanced",
+    "RBF 25 classes",
+    "Hyperplane label noise",
+    "Agrawal recurring",
+]
+
+
+@pytest.mark.parametrize("name", NEW_STREAMS)
+def test_new_streams_are_deterministic_for_a_seed(quality, name):
+    build = quality.STREAMS[name][1]
+    first = build(3000, 1)
+    assert len(first) == 3000
+    assert [(r.x, r.y) for r in first] == [(r.x, r.y) for r in build(3000, 1)]
+    assert [r.x for r in first] != [r.x for r in build(3000, 2)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_imbalanced_stream_has_a_rare_class_of_1_to_5_percent(quality, seed):
+    rows = quality.STREAMS["Agrawal imbalanced"][1](quality.FULL_EVENTS, seed)
+    counts = Counter(r.y for r in rows)
+    assert set(counts) == {0, 1}
+    share = counts[0] / len(rows)
+    assert 0.01 <= share <= 0.05
+    assert share == pytest.approx(quality.RARE_SHARE, abs=0.003)  # 2.5 binomial deviations
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_many_class_stream_has_at_least_20_classes(quality, seed):
+    rows = quality.STREAMS["RBF 25 classes"][1](quality.FULL_EVENTS, seed)
+    assert 20 <= len({r.y for r in rows}) <= 25
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noisy_stream_flips_labels_at_its_nominal_rate(quality, seed):
+    n, rate = quality.FULL_EVENTS, quality.LABEL_NOISE
+    noisy = quality.STREAMS["Hyperplane label noise"][1](n, seed)
+    clean = quality._synthetic(quality._still_hyperplane)(n, seed)
+    assert [r.x for r in noisy] == [r.x for r in clean]
+    spread = 4 * math.sqrt(rate * (1 - rate) / n)
+    flipped = [a.y != b.y for a, b in zip(noisy, clean, strict=True)]
+    assert sum(flipped) / n == pytest.approx(rate, abs=spread)
+    # As often in either class: a flip does not follow the features.
+    for label in (0, 1):
+        of_class = [f for f, r in zip(flipped, clean, strict=True) if r.y == label]
+        assert sum(of_class) / len(of_class) == pytest.approx(rate, abs=2 * spread)
+
+
+def test_recurring_stream_returns_to_its_first_concept(quality):
+    from river import metrics, tree
+
+    rows = quality.STREAMS["Agrawal recurring"][1](8000, 0)
+    quarter = len(rows) // 4
+    model = tree.HoeffdingTreeClassifier()
+    for r in rows[:quarter]:  # concept A only
+        model.learn_one(r.x, r.y)
+    scores = []
+    for k in range(1, 4):
+        accuracy = metrics.Accuracy()
+        for r in rows[k * quarter + 100 : (k + 1) * quarter]:  # past the switch
+            accuracy.update(r.y, model.predict_one(r.x))
+        scores.append(accuracy.get())
+    b, a_again, b_again = scores
+    assert a_again > 0.95
+    assert b < 0.65 and b_again < 0.65
+
+
+@pytest.mark.parametrize(
+    "strategy", ["random[batch_size=1]", "skal:PeriodicSampling", "skal:StreamRandomSampling"]
+)
+def test_balanced_accuracy_of_a_run_on_a_hand_worked_stream(quality, monkeypatch, strategy):
+    from streamal.replay import Row
+
+    if strategy.startswith(quality.SKAL) and quality.skactiveml_adapter is None:
+        pytest.skip("scikit-activeml lives in the benchmark's own environment")
+    # Every label learned before the next event: the model predicts the label before.
+    ys = [1, 0, 0, 0, 0, 1, 1, 0]
+    rows = [Row(id=str(i), x={"a": 0.0}, ts=float(i), y=y) for i, y in enumerate(ys)]
+    monkeypatch.setitem(quality._ROWS, ("hand", 0), rows)
+    task = ("hand", 0, strategy, 1.0, "dummy.NoChangeClassifier()")
+    _, (accuracy, spent, balanced) = quality._run(task)
+    # predicted: None 1 0 0 0 0 1 1; right at events 2, 3, 4 (class 0) and 6 (class 1)
+    assert (accuracy, spent) == (4 / 8, 1.0)
+    assert balanced == pytest.approx((3 / 5 + 1 / 3) / 2)  # recall of 0: 3/5; of 1: 1/3
+
+
+def test_streams_option_runs_those_streams_and_keeps_the_others_runs(
+    quality, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(quality, "_ROWS", {})
+    model = quality.DEFAULT_MODEL
+    elsewhere = {("LED abrupt", 0, "random", 0.1, model): (0.5, 0.1, 0.45)}
+    reuse = tmp_path / "reuse.json"
+    quality.save_runs(elsewhere, reuse)
+    args = ["--quick", "--streams", "Phishing", "--skactiveml", "", "--skip-variants"]
+    args += ["--skip-models", "--jobs", "1", "--reuse", str(reuse)]
+    out = quality.main([*args, "--results", str(tmp_path / "R.md"), "--plots", str(tmp_path)])
+    assert {t[0] for t in out["raw"]} == {"Phishing"}
+    saved = quality.load_runs(tmp_path / "quality_quick.json")
+    assert {t[0] for t in saved} == {"Phishing", "LED abrupt"}
+    assert {t: r for t, r in saved.items() if t[0] == "LED abrupt"} == elsewhere
+    written = (tmp_path / "R.md").read_text()
+    assert "| Phishing | bundled, binary | 600 |" in written and "SEA abrupt" not in written
+    with pytest.raises(SystemExit):
+        quality.main(["--quick", "--streams", "Phishing,Atlantis", "--results", ""])

@@ -19,9 +19,10 @@ keeps them: where a seek put the partition, or one past its last record returned
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import confluent_kafka
@@ -160,6 +161,15 @@ def kafka_error(error: confluent_kafka.KafkaError) -> kafka_errors.KafkaError:
     return kafka_errors.KafkaError(f"{error.name()}: {text}")
 
 
+@contextlib.contextmanager
+def _kafka_errors() -> Iterator[None]:
+    """librdkafka's exceptions raised as kafka-python's errors."""
+    try:
+        yield
+    except confluent_kafka.KafkaException as e:
+        raise _raised(e) from None
+
+
 def _raised(e: confluent_kafka.KafkaException) -> kafka_errors.KafkaError:
     error = e.args[0] if e.args else None
     if isinstance(error, confluent_kafka.KafkaError):
@@ -209,10 +219,8 @@ class ConfluentConsumer:
         if not self.grouped:
             settings["group_id"] = f"streamal-reader-{uuid.uuid4().hex}"
         self.reset = settings.get("auto_offset_reset", "latest")
-        try:
+        with _kafka_errors():
             self._consumer = confluent_kafka.Consumer(_configuration(settings))
-        except confluent_kafka.KafkaException as e:
-            raise _raised(e) from None
         self._positions: dict[TopicPartition, int] = {}
         self._assigned: set[TopicPartition] = set()
         #: whether the partitions are assigned by hand, not by the group
@@ -280,10 +288,8 @@ class ConfluentConsumer:
             # (_STATE): partitions assigned by hand are assigned anew, at their positions.
             self._placed = False
             return
-        try:
+        with _kafka_errors():
             self._consumer.seek(_theirs(partition, offset))
-        except confluent_kafka.KafkaException as e:
-            raise _raised(e) from None
 
     def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         for tp in partitions:
@@ -310,25 +316,19 @@ class ConfluentConsumer:
         return {tp: self._watermarks(tp)[1] for tp in partitions}
 
     def _watermarks(self, partition: TopicPartition) -> tuple[int, int]:
-        try:
+        with _kafka_errors():
             return self._consumer.get_watermark_offsets(
                 _theirs(partition), timeout=_REQUEST_SECONDS
             )
-        except confluent_kafka.KafkaException as e:
-            raise _raised(e) from None
 
     def committed(self, partition: TopicPartition) -> int | None:
-        try:
+        with _kafka_errors():
             (tp,) = self._consumer.committed([_theirs(partition)], timeout=_REQUEST_SECONDS)
-        except confluent_kafka.KafkaException as e:
-            raise _raised(e) from None
         return None if tp.offset < 0 else tp.offset
 
     def partitions_for_topic(self, topic: str) -> set[int]:
-        try:
+        with _kafka_errors():
             metadata = self._consumer.list_topics(topic, timeout=_REQUEST_SECONDS)
-        except confluent_kafka.KafkaException as e:
-            raise _raised(e) from None
         found = metadata.topics.get(topic)
         if found is None or found.error is not None:
             return set()
@@ -353,7 +353,7 @@ class ConfluentConsumer:
             )
             self._placed = True
         most = max_records or self.max_poll_records
-        try:
+        with _kafka_errors():
             # librdkafka's consume waits until it has `most` records or the timeout is up; a
             # poll returns what is ready as soon as anything is (kafka-python's, and what
             # keeps the event-to-query latency low): wait for one record, then take the rest.
@@ -362,8 +362,6 @@ class ConfluentConsumer:
                 messages = self._consumer.consume(1, timeout_ms / 1000.0)
                 if messages and most > 1:
                     messages += self._consumer.consume(most - 1, 0)
-        except confluent_kafka.KafkaException as e:
-            raise _raised(e) from None
         by_partition: dict[tuple[str, int], list[Record]] = {}
         for message in messages:
             error = message.error()
@@ -385,13 +383,11 @@ class ConfluentConsumer:
         return polled
 
     def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        try:
+        with _kafka_errors():
             self._consumer.commit(
                 offsets=[_theirs(tp, meta.offset) for tp, meta in offsets.items()],
                 asynchronous=False,
             )
-        except confluent_kafka.KafkaException as e:
-            raise _raised(e) from None
 
     def commit_async(
         self,
@@ -422,7 +418,7 @@ class DeliveryFuture:
     def __init__(self) -> None:
         self.is_done = False
         self.exception: kafka_errors.KafkaError | None = None
-        self.value: confluent_kafka.Message | None = None
+        self.value: _Written | None = None
 
     def failed(self) -> bool:
         return self.exception is not None
@@ -450,10 +446,8 @@ class ConfluentProducer:
     def __init__(self, **settings: Any) -> None:
         self.max_block = int(settings.pop("max_block_ms", _MAX_BLOCK_MS)) / 1000.0
         settings.pop("max_poll_records", None)
-        try:
+        with _kafka_errors():
             self._producer = confluent_kafka.Producer(_configuration(settings))
-        except confluent_kafka.KafkaException as e:
-            raise _raised(e) from None
 
     def send(
         self,
@@ -494,7 +488,7 @@ class ConfluentProducer:
 def create_topics(settings: dict[str, Any], wanted: dict[str, int], replication: int) -> list[str]:
     """Create the topics of ``wanted`` (name → partitions) that are missing; returns those made."""
     admin = AdminClient(_configuration(settings))
-    try:
+    with _kafka_errors():
         existing = set(admin.list_topics(timeout=_REQUEST_SECONDS).topics)
         missing = [
             NewTopic(name, wanted[name], replication) for name in wanted if name not in existing
@@ -509,5 +503,3 @@ def create_topics(settings: dict[str, Any], wanted: dict[str, int], replication:
                 if not isinstance(error, kafka_errors.TopicAlreadyExistsError):
                     raise error from None
         return created
-    except confluent_kafka.KafkaException as e:
-        raise _raised(e) from None

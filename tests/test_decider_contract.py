@@ -1,7 +1,9 @@
 """The contract every strategy × budget manager keeps (river's estimator-checks idea).
 
-A new strategy gets all of these for free by being in ``STRATEGIES``: the
-driver :func:`feed` gives it feature rows and labels if it needs them.
+A new classification strategy gets all of these for free by being in
+``STRATEGIES``: the driver :func:`feed` gives it feature rows and labels if it
+needs them. The regression strategies keep the same contract in
+``test_decider_regression_contract.py``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from streamal.decider import STRATEGIES, Decider, budget_managers_of
+from streamal.decider import STRATEGIES, Decider, budget_managers_of, strategies_for
 
 #: the cap: none, the hard cap, or drift-aware spending (a reserve of one window)
 CAPS = ("", "cap", "drift")
-COMBINATIONS = [(s, m, cap) for s in STRATEGIES for m in budget_managers_of(s) for cap in CAPS]
+CLASSIFICATION = strategies_for("classification")
+#: rules that read only probability rows (the short loop of decide_batch)
+PLAIN = [s for s in CLASSIFICATION if not STRATEGIES[s].needs_features]
+COMBINATIONS = [(s, m, cap) for s in CLASSIFICATION for m in budget_managers_of(s) for cap in CAPS]
 IDS = [f"{s}-{m}{'-' + c if c else ''}" for s, m, c in COMBINATIONS]
 
 
@@ -172,7 +177,7 @@ def test_state_round_trips_mid_stream(strategy, manager, cap, proba):
     assert (feed(again, proba, 2600)[0] == feed(fresh, proba, 2600)[0]).all()
 
 
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
+@pytest.mark.parametrize("strategy", CLASSIFICATION)
 def test_spends_budget_when_the_model_is_unsure(strategy):
     # A model at chance everywhere: every rule (but the fixed threshold) finds reasons to ask.
     data = make_stream(5000)
@@ -220,7 +225,7 @@ def test_restoring_into_a_different_configuration_is_refused():
         Decider("split", 0.1, biqf_window=20).load_state_dict(saved)
 
 
-@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if not STRATEGIES[s].needs_features])
+@pytest.mark.parametrize("strategy", PLAIN)
 def test_plain_and_rich_kernels_agree(strategy, proba):
     # Rules that read only probability rows run in the short loop of decide_batch; the same
     # rule in decide_batch_rich (used with a committee measure) must decide alike.

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from streamal.decider import BUDGET_MANAGERS, STRATEGIES, Decider, budget_managers_of
+from streamal.decider import BUDGET_MANAGERS, Decider, budget_managers_of, strategies_for
 
 budgets = st.decimals(min_value="0.01", max_value="1", places=3).map(float)
 probability_streams = st.integers(min_value=1, max_value=5).flatmap(
@@ -30,7 +30,7 @@ def normalise(raw: np.ndarray) -> np.ndarray:
 @given(
     raw=probability_streams,
     budget=budgets,
-    strategy=st.sampled_from(list(STRATEGIES)),
+    strategy=st.sampled_from(strategies_for("classification")),
     manager=st.sampled_from(list(BUDGET_MANAGERS)),
     seed=st.integers(min_value=0, max_value=2**32),
     drift_aware=st.booleans(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamal.decider import STRATEGIES, Decider
+from streamal.decider import Decider, strategies_for
 from streamal.decider import layout as L
 
 NO_BUDGET_LIMIT = {"window": 10**9}
@@ -63,7 +63,7 @@ def test_ring_keeps_the_latest_queries():
     assert queried.all()  # every event is far from every other: nothing is blocked
 
 
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
+@pytest.mark.parametrize("strategy", strategies_for("classification"))
 def test_every_strategy_composes_with_delay_awareness(strategy):
     rng = np.random.default_rng(0)
     n = 3000

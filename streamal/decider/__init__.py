@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from streamal.decider.base import Strategy
+from streamal.decider.base import TASKS, Strategy
 from streamal.decider.budget import BUDGET_MANAGERS
-from streamal.decider.decider import DEFAULT_STRATEGY, Decider, budget_managers_of
-from streamal.decider.measures import MEASURES
-from streamal.decider.strategies import STRATEGIES
+from streamal.decider.decider import (
+    DEFAULT_REGRESSION_STRATEGY,
+    DEFAULT_STRATEGY,
+    Decider,
+    budget_managers_of,
+    strategies_for,
+)
+from streamal.decider.measures import MEASURES, measures_for
+from streamal.decider.strategies import ALL_STRATEGIES, REGRESSION_STRATEGIES, STRATEGIES
 
 __all__ = [
+    "ALL_STRATEGIES",
     "BUDGET_MANAGERS",
+    "DEFAULT_REGRESSION_STRATEGY",
     "DEFAULT_STRATEGY",
     "MEASURES",
+    "REGRESSION_STRATEGIES",
     "STRATEGIES",
+    "TASKS",
     "Decider",
     "Strategy",
     "budget_managers_of",
+    "measures_for",
+    "strategies_for",
 ]

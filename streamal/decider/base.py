@@ -13,6 +13,11 @@ array of :meth:`Strategy.region_size` slots; density rules also receive the
 event's local density factor, computed for every event whatever the budget.
 Rules that learn from labels (``needs_labels``) are told each labeled event
 through :meth:`streamal.decider.Decider.learn`.
+
+Every strategy is made for one or more tasks (:attr:`Strategy.tasks`):
+classification rules read rows of class probabilities, regression rules rows
+of ``(predicted value, predictive standard deviation)``; random and periodic
+sampling ignore the rows and serve both.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ import numpy as np
 from streamal.decider.budget import ESTIMATED
 from streamal.decider.measures import LEAST_CONFIDENCE
 
-__all__ = ["Strategy"]
+__all__ = ["TASKS", "Strategy"]
+
+#: what a model predicts: a class (rows of class probabilities) or a number (value, σ)
+TASKS = ("classification", "regression")
 
 
 class Strategy:
@@ -51,11 +59,17 @@ class Strategy:
     needs_labels: ClassVar[bool] = False
     #: the rule asks at the budget's rate by itself, so it may go without a budget manager
     paces_itself: ClassVar[bool] = False
+    #: the tasks whose rows the rule reads (see :data:`TASKS`)
+    tasks: ClassVar[frozenset[str]] = frozenset({"classification"})
 
     @classmethod
     def region_size(cls, params: np.ndarray) -> int:
         """State slots of the strategy's own region, given its resolved ``params``."""
         return 0
+
+    @classmethod
+    def start_region(cls, params: np.ndarray, state: np.ndarray) -> None:
+        """Write the initial values of the strategy's region into a fresh ``state`` (zeros)."""
 
     @classmethod
     def resolve(cls, budget: float, given: dict[str, float]) -> dict[int, float]:

@@ -148,6 +148,10 @@ def _window_insert(state: np.ndarray, w: int, utility: float) -> None:
 
 @numba.njit(cache=True, nogil=True)
 def allows_biqf(params: np.ndarray, state: np.ndarray, utility: float) -> bool:
+    if math.isnan(utility):
+        # An unknown utility (a regression model that gave no σ) cannot be ranked: it stays
+        # out of the window, and is let through only while labels are owed.
+        return params[L.BUDGET] * state[L.SEEN] - state[L.QUERIED] > 0.0
     w = int(params[L.BIQF_WINDOW])
     _window_insert(state, w, utility)
     sorted_ = L.N_SCALARS + w

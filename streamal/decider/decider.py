@@ -9,20 +9,50 @@ import numpy as np
 from river import drift
 
 from streamal.decider import layout as L
+from streamal.decider.base import TASKS
 from streamal.decider.budget import BUDGET_MANAGERS, NONE, budget_fraction
 from streamal.decider.kernel import decide_batch, decide_batch_rich, learn_batch
-from streamal.decider.measures import COMMITTEE_MEASURES, MEASURES
+from streamal.decider.measures import (
+    COMMITTEE_MEASURES,
+    COMMITTEE_VARIANCE,
+    DEFAULT_MEASURES,
+    LEVERAGE,
+    MEASURES,
+    REGRESSION_MEASURES,
+    measures_for,
+)
 from streamal.decider.pending_window import capacity
 from streamal.decider.rng import seed_state
-from streamal.decider.strategies import STRATEGIES, bandit
+from streamal.decider.strategies import ALL_STRATEGIES, bandit, leverage
+from streamal.decider.strategies.interval_width import normal_quantile
 
-__all__ = ["DEFAULT_STRATEGY", "Decider", "budget_managers_of"]
+__all__ = [
+    "DEFAULT_REGRESSION_STRATEGY",
+    "DEFAULT_STRATEGY",
+    "Decider",
+    "budget_managers_of",
+    "strategies_for",
+]
 
 _NO_FEATURES = np.empty((0, 0))
 _NO_COMMITTEE = np.empty((0, 0, 0))
 
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
 DEFAULT_STRATEGY = "bandit"
+#: The strategy of a regression model when none is named (until a regression benchmark picks).
+DEFAULT_REGRESSION_STRATEGY = "leverage"
+#: the interval width's coverage when the strategy does not set it (regression random, periodic)
+_DEFAULT_COVERAGE = 0.8
+
+
+def strategies_for(task: str) -> list[str]:
+    """The strategies made for ``task`` (``"classification"`` or ``"regression"``).
+
+    >>> strategies_for("regression")
+    ['random', 'periodic', 'leverage', 'committee_variance', 'interval_width']
+    """
+    _check_choice("task", task, TASKS)
+    return [name for name, kind in ALL_STRATEGIES.items() if task in kind.tasks]
 
 
 def budget_managers_of(strategy: str) -> list[str]:
@@ -31,7 +61,7 @@ def budget_managers_of(strategy: str) -> list[str]:
     >>> budget_managers_of("random"), budget_managers_of("split")
     (['estimated', 'biqf', 'none'], ['estimated', 'biqf'])
     """
-    paces = STRATEGIES[strategy].paces_itself
+    paces = ALL_STRATEGIES[strategy].paces_itself
     return [m for m, code in BUDGET_MANAGERS.items() if code != NONE or paces]
 
 
@@ -45,20 +75,25 @@ def _check_choice(kind: str, value: str, choices) -> None:
 
 
 class Decider:
-    """A budgeted query decider for a stream of class-probability rows.
+    """A budgeted query decider for a stream of class-probability rows, or of regression rows.
 
     Parameters
     ----------
     strategy
-        Query rule, by CLI name (see :data:`streamal.decider.STRATEGIES`).
+        Query rule, by CLI name (see :data:`streamal.decider.STRATEGIES` and
+        :data:`streamal.decider.REGRESSION_STRATEGIES`), one
+        made for ``task`` (:func:`strategies_for`).
     budget
         Fraction of events that may be queried, ``0 < b <= 1``.
     budget_manager
         ``"estimated"`` or ``"biqf"``; defaults to the strategy's own choice.
     measure
         ``"least_confidence"``, ``"margin"``, ``"entropy"``, or a committee
-        measure, ``"vote_entropy"`` or ``"kl_consensus"``; defaults to the
-        strategy's own choice.
+        measure, ``"vote_entropy"`` or ``"kl_consensus"``; for regression
+        ``"interval_width"`` or ``"committee_variance"`` (``"leverage"`` is
+        the leverage strategy's own); defaults to the strategy's own choice,
+        or for random and periodic sampling to the task's
+        (``least_confidence``, ``interval_width``).
     hard_cap
         Never spend more than ``floor(b n) + 1`` labels in the first ``n`` events.
     drift_aware
@@ -85,6 +120,10 @@ class Decider:
         ``pending_events`` (the label delay ``D``; 0, the default, turns it off)
         after a query, do not ask about events within ``pending_radius`` of it
         (standardised feature units). It needs feature rows.
+    task
+        ``"classification"`` (rows of class probabilities) or ``"regression"``
+        (rows of predicted value and predictive standard deviation, see
+        :meth:`decide`). A strategy or measure made for another task is refused.
     **parameters
         The strategy's parameters (e.g. ``step=0.01`` for variable uncertainty).
 
@@ -128,14 +167,21 @@ class Decider:
         n_features: int = 48,
         pending_events: int = 0,
         pending_radius: float = 0.5,
+        task: str = "classification",
         **parameters: float,
     ) -> None:
-        _check_choice("strategy", strategy, STRATEGIES)
+        _check_choice("strategy", strategy, ALL_STRATEGIES)
+        _check_choice("task", task, TASKS)
+        if strategy not in strategies_for(task):
+            raise ValueError(
+                f"strategy {strategy!r} is not made for {task} "
+                f"(choose from: {', '.join(strategies_for(task))})"
+            )
         if not (isinstance(budget, int | float) and 0.0 < budget <= 1.0):
             raise ValueError(f"budget must be in (0, 1], got {budget!r}")
         if int(window) < 1 or int(biqf_window) < 1 or not tolerance > 0 or int(n_features) < 1:
             raise ValueError("window, biqf_window, tolerance and n_features must be positive")
-        kind = STRATEGIES[strategy]
+        kind = ALL_STRATEGIES[strategy]
         if budget_manager is not None:
             _check_choice("budget manager", budget_manager, BUDGET_MANAGERS)
             if budget_manager not in budget_managers_of(strategy):
@@ -145,12 +191,26 @@ class Decider:
                 )
         if measure is not None:
             _check_choice("measure", measure, MEASURES)
+            if measure not in measures_for(task):
+                raise ValueError(
+                    f"measure {measure!r} is not made for {task} "
+                    f"(choose from: {', '.join(measures_for(task))})"
+                )
+        self.task = task
         self.strategy = strategy
         self.budget = float(budget)
         self.seed = seed
 
         self.codes = np.zeros(L.N_CODES, dtype=np.int64)
-        self.codes[L.MEASURE] = kind.measure if measure is None else MEASURES[measure]
+        if measure is not None:
+            self.codes[L.MEASURE] = MEASURES[measure]
+        elif (kind.measure in REGRESSION_MEASURES) == (task == "regression"):
+            self.codes[L.MEASURE] = kind.measure
+        else:  # random and periodic serve both tasks: the task's measure scores their events
+            self.codes[L.MEASURE] = DEFAULT_MEASURES[task]
+        # Leverage's utility is read off its own matrix, which only the leverage strategy keeps.
+        if (self.codes[L.MEASURE] == LEVERAGE) != (kind.rule == leverage.RULE):
+            raise ValueError("the leverage measure is the leverage strategy's, and only its")
         self.codes[L.RULE] = kind.rule
         self.codes[L.BUDGET_MANAGER] = (
             kind.budget_manager if budget_manager is None else BUDGET_MANAGERS[budget_manager]
@@ -174,6 +234,8 @@ class Decider:
             self.params[L.CAP_RESERVE] = int(window)
         self.detector = drift.ADWIN(delta=drift_delta) if drift_aware else None
         self.params[L.N_FEATURES] = int(n_features)
+        self.params[L.COVERAGE] = _DEFAULT_COVERAGE
+        self.params[L.INTERVAL_Z] = normal_quantile(_DEFAULT_COVERAGE)
         for slot, value in kind.resolve(self.budget, parameters).items():
             self.params[slot] = value
         for name, (slot, _) in kind.parameters.items():
@@ -221,31 +283,35 @@ class Decider:
             self.params[L.PENDING_SIZE] = capacity(self.budget, int(pending_events))
             pending = 2 + int(self.params[L.PENDING_SIZE]) * (int(n_features) + 1)
         self.state = np.zeros(int(self.params[L.PENDING_REGION]) + pending)
+        kind.start_region(self.params, self.state)
         self.state[L.THETA] = self.params[L.THETA0]
         if self.arms:
             self.state[L.BURST_UNTIL] = self.params[L.CAP_RESERVE]
         self.rng = seed_state(seed)
         # Threshold rules take the shortest way through decide(): per-call overhead counts there.
-        self._plain = not (self.needs_features or self.needs_committee or self.arms)
+        # The regression measures and rules are only in the rich loop.
+        self._plain = not (
+            self.needs_features or self.needs_committee or self.arms or task == "regression"
+        )
 
     @property
     def needs_features(self) -> bool:
         """Whether :meth:`decide` needs the events' feature rows."""
         return (
-            STRATEGIES[self.strategy].needs_features
+            ALL_STRATEGIES[self.strategy].needs_features
             or self.params[L.PENDING_EVENTS] > 0
             or any(arm.needs_features for arm in self.arms)
         )
 
     @property
     def needs_committee(self) -> bool:
-        """Whether :meth:`decide` needs the committee members' probability rows."""
+        """Whether :meth:`decide` needs the committee members' rows (or predicted values)."""
         return int(self.codes[L.MEASURE]) in COMMITTEE_MEASURES
 
     @property
     def needs_labels(self) -> bool:
         """Whether the strategy learns from labeled events (see :meth:`learn`)."""
-        return STRATEGIES[self.strategy].needs_labels or any(a.needs_labels for a in self.arms)
+        return ALL_STRATEGIES[self.strategy].needs_labels or any(a.needs_labels for a in self.arms)
 
     @property
     def needs_answers(self) -> bool:
@@ -282,10 +348,13 @@ class Decider:
                 "committee: decide(proba, committee=<events × members × classes array>)"
             )
         committee = np.ascontiguousarray(committee, dtype=np.float64)
+        last = "1" if self.task == "regression" else "classes"
         if committee.ndim != 3 or committee.shape[0] != n:
             raise ValueError(
-                f"committee must have shape ({n}, members, classes), got {committee.shape}"
+                f"committee must have shape ({n}, members, {last}), got {committee.shape}"
             )
+        if self.codes[L.MEASURE] == COMMITTEE_VARIANCE and committee.shape[2] < 1:
+            raise ValueError(f"committee must have shape ({n}, members, 1), got {committee.shape}")
         return committee
 
     def decide(
@@ -296,15 +365,24 @@ class Decider:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decide a batch of probability rows (n × k, classes in a fixed order).
 
+        A regression decider's rows are n × 2 instead: the model's predicted
+        value and its predictive standard deviation (NaN where it gives none).
         ``features`` (n × :attr:`n_features`, e.g. from
         :class:`streamal.features.FeatureEncoder`) is required by the strategies
         that :attr:`needs_features`, ``committee`` (n × members × classes) by
-        the committee measures (:attr:`needs_committee`); both are ignored
+        the committee measures (:attr:`needs_committee`; n × members × 1, the
+        members' predicted values, for regression); both are ignored
         otherwise. Returns the boolean query mask and the score (uncertainty,
-        disagreement or the strategy's utility) of every row.
+        disagreement or the strategy's utility; NaN where a regression
+        utility is unknown) of every row.
         """
         proba = np.ascontiguousarray(proba, dtype=np.float64)
-        if proba.ndim != 2:
+        if self.task == "regression":
+            if proba.ndim != 2 or proba.shape[1] != 2:
+                raise ValueError(
+                    f"regression rows must be n × 2 (value, σ), got shape {proba.shape}"
+                )
+        elif proba.ndim != 2:
             raise ValueError(f"proba must be 2-D (events × classes), got shape {proba.shape}")
         queried = np.zeros(proba.shape[0], dtype=np.bool_)
         scores = np.empty(proba.shape[0], dtype=np.float64)
@@ -333,14 +411,23 @@ class Decider:
         )
         return queried, scores
 
-    def learn(self, features: np.ndarray, classes: np.ndarray) -> None:
+    def learn(self, features: np.ndarray, classes: np.ndarray | None = None) -> None:
         """Tell the decider about labeled events: their feature rows and class indices.
 
         Class indices are columns of the probability rows :meth:`decide` is
-        given. Strategies that do not :attr:`needs_labels` ignore the call.
+        given; PAL needs them, leverage only the feature rows (``classes``
+        may be omitted). Strategies that do not :attr:`needs_labels` ignore
+        the call.
         """
         if not self.needs_labels:
             return
+        if classes is None:
+            if ALL_STRATEGIES[self.strategy].rule != leverage.RULE:
+                raise ValueError(f"strategy {self.strategy!r} learns the labeled class indices")
+            features = np.asarray(features, dtype=np.float64)
+            if features.ndim != 2:
+                raise ValueError(f"features must be 2-D, got shape {features.shape}")
+            classes = np.zeros(features.shape[0], dtype=np.int64)
         classes = np.ascontiguousarray(classes, dtype=np.int64)
         if classes.ndim != 1 or (classes < 0).any():
             raise ValueError("classes must be a 1-D array of class indices (>= 0)")
@@ -441,7 +528,10 @@ class Decider:
 
     @property
     def threshold(self) -> float:
-        """The current confidence threshold ``θ`` of the variable-uncertainty family."""
+        """The current threshold ``θ``: of confidence (variable uncertainty), or of utility.
+
+        A regression rule's utility threshold is NaN until its first positive utility.
+        """
         return float(self.state[L.THETA])
 
     def state_dict(self) -> dict[str, np.ndarray]:

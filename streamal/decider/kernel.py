@@ -7,12 +7,22 @@ import numpy as np
 
 from streamal.decider import budget, pending_window
 from streamal.decider import layout as L
-from streamal.decider.measures import KL_CONSENSUS, VOTE_ENTROPY, disagreement, uncertainty
+from streamal.decider.measures import (
+    COMMITTEE_VARIANCE,
+    INTERVAL_WIDTH,
+    KL_CONSENSUS,
+    VOTE_ENTROPY,
+    committee_variance,
+    disagreement,
+    interval_width,
+    uncertainty,
+)
 from streamal.decider.strategies import (
     cogdqs,
     dbal,
     entropy,
     fixed_uncertainty,
+    leverage,
     pal,
     periodic,
     qbc,
@@ -21,6 +31,7 @@ from streamal.decider.strategies import (
     randomized_variable_uncertainty,
     selective_sampling,
     split,
+    utility_threshold,
     variable_uncertainty,
 )
 
@@ -82,6 +93,9 @@ def _decide_one(
             ask = qbc.rule(row, u, params, state, rng)
         elif rule == periodic.RULE:
             ask = periodic.rule(row, u, params, state, rng)
+        elif rule == utility_threshold.RULE or rule == leverage.RULE:
+            filtered = manager == budget.BIQF
+            ask = utility_threshold.rule(row, u, filtered, params, state, rng)
         else:
             ask = random.rule(row, u, params, state, rng)
     else:
@@ -165,26 +179,37 @@ def decide_batch_rich(
     queried: np.ndarray,
     scores: np.ndarray,
 ) -> None:
-    """:func:`decide_batch` for rules that also read feature rows or a committee.
+    """:func:`decide_batch` for rules that also read feature rows or a committee, and regression.
 
     ``features`` (n × d) is read only by rules that need it and by
-    delay-aware querying, ``committee`` (n × members × classes) only by
-    committee measures; others get empty arrays.
+    delay-aware querying, ``committee`` (n × members × classes, or × 1 for a
+    regression committee) only by committee measures; others get empty
+    arrays. A regression decider's ``proba`` holds rows of (predicted value,
+    predictive standard deviation); its measures and rules live only here.
     """
     measure = codes[L.MEASURE]
     rule = codes[L.RULE]
     manager = codes[L.BUDGET_MANAGER]
     capped = params[L.HARD_CAP] > 0.0
     n = proba.shape[0]
-    # Scores and density factors do not depend on the decisions (PAL's labeled window only
-    # changes between batches, density windows take every event), so they come first.
-    for i in range(n):
-        if rule == pal.RULE:
-            scores[i] = pal.gain(proba[i], features[i], params, state)
-        elif measure in (VOTE_ENTROPY, KL_CONSENSUS):
-            scores[i] = disagreement(measure, committee[i])
-        else:
-            scores[i] = uncertainty(measure, proba[i])
+    # Scores and density factors do not depend on the decisions (PAL's labeled window and
+    # leverage's matrix only change between batches, density windows take every event), so
+    # they come first.
+    if rule == leverage.RULE:
+        leverage.utilities(features, params, state, scores)
+    else:
+        z = params[L.INTERVAL_Z]
+        for i in range(n):
+            if rule == pal.RULE:
+                scores[i] = pal.gain(proba[i], features[i], params, state)
+            elif measure in (VOTE_ENTROPY, KL_CONSENSUS):
+                scores[i] = disagreement(measure, committee[i])
+            elif measure == INTERVAL_WIDTH:
+                scores[i] = interval_width(proba[i], z)
+            elif measure == COMMITTEE_VARIANCE:
+                scores[i] = committee_variance(committee[i])
+            else:
+                scores[i] = uncertainty(measure, proba[i])
     densities = np.ones(n, dtype=np.int64)
     if rule == dbal.RULE:
         for i in range(n):
@@ -209,7 +234,12 @@ def decide_batch_rich(
 def learn_batch(
     features: np.ndarray, classes: np.ndarray, codes: np.ndarray, params: np.ndarray, state
 ) -> None:
-    """Tell a rule that learns from labels about labeled events (feature rows, class indices)."""
+    """Tell a rule that learns from labels about labeled events (feature rows, class indices).
+
+    Leverage reads only the feature rows (``classes`` may be empty).
+    """
     if codes[L.RULE] == pal.RULE:
         for i in range(features.shape[0]):
             pal.remember(features[i], classes[i], params, state)
+    elif codes[L.RULE] == leverage.RULE:
+        leverage.remember(features, params, state)

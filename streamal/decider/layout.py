@@ -8,7 +8,8 @@ arrays and restoring them gives the exact same future decisions:
 * ``state`` (float64): counters, thresholds and the quantile-filter window,
   whose ring buffer and sorted copy sit after the scalar slots, then the
   strategy's own region (from ``params[REGION]``: a density window of
-  feature rows, or a window of labeled feature rows), if it has one, and the
+  feature rows, a window of labeled feature rows, or the inverse design
+  matrix of leverage sampling), if it has one, and the
   ring of pending queries of delay-aware querying (from ``params[PENDING_REGION]``);
 
 plus a one-word ``uint64`` generator state (see :mod:`streamal.decider.rng`).
@@ -56,7 +57,11 @@ BANDIT_RECEIPTS = 31  # bandit: queries whose answer can still be credited
 BANDIT_REWARD = 32
 BANDIT_RANDOM_SHARE = 33  # bandit: share f of the budget asked uniformly at random
 BANDIT_RAMP = 34  # bandit: labels spent before the random share is whole
-N_PARAMS = 35
+RIDGE = 35  # leverage: λ of the design matrix A = λI + Σ x x'
+INTERCEPT = 36  # leverage: 1.0 puts a constant column before the feature rows
+COVERAGE = 37  # interval width: coverage of the central prediction interval
+INTERVAL_Z = 38  # interval width: the normal quantile z of that coverage, (1 + c) / 2
+N_PARAMS = 39
 
 # state
 SEEN = 0  # events decided

@@ -27,6 +27,19 @@ classes), and are normalised by their largest possible value,
 >>> round(disagreement(KL_CONSENSUS, np.array([[1.0, 0.0], [0.0, 1.0]])), 6)
 1.0
 
+Regression measures read a regression model's row instead, ``(predicted
+value, predictive standard deviation σ)``, or its committee's predicted
+values (members × 1). They are utilities of any scale, unbounded, and NaN
+where the model gives nothing to measure (see :func:`interval_width` and
+:func:`committee_variance`):
+
+>>> round(interval_width(np.array([3.0, 0.5]), 1.2815515655446004), 6)  # 80 %: 2 z σ
+1.281552
+>>> committee_variance(np.array([[1.0], [2.0], [3.0], [6.0]]))  # mean 3: (4 + 1 + 0 + 9) / 4
+3.5
+
+Each measure belongs to a task (:func:`measures_for`).
+
 """
 
 from __future__ import annotations
@@ -38,13 +51,21 @@ import numpy as np
 
 __all__ = [
     "COMMITTEE_MEASURES",
+    "COMMITTEE_VARIANCE",
+    "DEFAULT_MEASURES",
     "ENTROPY",
+    "INTERVAL_WIDTH",
     "KL_CONSENSUS",
     "LEAST_CONFIDENCE",
+    "LEVERAGE",
     "MARGIN",
     "MEASURES",
+    "REGRESSION_MEASURES",
     "VOTE_ENTROPY",
+    "committee_variance",
     "disagreement",
+    "interval_width",
+    "measures_for",
     "uncertainty",
 ]
 
@@ -53,6 +74,9 @@ MARGIN = 1
 ENTROPY = 2
 VOTE_ENTROPY = 3  # committee: entropy of the members' votes
 KL_CONSENSUS = 4  # committee: mean KL divergence of the members from their consensus
+INTERVAL_WIDTH = 5  # regression: width of the central prediction interval, 2 z σ
+COMMITTEE_VARIANCE = 6  # regression committee: variance of the members' predicted values
+LEVERAGE = 7  # regression: x' A⁻¹ x, computed by the leverage strategy from its design matrix
 
 #: CLI name → measure code.
 MEASURES = {
@@ -61,9 +85,28 @@ MEASURES = {
     "entropy": ENTROPY,
     "vote_entropy": VOTE_ENTROPY,
     "kl_consensus": KL_CONSENSUS,
+    "interval_width": INTERVAL_WIDTH,
+    "committee_variance": COMMITTEE_VARIANCE,
+    "leverage": LEVERAGE,
 }
-#: measures that need the committee members' probability rows
-COMMITTEE_MEASURES = frozenset({VOTE_ENTROPY, KL_CONSENSUS})
+#: measures that need the committee members' rows (probabilities, or predicted values)
+COMMITTEE_MEASURES = frozenset({VOTE_ENTROPY, KL_CONSENSUS, COMMITTEE_VARIANCE})
+#: measures of a regression model's rows; the others measure class probabilities
+REGRESSION_MEASURES = frozenset({INTERVAL_WIDTH, COMMITTEE_VARIANCE, LEVERAGE})
+#: task → the measure used when neither the caller nor the strategy picks one for that task
+DEFAULT_MEASURES = {"classification": LEAST_CONFIDENCE, "regression": INTERVAL_WIDTH}
+
+
+def measures_for(task: str) -> list[str]:
+    """The measures of ``task`` (``"classification"`` or ``"regression"``), by CLI name.
+
+    >>> measures_for("regression")
+    ['interval_width', 'committee_variance', 'leverage']
+    """
+    if task not in DEFAULT_MEASURES:
+        raise ValueError(f"unknown task {task!r} (choose from: {', '.join(DEFAULT_MEASURES)})")
+    regression = task == "regression"
+    return [name for name, code in MEASURES.items() if (code in REGRESSION_MEASURES) == regression]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -150,3 +193,57 @@ def disagreement(code: int, members: np.ndarray) -> float:
         if p > 0.0:
             h -= p * math.log(p)
     return min(max((h + spread) / scale, 0.0), 1.0)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def interval_width(row: np.ndarray, z: float) -> float:
+    """Width ``2 z σ`` of the central Gaussian prediction interval of a regression row.
+
+    ``row`` is ``(predicted value, σ)``. A σ the model did not give (NaN),
+    or one that is infinite or negative, leaves the width unknown: NaN, which
+    the budget managers and query rules treat as "no information", asked
+    only while labels are owed (see
+    :mod:`streamal.decider.strategies.utility_threshold`). Infinity would
+    instead ask for every such event and break the quantile filter's window.
+
+    >>> interval_width(np.array([1.0, 0.0]), 1.28), interval_width(np.array([1.0, np.nan]), 1.28)
+    (0.0, nan)
+    """
+    if row.shape[0] < 2:
+        return math.nan
+    sigma = row[1]
+    if not (sigma >= 0.0 and sigma < math.inf):
+        return math.nan
+    return 2.0 * z * sigma
+
+
+@numba.njit(cache=True, nogil=True)
+def committee_variance(members: np.ndarray) -> float:
+    """Variance ``(1/M) Σ_m (f_m - f̄)²`` of a committee's predicted values (members × 1).
+
+    Burbidge, Rowland & King (2007) query where the members of a regression
+    committee disagree most, measured by this variance (the ambiguity of
+    Krogh & Vedelsby's decomposition). Members whose value is not finite
+    (not trained, or diverged) abstain; with fewer than two voters the
+    variance is unknown (NaN). Two passes, so a large common offset does not
+    cancel the spread away.
+
+    >>> committee_variance(np.array([[5.0], [np.nan]]))
+    nan
+    """
+    voters = 0
+    mean = 0.0
+    for m in range(members.shape[0]):
+        value = members[m, 0]
+        if math.isfinite(value):
+            voters += 1
+            mean += value
+    if voters < 2:
+        return math.nan
+    mean /= voters
+    spread = 0.0
+    for m in range(members.shape[0]):
+        value = members[m, 0]
+        if math.isfinite(value):
+            spread += (value - mean) ** 2
+    return spread / voters

@@ -1,13 +1,24 @@
-"""The query strategies, one module each; the registry is :data:`STRATEGIES`."""
+"""The query strategies, one module each; the registries are :data:`STRATEGIES` and
+:data:`REGRESSION_STRATEGIES`.
+
+:data:`STRATEGIES` holds the classification strategies (random and periodic
+sampling among them, which serve regression too), as it always has, so that
+everything that runs every strategy on class probabilities keeps doing so;
+:data:`REGRESSION_STRATEGIES` the strategies made only for regression.
+:func:`streamal.decider.strategies_for` lists those of one task.
+"""
 
 from __future__ import annotations
 
 from streamal.decider.base import Strategy
 from streamal.decider.strategies.bandit import Bandit
 from streamal.decider.strategies.cogdqs import CogDQS
+from streamal.decider.strategies.committee_variance import CommitteeVariance
 from streamal.decider.strategies.dbal import DBALStream
 from streamal.decider.strategies.entropy import EntropySampling
 from streamal.decider.strategies.fixed_uncertainty import FixedUncertainty
+from streamal.decider.strategies.interval_width import IntervalWidth
+from streamal.decider.strategies.leverage import Leverage
 from streamal.decider.strategies.pal import PAL
 from streamal.decider.strategies.periodic import Periodic
 from streamal.decider.strategies.qbc import QueryByCommittee
@@ -21,13 +32,18 @@ from streamal.decider.strategies.split import Split
 from streamal.decider.strategies.variable_uncertainty import VariableUncertainty
 
 __all__ = [
+    "ALL_STRATEGIES",
     "PAL",
+    "REGRESSION_STRATEGIES",
     "STRATEGIES",
     "Bandit",
     "CogDQS",
+    "CommitteeVariance",
     "DBALStream",
     "EntropySampling",
     "FixedUncertainty",
+    "IntervalWidth",
+    "Leverage",
     "Periodic",
     "QuantileUncertainty",
     "QueryByCommittee",
@@ -38,7 +54,7 @@ __all__ = [
     "VariableUncertainty",
 ]
 
-#: CLI name → strategy.
+#: CLI name → classification strategy.
 STRATEGIES: dict[str, type[Strategy]] = {
     s.name: s
     for s in (
@@ -58,3 +74,9 @@ STRATEGIES: dict[str, type[Strategy]] = {
         Bandit,
     )
 }
+#: CLI name → strategy made only for regression.
+REGRESSION_STRATEGIES: dict[str, type[Strategy]] = {
+    s.name: s for s in (Leverage, CommitteeVariance, IntervalWidth)
+}
+#: CLI name → strategy, of every task.
+ALL_STRATEGIES: dict[str, type[Strategy]] = STRATEGIES | REGRESSION_STRATEGIES

@@ -42,3 +42,4 @@ class Periodic(Strategy):
     name = "periodic"
     rule = RULE
     paces_itself = True
+    tasks = frozenset({"classification", "regression"})

@@ -54,3 +54,4 @@ class RandomSampling(Strategy):
     rule = RULE
     budget_manager = NONE
     paces_itself = True
+    tasks = frozenset({"classification", "regression"})

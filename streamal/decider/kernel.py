@@ -198,14 +198,15 @@ def decide_batch_rich(
     if rule == leverage.RULE:
         leverage.utilities(features, params, state, scores)
     else:
-        z = params[L.INTERVAL_Z]
         for i in range(n):
             if rule == pal.RULE:
                 scores[i] = pal.gain(proba[i], features[i], params, state)
             elif measure in (VOTE_ENTROPY, KL_CONSENSUS):
                 scores[i] = disagreement(measure, committee[i])
             elif measure == INTERVAL_WIDTH:
-                scores[i] = interval_width(proba[i], z)
+                # Read here, not before the loop: a decider pickled before the slot existed
+                # has a shorter params array, and numba does not check bounds.
+                scores[i] = interval_width(proba[i], params[L.INTERVAL_Z])
             elif measure == COMMITTEE_VARIANCE:
                 scores[i] = committee_variance(committee[i])
             else:

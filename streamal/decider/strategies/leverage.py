@@ -59,8 +59,8 @@ def remember(features: np.ndarray, params: np.ndarray, state: np.ndarray) -> Non
     """Add labeled rows to ``A`` by Sherman–Morrison: ``A⁻¹ ← A⁻¹ - v v' / (1 + x̃' v)``.
 
     with ``v = A⁻¹ x̃``. Each row costs ``O(p²)``; ``A`` itself is never formed or inverted.
-    Subtracting the same ``v_a v_b`` on both sides of the diagonal keeps the
-    stored matrix exactly symmetric.
+    Subtracting the same rounded ``v_a v_b / (1 + x̃' v)`` on both sides of
+    the diagonal keeps the stored matrix exactly symmetric.
     """
     p = dimension(params)
     base = int(params[L.REGION])
@@ -77,11 +77,12 @@ def remember(features: np.ndarray, params: np.ndarray, state: np.ndarray) -> Non
                 total += state[row + b] * x[b]
             v[a] = total
             denominator += x[a] * total
+        shrink = 1.0 / denominator
         for a in range(p):
             row = m + a * p
-            scaled = v[a] / denominator
             for b in range(p):
-                state[row + b] -= scaled * v[b]
+                # (v_a v_b) first: the same product on both sides of the diagonal.
+                state[row + b] -= (v[a] * v[b]) * shrink
         state[base] += 1.0
 
 

@@ -1,0 +1,296 @@
+"""The regression rules, each against values worked by hand, and the task checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from streamal.decider import (
+    DEFAULT_REGRESSION_STRATEGY,
+    REGRESSION_STRATEGIES,
+    STRATEGIES,
+    Decider,
+    measures_for,
+    strategies_for,
+)
+from streamal.decider import layout as L
+from streamal.decider.measures import committee_variance, interval_width
+from streamal.decider.strategies.leverage import Leverage
+
+NO_ROWS = np.zeros((0, 2))
+
+
+def regression(strategy: str, budget: float = 0.1, **kwargs) -> Decider:
+    return Decider(strategy, budget, task="regression", **kwargs)
+
+
+def inverse_of(decider: Decider) -> np.ndarray:
+    """A⁻¹ as the leverage strategy keeps it in the decider's state."""
+    p = decider.n_features + int(decider.params[L.INTERCEPT])
+    start = int(decider.params[L.REGION]) + 1
+    return decider.state[start : start + p * p].reshape(p, p)
+
+
+# --- leverage ---------------------------------------------------------------------------
+
+
+def test_leverage_after_two_labeled_rows_worked_by_hand():
+    # A = I + (1,0)(1,0)' + (1,1)(1,1)' = [[3, 1], [1, 2]], det 5, A⁻¹ = [[2, -1], [-1, 3]] / 5.
+    decider = regression("leverage", n_features=2, intercept=0)
+    assert np.allclose(inverse_of(decider), np.eye(2))  # before any label: I / λ
+    decider.learn(np.array([[1.0, 0.0], [1.0, 1.0]]))
+    assert np.allclose(inverse_of(decider), np.array([[2.0, -1.0], [-1.0, 3.0]]) / 5)
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, -1.0], [2.0, 1.0]])
+    _, u = decider.decide(np.zeros((4, 2)), features=x)
+    # x'A⁻¹x: 3/5, 2/5, (2 + 2 + 3)/5, (8 - 4 + 3)/5
+    assert u == pytest.approx([0.6, 0.4, 1.4, 1.4])
+    a = np.eye(2) + np.array([[1.0, 0.0], [1.0, 1.0]]).T @ np.array([[1.0, 0.0], [1.0, 1.0]])
+    assert u == pytest.approx(np.einsum("ij,jk,ik->i", x, np.linalg.inv(a), x))
+    assert decider.state[int(decider.params[L.REGION])] == 2  # labeled rows learned
+
+
+def test_leverage_with_the_intercept_and_a_ridge_matches_numpy():
+    rng = np.random.default_rng(3)
+    labeled = rng.normal(size=(7, 3))
+    decider = regression("leverage", n_features=3, ridge=0.5)
+    decider.learn(labeled)
+    design = np.column_stack([np.ones(7), labeled])
+    inverse = np.linalg.inv(0.5 * np.eye(4) + design.T @ design)
+    x = rng.normal(size=(50, 3))
+    tilde = np.column_stack([np.ones(50), x])
+    _, u = decider.decide(np.zeros((50, 2)), features=x)
+    assert u == pytest.approx(np.einsum("ij,jk,ik->i", tilde, inverse, tilde), rel=1e-12)
+    # The constant column counts: the labeled rows' own mean is not the origin.
+    plain = regression("leverage", n_features=3, ridge=0.5, intercept=0)
+    plain.learn(labeled)
+    assert not np.allclose(plain.decide(np.zeros((50, 2)), features=x)[1], u)
+
+
+def test_sherman_morrison_equals_the_direct_inverse_over_a_random_sequence():
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(400, 5)) * rng.uniform(0.1, 10.0, size=5)  # badly scaled columns
+    decider = regression("leverage", n_features=5, ridge=2.0)
+    for lo in range(0, 400, 37):  # batches of labeled rows of uneven sizes
+        decider.learn(rows[lo : lo + 37])
+        design = np.column_stack([np.ones(min(lo + 37, 400)), rows[: lo + 37]])
+        direct = np.linalg.inv(2.0 * np.eye(6) + design.T @ design)
+        assert np.allclose(inverse_of(decider), direct, rtol=1e-9, atol=1e-15)
+    kept = inverse_of(decider)
+    assert np.array_equal(kept, kept.T)  # exactly symmetric, by construction
+
+
+def test_leverage_state_size_for_the_default_48_features():
+    decider = regression("leverage")  # n_features=48, the FeatureEncoder's default
+    assert Leverage.region_size(decider.params) == 1 + 49 * 49  # 2,402 floats, 19 KB
+    assert decider.state.nbytes < 25_000
+    assert np.allclose(inverse_of(decider), np.eye(49))
+
+
+def test_leverage_learns_only_from_feature_rows():
+    decider = regression("leverage", n_features=2)
+    assert decider.needs_features and decider.needs_labels
+    decider.learn(np.ones((3, 2)))  # no targets, no classes
+    decider.learn(np.ones((2, 2)), np.array([0, 1]))  # classes, if given, are ignored
+    assert decider.state[int(decider.params[L.REGION])] == 5
+    with pytest.raises(ValueError, match="shape"):
+        decider.learn(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="finite"):
+        decider.learn(np.array([[np.nan, 0.0]]))
+
+
+def test_pal_still_needs_the_classes():
+    pal = Decider("pal", n_features=2)
+    with pytest.raises(ValueError, match="learns the labeled class indices"):
+        pal.learn(np.ones((1, 2)))
+
+
+def test_leverage_asks_for_what_the_labels_do_not_cover():
+    # Labels so far lie on the first axis only: events off it have the higher leverage.
+    rng = np.random.default_rng(1)
+    decider = regression("leverage", 0.2, n_features=2, seed=0)
+    decider.learn(np.column_stack([rng.normal(size=200), np.zeros(200)]))
+    x = rng.normal(size=(5000, 2))
+    queried, _ = decider.decide(np.zeros((5000, 2)), features=x)
+    assert abs(queried.mean() - 0.2) < 0.02
+    assert np.abs(x[queried, 1]).mean() > 2 * np.abs(x[~queried, 1]).mean()
+
+
+# --- committee variance -----------------------------------------------------------------
+
+
+def test_committee_variance_of_known_member_values():
+    assert committee_variance(np.array([[1.0], [2.0], [3.0], [6.0]])) == 3.5
+    assert committee_variance(np.array([[4.0], [4.0]])) == 0.0
+    # members that are not finite abstain; with one voter left, nothing to measure
+    assert committee_variance(np.array([[1.0], [np.nan], [3.0], [np.inf]])) == 1.0
+    assert math.isnan(committee_variance(np.array([[1.0], [np.nan]])))
+    # a large common offset does not cancel the spread
+    assert committee_variance(np.array([[1e9 + 1.0], [1e9 - 1.0]])) == 1.0
+
+
+def test_committee_variance_strategy_scores_the_committee():
+    decider = regression("committee_variance", 0.5)
+    assert decider.needs_committee and not decider.needs_features
+    committee = np.array([[[0.0], [2.0]], [[1.0], [1.0]], [[0.0], [np.nan]]])
+    _, scores = decider.decide(np.zeros((3, 2)), committee=committee)
+    assert scores[:2].tolist() == [1.0, 0.0] and math.isnan(scores[2])
+    with pytest.raises(ValueError, match="committee"):
+        decider.decide(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match=r"\(3, members, 1\)"):
+        decider.decide(np.zeros((3, 2)), committee=np.zeros((3, 2)))
+
+
+# --- interval width ---------------------------------------------------------------------
+
+
+def test_interval_width_for_known_sigma():
+    z80 = 1.2815515655446004
+    assert interval_width(np.array([5.0, 1.0]), z80) == pytest.approx(2.563103131)
+    assert interval_width(np.array([5.0, 0.0]), z80) == 0.0
+    for unknown in (np.nan, np.inf, -1.0):
+        assert math.isnan(interval_width(np.array([5.0, unknown]), z80))
+    decider = regression("interval_width", coverage=0.95)
+    _, widths = decider.decide(np.array([[0.0, 1.0], [3.0, 2.0], [1.0, np.nan]]))
+    assert widths[:2] == pytest.approx([2 * 1.959963985, 4 * 1.959963985])
+    assert math.isnan(widths[2])
+    with pytest.raises(ValueError, match="coverage"):
+        regression("interval_width", coverage=1.0)
+
+
+def test_rows_of_a_regression_decider_are_value_and_sigma():
+    with pytest.raises(ValueError, match=r"n × 2 \(value, σ\)"):
+        regression("interval_width").decide(np.zeros((4, 3)))
+
+
+# --- the shared rule --------------------------------------------------------------------
+
+
+def test_variable_utility_threshold_worked_example():
+    # estimated budget with a huge window: the gate stays open, the threshold decides.
+    decider = regression("interval_width", 0.5, budget_manager="estimated", window=10**9)
+    assert math.isnan(decider.threshold)  # θ₀: the first positive utility
+    sigma = np.array([1.0, 2.0, 0.5, 1.0]) / (2 * 1.2815515655446004)  # widths 1, 2, 0.5, 1
+    queried, widths = decider.decide(np.column_stack([np.zeros(4), sigma]))
+    assert widths == pytest.approx([1.0, 2.0, 0.5, 1.0])
+    # 1: θ = 1, a tie with a label owed (0.5 · 1 - 0 > 0): asked, θ = 1.01
+    # 2: 2 > 1.01: asked, θ = 1.0201
+    # 0.5: not asked, θ = 1.0201 · 0.99 = 1.009899
+    # 1: below θ, not asked, θ = 0.99980001
+    assert queried.tolist() == [True, True, False, False]
+    assert decider.threshold == pytest.approx(1.0201 * 0.99 * 0.99)
+
+
+def test_the_threshold_is_scale_free():
+    rng = np.random.default_rng(4)
+    sigma = rng.gamma(1.5, size=5000)
+    decisions = []
+    for scale in (1e-6, 1.0, 1e6):
+        decider = regression("interval_width", 0.1, budget_manager="estimated", seed=2)
+        decisions.append(decider.decide(np.column_stack([np.zeros(5000), scale * sigma]))[0])
+    # the same decisions at any unit, up to rounding in the products near ties
+    assert (decisions[0] == decisions[1]).mean() > 0.999
+    assert (decisions[2] == decisions[1]).mean() > 0.999
+
+
+@pytest.mark.parametrize("manager", ["biqf", "estimated"])
+def test_unknown_utilities_are_asked_only_while_labels_are_owed(manager):
+    decider = regression("interval_width", 0.1, budget_manager=manager, window=10**9)
+    queried, scores = decider.decide(np.column_stack([np.zeros(95), np.full(95, np.nan)]))
+    assert np.isnan(scores).all()
+    # q < b t: events 1, 11, 21, …, 91 (as periodic sampling, one event sooner)
+    assert (np.flatnonzero(queried) + 1).tolist() == list(range(1, 96, 10))
+    assert math.isnan(decider.threshold)
+
+
+def test_an_untrained_committee_still_gets_labels():
+    # Members that all predict 0 agree exactly: u = 0 for every event, and no θ₀ yet.
+    for manager in ("biqf", "estimated"):
+        decider = regression("committee_variance", 0.1, budget_manager=manager)
+        queried, _ = decider.decide(np.zeros((1000, 2)), committee=np.zeros((1000, 4, 1)))
+        assert 0.09 <= queried.mean() <= 0.11, manager
+
+
+def test_a_drift_forgets_the_threshold():
+    decider = regression(
+        "interval_width", 0.1, budget_manager="estimated", drift_aware=True, seed=1
+    )
+    decider.decide(np.column_stack([np.zeros(500), np.random.default_rng(0).gamma(2.0, size=500)]))
+    assert decider.threshold > 0
+    assert decider.observe_errors(np.r_[np.zeros(300), np.ones(300)]) >= 1
+    assert math.isnan(decider.threshold)
+
+
+def test_theta_and_step_are_checked():
+    assert regression("leverage", theta=2.5, n_features=1).threshold == 2.5
+    for bad in ({"theta": 0.0}, {"theta": -1.0}, {"step": 0.0}, {"step": 1.0}):
+        with pytest.raises(ValueError, match="theta of 'leverage' must be positive"):
+            regression("leverage", n_features=1, **bad)
+    with pytest.raises(ValueError, match="ridge"):
+        regression("leverage", ridge=0.0)
+    with pytest.raises(ValueError, match="intercept"):
+        regression("leverage", intercept=0.5)
+
+
+# --- random and periodic serve regression -----------------------------------------------
+
+
+def test_random_and_periodic_take_regression_rows():
+    rows = np.column_stack([np.zeros(20), np.r_[np.full(10, np.nan), np.ones(10)]])
+    periodic = regression("periodic", 0.25)
+    queried, widths = periodic.decide(rows)
+    assert (np.flatnonzero(queried) + 1).tolist() == [4, 8, 12, 16, 20]
+    assert np.isnan(widths[:10]).all() and widths[10:] == pytest.approx(2 * 1.2815515655)
+    assert periodic.name == "periodic/estimated/interval_width"
+    sampled = regression("random", 0.2, seed=7)
+    queried, _ = sampled.decide(np.column_stack([np.zeros(10_000), np.ones(10_000)]))
+    assert abs(queried.mean() - 0.2) < 0.015
+    assert sampled.name == "random/none/interval_width"
+
+
+# --- tasks ------------------------------------------------------------------------------
+
+
+def test_strategies_and_measures_by_task():
+    assert strategies_for("regression") == [
+        "random",
+        "periodic",
+        "leverage",
+        "committee_variance",
+        "interval_width",
+    ]
+    assert strategies_for("classification") == list(STRATEGIES)
+    assert DEFAULT_REGRESSION_STRATEGY == "leverage" in REGRESSION_STRATEGIES
+    assert measures_for("regression") == ["interval_width", "committee_variance", "leverage"]
+    assert "margin" in measures_for("classification")
+    with pytest.raises(ValueError, match="unknown task 'ranking'"):
+        strategies_for("ranking")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"strategy": "leverage"}, "strategy 'leverage' is not made for classification"),
+        ({"strategy": "pal", "task": "regression"}, "'pal' is not made for regression"),
+        (
+            {"strategy": "variable_uncertainty", "task": "regression"},
+            "choose from: random, periodic, leverage, committee_variance, interval_width",
+        ),
+        ({"strategy": "entropy", "measure": "interval_width"}, "not made for classification"),
+        ({"strategy": "random", "task": "regression", "measure": "margin"}, "not made for regr"),
+        ({"strategy": "interval_width", "task": "regression", "measure": "leverage"}, "only its"),
+        ({"strategy": "leverage", "task": "regression", "measure": "interval_width"}, "only its"),
+        ({"strategy": "random", "task": "ranking"}, "unknown task 'ranking'"),
+        ({"strategy": "leverage", "task": "regression", "budget_manager": "none"}, "pace"),
+    ],
+)
+def test_a_strategy_or_measure_of_another_task_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Decider(**kwargs)
+
+
+def test_classification_is_unchanged_by_default():
+    decider = Decider("random", 0.1)
+    assert decider.task == "classification" and decider.name == "random/none/least_confidence"
+    assert decider.decide(np.full((3, 4), 0.25))[0].shape == (3,)  # any number of classes

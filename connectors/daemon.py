@@ -58,7 +58,7 @@ from streamal.messages import (
     encode_query,
     encode_training_example,
 )
-from streamal.metrics import BoundedNames, Metrics, RollingAccuracy
+from streamal.metrics import BoundedNames, Metrics, RollingAccuracy, RollingError
 from streamal.model import ModelRefused
 
 __all__ = ["Daemon", "Stopped"]
@@ -101,7 +101,12 @@ class Daemon:
         #: the live state, exactly what a snapshot writes
         self.state = restore(self.store, config.engine)
         self._show_deployed_accuracy()  # a restart resumes the estimate the snapshot kept
-        self.accuracy = RollingAccuracy()
+        self.numeric = self.engine.model.is_regressor
+        # A numeric target is scored by its error; the deployed-accuracy estimate is for classes.
+        self.accuracy = RollingError() if self.numeric else RollingAccuracy()
+        self.labeled_score = (
+            self.metrics.labeled_error if self.numeric else self.metrics.labeled_accuracy
+        )
         estimates = self.engine.annotators.counts if self.engine.annotators else {}
         self.annotator_names = BoundedNames(config.annotator_metrics, estimates)
         self.last_snapshot = time.monotonic()
@@ -436,7 +441,8 @@ class Daemon:
         decisions = self.engine.process(good, redone)
         self.metrics.decision_latency.observe(time.perf_counter() - started)
         proba = decisions.proba
-        self.state.deployed.see(proba.max(axis=1) if proba.shape[1] else np.zeros(len(proba)))
+        if not self.numeric:
+            self.state.deployed.see(proba.max(axis=1) if proba.shape[1] else np.zeros(len(proba)))
         if decisions.unscored:
             sources = {id(event): record for event, record in decoded}
             for unscored in decisions.unscored:
@@ -562,12 +568,13 @@ class Daemon:
             if delay >= 0:
                 self.metrics.label_delay.observe(delay)
             self.accuracy.update(example.y_pred, example.y)
-            self.state.deployed.label(
-                example.confidence, example.y_pred == example.y, example.probability
-            )
+            if not self.numeric:
+                self.state.deployed.label(
+                    example.confidence, example.y_pred == example.y, example.probability
+                )
         self._count("labels_applied", len(examples))
         if examples:
-            self.metrics.labeled_accuracy.set(self.accuracy.value)
+            self.labeled_score.set(self.accuracy.value)
             self._show_deployed_accuracy()
 
     def _show_deployed_accuracy(self) -> None:

@@ -167,6 +167,8 @@ class QueriesLog:
         # JSON keys are strings; the model's classes may be integers or booleans.
         y_pred = next((c for c in engine.model.classes if str(c) == guess), guess)
         confidence = proba[guess] if proba else None
+        if query.prediction is not None:  # a numeric target's query
+            y_pred = query.prediction
         engine.restore_pending(
             PendingQuery(
                 query.id,

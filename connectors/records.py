@@ -220,10 +220,12 @@ def read_recording(
     return records
 
 
-def _bundled_classification_datasets() -> dict[str, type]:
+def _bundled_datasets() -> dict[str, type]:
+    """river's datasets that ship inside it (no download) and replay can score."""
     from river import datasets
     from river.datasets import base
 
+    tasks = (base.BINARY_CLF, base.MULTI_CLF, base.REG)
     found = {}
     for name in datasets.__all__:
         cls = getattr(datasets, name)
@@ -231,30 +233,27 @@ def _bundled_classification_datasets() -> dict[str, type]:
             isinstance(cls, type)
             and issubclass(cls, base.FileDataset)
             and not issubclass(cls, base.RemoteDataset)  # those download at first use
+            and cls().task in tasks
         ):
             found[name] = cls
     return found
 
 
 def read_river_dataset(name: str) -> list[Row]:
-    """The rows of a classification dataset that ships inside river (no download).
+    """The rows of a classification or regression dataset that ships inside river (no download).
 
     >>> rows = read_river_dataset("Phishing")
     >>> len(rows), rows[0].y
     (1250, True)
+    >>> rows = read_river_dataset("TrumpApproval")
+    >>> len(rows), round(rows[0].y, 2)
+    (1001, 43.76)
     """
-    from river.datasets import base
-
-    cls = _bundled_classification_datasets().get(name)
-    dataset = cls() if cls is not None else None
-    if dataset is None or dataset.task not in (base.BINARY_CLF, base.MULTI_CLF):
-        choices = [
-            n
-            for n, c in _bundled_classification_datasets().items()
-            if c().task in (base.BINARY_CLF, base.MULTI_CLF)
-        ]
+    bundled = _bundled_datasets()
+    if name not in bundled:
         raise RecordingError(
-            f"river:{name} is not a classification dataset bundled with river "
-            f"(try: {', '.join(sorted(choices))})"
+            f"river:{name} is not a classification or regression dataset bundled with river "
+            f"(try: {', '.join(sorted(bundled))})"
         )
+    dataset = bundled[name]()
     return [Row(id=str(i), x=dict(x), ts=float(i), y=y) for i, (x, y) in enumerate(dataset)]

@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from streamal.connectors.snapshots import SnapshotStore
 from streamal.settings import EngineSettings, build_engine, configure_engine
-from streamal.snapshot import Snapshot
+from streamal.snapshot import Snapshot, SnapshotError
 from streamal.training import TrainingFold
 
 __all__ = ["catch_up_training", "read_to_end", "restore"]
@@ -36,6 +36,12 @@ def restore(store: SnapshotStore, settings: EngineSettings) -> Snapshot:
         log.info("no snapshot in %s: starting from the beginning of the topics", store.dir)
         return Snapshot(TrainingFold(build_engine(settings)))
     engine = snapshot.engine
+    if engine.model.task != settings.task:
+        # Its model and training log hold the other kind of label: nothing of it carries over.
+        raise SnapshotError(
+            f"the snapshot in {store.dir} is of a {engine.model.task} model, not {settings.task}: "
+            "use another --state-dir (and topics) for this stream"
+        )
     if engine.model.spec != settings.model:
         log.warning(
             "the snapshot's model is %r, not %r: keeping the snapshot's "

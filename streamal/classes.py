@@ -21,6 +21,11 @@ a label reaches the model it is read against the schema:
 * an answer that cannot be read as the type, or (with fixed classes) names
   no known class, is refused with reason ``unknown_class``.
 
+A numeric target (regression, ``--task regression``) has type ``float``: an
+answer is a finite number, as a JSON number or a string that spells one
+(``"3.5"``, ``" 1e3 "``), never a boolean; anything else is refused with
+reason ``not_a_number``. Numbers are no classes: none is remembered.
+
 Classes given with ``--classes`` are **fixed**: an unknown answer is a
 labeling mistake, and it would otherwise become a class of its own that the
 model then predicts. Without ``--classes`` the classes are learned as they
@@ -34,15 +39,18 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["ClassSchema", "UnknownClass", "coerce", "kind_of", "parse_classes"]
+__all__ = ["ClassSchema", "NotANumber", "UnknownClass", "coerce", "kind_of", "parse_classes"]
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
-_KINDS = {"bool": bool, "int": int, "str": str}
 
 
 class UnknownClass(ValueError):
     """An answer that is no class of the stream; the message says what was expected."""
+
+
+class NotANumber(UnknownClass):
+    """An answer to a numeric target that is no finite number."""
 
 
 def _as_bool(value: object) -> bool | None:
@@ -80,6 +88,19 @@ def _as_int(value: object) -> int | None:
     return None
 
 
+def _as_float(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def _as_str(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -92,7 +113,7 @@ def _as_str(value: object) -> str | None:
     return None
 
 
-_READERS = {"bool": _as_bool, "int": _as_int, "str": _as_str}
+_READERS = {"bool": _as_bool, "int": _as_int, "str": _as_str, "float": _as_float}
 
 
 def coerce(value: object, kind: str) -> Hashable | None:
@@ -104,6 +125,8 @@ def coerce(value: object, kind: str) -> Hashable | None:
     [3, 3, 3, 3, 3, None, None, None]
     >>> [coerce(v, "str") for v in ("spam", 7, False)]
     ['spam', '7', 'false']
+    >>> [coerce(v, "float") for v in (3, "3.5", " 1e3 ", True, "nan", 1e400, "three")]
+    [3.0, 3.5, 1000.0, None, None, None, None]
 
     """
     return _READERS[kind](value)
@@ -168,12 +191,20 @@ class ClassSchema:
     Traceback (most recent call last):
     ...
     streamal.classes.UnknownClass: 'eggs' is none of the classes: 'spam', 'ham'
+    >>> numbers = ClassSchema(kind="float")  # a numeric target
+    >>> numbers.read("2.5"), numbers.read(3), numbers.classes
+    (2.5, 3.0, [])
+    >>> numbers.read("false")
+    Traceback (most recent call last):
+    ...
+    streamal.classes.NotANumber: 'false' is not a number (a finite number, e.g. 2.5)
 
     """
 
     classes: list[Hashable] = field(default_factory=list)
     fixed: bool = False
-    #: ``bool``, ``int`` or ``str``; ``None`` until the classes or a first label say
+    #: ``bool``, ``int`` or ``str``; ``None`` until the classes or a first label say;
+    #: ``float`` for a numeric target
     kind: str | None = None
 
     def __post_init__(self) -> None:
@@ -190,11 +221,16 @@ class ClassSchema:
             raise ValueError(f"class {value!r} is not of type {self.kind}")
         return typed
 
+    @property
+    def numeric(self) -> bool:
+        """Whether the target is a number rather than a class."""
+        return self.kind == "float"
+
     def observe(self, y: Hashable) -> None:
         """Know ``y``, a class already read (from the training log), even beyond fixed classes."""
         if self.kind is None:
             self.kind = kind_of(y)
-        if y not in self.classes:
+        if not self.numeric and y not in self.classes:
             self.classes.append(y)
 
     def read(self, value: object) -> Hashable:
@@ -202,6 +238,10 @@ class ClassSchema:
         if self.kind is None:
             self.kind = kind_of(value)
         typed = coerce(value, self.kind)
+        if self.numeric:
+            if typed is None:
+                raise NotANumber(f"{_show(value)} is not a number (a finite number, e.g. 2.5)")
+            return typed
         if typed is None:
             kind = self.kind
             raise UnknownClass(f"{_show(value)} is not {_NOUNS[kind]} class{_HINTS[kind]}")

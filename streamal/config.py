@@ -30,6 +30,11 @@ class ConfigError(ValueError):
     """A setting that cannot be used; the message names it and says why."""
 
 
+#: Where the daemon's engine differs from :class:`EngineSettings`' own defaults: a query
+#: unanswered for a day (of the events' time) is dropped.
+_ENGINE_DEFAULTS = {"pending_ttl": 86_400.0}
+
+
 @dataclass(frozen=True, slots=True)
 class ServeConfig:
     """Everything ``streamal serve`` needs; defaults as in docs/design.md.
@@ -49,8 +54,7 @@ class ServeConfig:
     dead_letter_topic: str = "streamal.dead-letter"
     partitions: int = 1
     replication_factor: int = 1
-    #: a query unanswered for a day (of the events' time) is dropped
-    engine: EngineSettings = field(default_factory=lambda: EngineSettings(pending_ttl=86_400.0))
+    engine: EngineSettings = field(default_factory=lambda: EngineSettings(**_ENGINE_DEFAULTS))
     state_dir: str = "streamal-state"
     snapshot_interval: float = 30.0
     metrics_port: int = 9108
@@ -312,9 +316,10 @@ def load_config(
             settings[name] = _typed(name, value, f"--{name.replace('_', '-')}")
     options.update(kafka_option(item) for item in kafka_flags)
     engine = {name: settings.pop(name) for name in list(settings) if name in _ENGINE_FIELDS}
+    # Built anew, not replaced: the task's defaults (model, strategy) follow what is given.
     config = ServeConfig(
         **settings,
-        engine=dataclasses.replace(ServeConfig().engine, **engine),
+        engine=EngineSettings(**(_ENGINE_DEFAULTS | engine)),
         kafka_options=options,
     )
     _check(config)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import enum
 import math
+from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from streamal.annotators import Annotators, Answer
-from streamal.classes import ClassSchema, UnknownClass
+from streamal.classes import ClassSchema, NotANumber, UnknownClass
 from streamal.cost_budget import CostBudget
 from streamal.decider import Decider
 from streamal.features import FeatureEncoder
@@ -72,6 +73,10 @@ class Query:
     classes: tuple[Hashable, ...] = ()
     #: the chance the decider had of asking it (:meth:`streamal.decider.Decider.query_probability`)
     probability: float = 1.0
+    #: a numeric target's predicted value (``proba`` is then empty)
+    prediction: float | None = None
+    #: the predictive standard deviation of ``prediction``, where the model gives one
+    std: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,8 @@ class Prediction:
     y: Hashable | None
     proba: dict
     queried: bool
+    #: a numeric target's predictive standard deviation, where the model gives one
+    std: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +121,8 @@ class LabelOutcome(enum.StrEnum):
     INVALID = "invalid"
     #: the answer names no class of the stream (:mod:`streamal.classes`); the query waits on
     UNKNOWN_CLASS = "unknown_class"
+    #: the answer to a numeric target is no finite number; the query waits on
+    NOT_A_NUMBER = "not_a_number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,23 +148,37 @@ class Decisions:
 
     #: the scored events' ids (the batch less :attr:`unscored`), in order
     ids: list[str]
-    #: class probabilities, events × :attr:`classes`
+    #: class probabilities, events × :attr:`classes` (no columns for a numeric target)
     proba: np.ndarray
     classes: list[Hashable]
     y_pred: list[Hashable | None]
     queried: np.ndarray
     queries: list[Query]
     unscored: list[Unscored] = field(default_factory=list)
+    #: a numeric target's predictive standard deviations (NaN: the model gives none)
+    std: np.ndarray | None = None
 
     @property
     def predictions(self) -> list[Prediction]:
         # Built on demand: replay and a daemon without a predictions topic never need them.
+        if self.std is not None:
+            return [
+                Prediction(event_id, y, {}, bool(ask), _known(std))
+                for event_id, y, std, ask in zip(
+                    self.ids, self.y_pred, self.std.tolist(), self.queried, strict=True
+                )
+            ]
         return [
             Prediction(event_id, y, dict(zip(self.classes, row, strict=True)), bool(ask))
             for event_id, y, row, ask in zip(
                 self.ids, self.y_pred, self.proba.tolist(), self.queried, strict=True
             )
         ]
+
+
+def _known(value: float) -> float | None:
+    """``value``, or ``None`` for NaN: how a message says that the model does not know."""
+    return None if math.isnan(value) else value
 
 
 @dataclass(slots=True)
@@ -177,6 +200,9 @@ class _Waiting:
     label_ts: float = -math.inf
     asked_again: bool = False
 
+
+#: How many of a numeric target's last errors make the yardstick of a miss.
+_ERROR_WINDOW = 500
 
 _OUTCOME_OF_STATUS = {
     "answered": LabelOutcome.DUPLICATE,
@@ -211,7 +237,8 @@ class Engine:
     schema
         The stream's classes: every answer is read against it before it is
         learned (:mod:`streamal.classes`). By default their type comes from
-        the first label and new classes are learned as they come.
+        the first label and new classes are learned as they come; a
+        regressor's target is a number.
 
     Examples
     --------
@@ -241,7 +268,8 @@ class Engine:
         schema: ClassSchema | None = None,
     ) -> None:
         self.model = model if isinstance(model, Model) else Model(model)
-        self.schema = schema or ClassSchema()
+        numeric = self.model.is_regressor
+        self.schema = schema or ClassSchema(kind="float" if numeric else None)
         self.pending = PendingQueries(max_pending, pending_ttl)
         #: queries dropped for age or room since the engine started
         self.expired = 0
@@ -254,14 +282,25 @@ class Engine:
         #: the latest event time seen: the clock of the waits
         self.clock = -math.inf
         self.features: FeatureEncoder | None = None
+        #: a numeric target's last absolute errors, the yardstick of a miss (see :meth:`_errors`)
+        self.recent_errors: deque[float] = deque(maxlen=_ERROR_WINDOW)
         self.use_decider(decider)
 
     def use_decider(self, decider: Decider) -> None:
         """Decide with ``decider`` from now on (a restart with other settings swaps it)."""
-        if decider.needs_committee and not self.model.is_committee:
+        if decider.task != self.model.task:
             raise ValueError(
-                f"{decider.name} needs a committee: use an ensemble model, "
-                "e.g. ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)"
+                f"{decider.name} decides for {decider.task}, the model predicts for "
+                f"{self.model.task}"
+            )
+        if decider.needs_committee and not self.model.is_committee:
+            example = (
+                "ensemble.BaggingRegressor(linear_model.LinearRegression(), n_models=5)"
+                if self.model.is_regressor
+                else "ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)"
+            )
+            raise ValueError(
+                f"{decider.name} needs a committee: use an ensemble model, e.g. {example}"
             )
         self.decider = decider
         # Feature rows for deciders that measure distances between events; an encoder
@@ -272,7 +311,12 @@ class Engine:
     def __setstate__(self, state: dict) -> None:
         # Snapshots written before annotator-aware mode lack its attributes.
         self.__dict__.update(
-            annotators=None, cost_budget=None, waiting={}, asked_again=0, clock=-math.inf
+            annotators=None,
+            cost_budget=None,
+            waiting={},
+            asked_again=0,
+            clock=-math.inf,
+            recent_errors=deque(maxlen=_ERROR_WINDOW),
         )
         self.__dict__.update(state)
         if "schema" not in state:
@@ -329,6 +373,7 @@ class Engine:
                     queried[i] = self.was_queried(events[i].id)
         self.clock = max(self.clock, max((e.ts for e in events), default=-math.inf))
         y_pred = self.model.predict(proba)
+        numeric = self.model.is_regressor
         classes = list(self.model.classes)
         known = tuple(self.schema.classes)
         queries = []
@@ -340,32 +385,40 @@ class Engine:
             if not kept[j]:
                 continue  # vetoed by the cost budget
             event, row = events[decided[j]], rows[decided[j]]
-            queries.append(
-                Query(
-                    event.id,
-                    event.ts,
-                    event.x,
-                    dict(zip(classes, row, strict=True)),
-                    scores[j],
-                    self.decider.strategy,
-                    self.model.version,
-                    known,
-                    chances[j],
-                )
+            # A regressor that has learned nothing still says a number; it is no prediction.
+            guess = None if numeric and not self.model.version else y_pred[decided[j]]
+            query = Query(
+                event.id,
+                event.ts,
+                event.x,
+                {} if numeric else dict(zip(classes, row, strict=True)),
+                scores[j],
+                self.decider.strategy,
+                self.model.version,
+                known,
+                chances[j],
             )
-            confidence = max(row) if row else None
+            if numeric and guess is not None:
+                query = replace(query, prediction=guess, std=_known(row[1]))
+            queries.append(query)
+            confidence = max(row) if row and not numeric else None
             pending = PendingQuery(
                 event.id,
                 event.x,
                 event.ts,
-                y_pred[decided[j]],
+                guess,
                 scores[j],
                 confidence,
                 number,
                 chances[j],
             )
             self._dropped(self.pending.add(pending))
-        return Decisions([e.id for e in events], proba, classes, y_pred, queried, queries, unscored)
+        ids = [e.id for e in events]
+        if numeric:
+            # A regressor's rows are its values and deviations, not class probabilities.
+            values = np.empty((len(events), 0))
+            return Decisions(ids, values, [], y_pred, queried, queries, unscored, proba[:, 1])
+        return Decisions(ids, proba, classes, y_pred, queried, queries, unscored)
 
     def _score(
         self, events: Sequence[Event]
@@ -373,7 +426,8 @@ class Engine:
         """Class (and committee) probabilities of the events the model can score.
 
         The whole batch in one call when the model takes it; otherwise event by
-        event, to tell which ones it refuses.
+        event, to tell which ones it refuses. A regressor's rows are its
+        predicted values and deviations, its committee's the members' values.
         """
         try:
             return (events, *self._probabilities(events), [])
@@ -394,23 +448,28 @@ class Engine:
             if committee is not None:
                 members.append(committee[0])
         # Classes first met on a later event widen the rows scored before it.
-        k = len(self.model.classes)
+        k = 2 if self.model.is_regressor else len(self.model.classes)
         proba = np.zeros((len(scored), k))
         for i, row in enumerate(rows):
             proba[i, : len(row)] = row
         committee = None
         if self.decider.needs_committee:
             size = members[0].shape[0] if members else 0
-            committee = np.zeros((len(scored), size, k))
+            committee = np.zeros((len(scored), size, 1 if self.model.is_regressor else k))
             for i, row in enumerate(members):
                 committee[i, :, : row.shape[1]] = row
         return scored, proba, committee, unscored
 
     def _probabilities(self, events: Sequence[Event]) -> tuple[np.ndarray, np.ndarray | None]:
         xs = [e.x for e in events]
-        proba = self.model.predict_proba(xs)
-        committee = self.model.committee_proba(xs) if self.decider.needs_committee else None
-        return proba, committee
+        model, committee = self.model, None
+        if model.is_regressor:
+            if self.decider.needs_committee:
+                committee = model.committee_values(xs)
+            return model.predict_values(xs), committee
+        if self.decider.needs_committee:
+            committee = model.committee_proba(xs)
+        return model.predict_proba(xs), committee
 
     def _within_cost_budget(self, events: Sequence[Event], queried: np.ndarray) -> np.ndarray:
         """Veto the queries the cost budget cannot pay for, event by event in stream order."""
@@ -478,7 +537,12 @@ class Engine:
                 y = self.schema.read(label.label)
             except UnknownClass as e:
                 # A slip of the labeler: the query stays open for a right answer.
-                joined.rejected.append(RejectedLabel(label, LabelOutcome.UNKNOWN_CLASS, str(e)))
+                outcome = (
+                    LabelOutcome.NOT_A_NUMBER
+                    if isinstance(e, NotANumber)
+                    else LabelOutcome.UNKNOWN_CLASS
+                )
+                joined.rejected.append(RejectedLabel(label, outcome, str(e)))
                 continue
             if y is not label.label:  # dataclasses.replace is slow; most answers read as is
                 label = replace(label, label=y)
@@ -580,15 +644,40 @@ class Engine:
                 # Another replica may have joined it: every fold of the log knows its classes.
                 self.schema.observe(e.y)
             if self.decider.needs_labels:
-                classes = np.array([self.model.classes.index(e.y) for e in examples])
-                self.decider.learn(self.features.transform(xs, update=False), classes)
+                rows = self.features.transform(xs, update=False)
+                if self.model.is_regressor:
+                    self.decider.learn(rows)
+                else:
+                    classes = np.array([self.model.classes.index(e.y) for e in examples])
+                    self.decider.learn(rows, classes)
             if self.decider.drift_aware:
-                self.decider.observe_errors(np.array([e.y_pred != e.y for e in examples]))
+                self.decider.observe_errors(self._errors(examples))
             if self.annotators is not None:
                 for e in examples:
                     self.annotators.observe(
                         e.answers, e.y_pred, e.confidence, e.y, self.model.classes
                     )
+
+    def _errors(self, examples: Sequence[TrainingExample]) -> np.ndarray:
+        """The labeled error stream, as misses (0/1) for the drift detector.
+
+        A numeric target's prediction misses when its absolute error is above
+        the median of the last :data:`_ERROR_WINDOW` ones: ADWIN's bound holds
+        for values in [0, 1], and after a drift more than half the errors are
+        above the old median. Queries asked before the model learned anything
+        had no prediction and are left out.
+        """
+        if not self.model.is_regressor:
+            return np.array([e.y_pred != e.y for e in examples], dtype=np.float64)
+        misses = []
+        for e in examples:
+            if e.y_pred is None:
+                continue
+            error = abs(e.y - e.y_pred)
+            if self.recent_errors:
+                misses.append(float(error > np.median(self.recent_errors)))
+            self.recent_errors.append(error)
+        return np.array(misses)
 
     def answer(self, labels: Sequence[Label]) -> Joined:
         """Join labels with their queries and learn from them at once."""

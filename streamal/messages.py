@@ -330,8 +330,10 @@ def _label_value(value: object) -> Hashable:
     if isinstance(value, float) and value.is_integer():
         # A labeler writing 1.0 means the class 1, as a CSV recording would.
         return int(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return value  # a numeric target's value (a class stream's schema refuses it)
     raise InvalidRecord(
-        Reason.BAD_LABEL, f"label must be a string, integer or boolean, got {_show(value)}"
+        Reason.BAD_LABEL, f"label must be a string, number or boolean, got {_show(value)}"
     )
 
 
@@ -406,21 +408,28 @@ def encode_query(query: Query) -> bytes:
     >>> encode_query(query)
     b'{"v":1,"id":"e1","ts":3.0,"x":{"a":1.0},"proba":{"x":0.5,"y":0.5},"score":0.5,"strategy":"split","model_version":4,"classes":["x","y"],"probability":1.0}'
 
+    A numeric target's query carries the predicted value and its deviation instead:
+
+    >>> query = Query("e1", 3.0, {}, {}, 0.5, "leverage", 4, prediction=2.5, std=None)
+    >>> encode_query(query)[-46:]
+    b'"probability":1.0,"prediction":2.5,"std":null}'
+
     """
-    return _dumps(
-        {
-            "v": VERSION,
-            "id": query.id,
-            "ts": query.ts,
-            "x": query.x,
-            "proba": query.proba,
-            "score": query.score,
-            "strategy": query.strategy,
-            "model_version": query.model_version,
-            "classes": list(query.classes),
-            "probability": query.probability,
-        }
-    )
+    record = {
+        "v": VERSION,
+        "id": query.id,
+        "ts": query.ts,
+        "x": query.x,
+        "proba": query.proba,
+        "score": query.score,
+        "strategy": query.strategy,
+        "model_version": query.model_version,
+        "classes": list(query.classes),
+        "probability": query.probability,
+    }
+    if query.prediction is not None:
+        record |= {"prediction": query.prediction, "std": query.std}
+    return _dumps(record)
 
 
 def decode_query(raw: bytes) -> Query:
@@ -446,7 +455,10 @@ def decode_query(raw: bytes) -> Query:
 def _query(obj: dict) -> Query:
     if obj.get("ts") is None:
         raise InvalidRecord(Reason.BAD_TIMESTAMP, "no ts field")
-    score = obj.get("score")
+    if "score" not in obj:
+        raise InvalidRecord(Reason.BAD_FIELD, "no score field")
+    # null: a numeric target's utility the model could not tell (JSON has no NaN).
+    score = math.nan if obj["score"] is None else obj["score"]
     if isinstance(score, bool) or not isinstance(score, int | float):
         raise InvalidRecord(Reason.BAD_FIELD, f"score must be a number, got {_show(score)}")
     strategy = obj.get("strategy")
@@ -473,7 +485,19 @@ def _query(obj: dict) -> Query:
         _model_version(obj),
         _classes(obj.get("classes", [])),
         float(probability),
+        _number_or_none(obj, "prediction"),
+        _number_or_none(obj, "std", minimum=0.0),
     )
+
+
+def _number_or_none(obj: dict, key: str, minimum: float = -math.inf) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        least = "" if minimum == -math.inf else f" >= {minimum:g}"
+        raise InvalidRecord(Reason.BAD_FIELD, f"{key} must be a number{least}, got {_show(value)}")
+    return float(value)
 
 
 def _classes(classes: object) -> tuple:
@@ -514,16 +538,17 @@ def encode_prediction(prediction: Prediction, model_version: int) -> bytes:
     the run needs to reproduce every decision, queried or not.
     :func:`decode_prediction` reads the record back.
     """
-    return _dumps(
-        {
-            "v": VERSION,
-            "id": prediction.id,
-            "y": prediction.y,
-            "proba": prediction.proba,
-            "queried": prediction.queried,
-            "model_version": model_version,
-        }
-    )
+    record = {
+        "v": VERSION,
+        "id": prediction.id,
+        "y": prediction.y,
+        "proba": prediction.proba,
+        "queried": prediction.queried,
+        "model_version": model_version,
+    }
+    if prediction.std is not None:
+        record["std"] = prediction.std
+    return _dumps(record)
 
 
 def decode_prediction(raw: bytes) -> tuple[Prediction, int]:
@@ -535,10 +560,12 @@ def decode_prediction(raw: bytes) -> tuple[Prediction, int]:
 
     >>> prediction = Prediction("e1", "y", {"x": 0.25, "y": 0.75}, True)
     >>> decode_prediction(encode_prediction(prediction, 4))
-    (Prediction(id='e1', y='y', proba={'x': 0.25, 'y': 0.75}, queried=True), 4)
+    (Prediction(id='e1', y='y', proba={'x': 0.25, 'y': 0.75}, queried=True, std=None), 4)
     >>> raw = b'{"v":1,"id":"e1","y":null,"proba":{},"queried":false,"model_version":0}'
     >>> decode_prediction(raw)
-    (Prediction(id='e1', y=None, proba={}, queried=False), 0)
+    (Prediction(id='e1', y=None, proba={}, queried=False, std=None), 0)
+    >>> decode_prediction(encode_prediction(Prediction("e1", 2.5, {}, False, 0.5), 4))
+    (Prediction(id='e1', y=2.5, proba={}, queried=False, std=0.5), 4)
 
     """
     return _decode(raw, sys.maxsize, _prediction)
@@ -551,7 +578,9 @@ def _prediction(obj: dict) -> tuple[Prediction, int]:
     queried = obj.get("queried")
     if not isinstance(queried, bool):
         raise InvalidRecord(Reason.BAD_FIELD, f"queried must be a boolean, got {_show(queried)}")
-    return Prediction(obj["id"], y, _proba(obj.get("proba")), queried), _model_version(obj)
+    std = _number_or_none(obj, "std", minimum=0.0)
+    prediction = Prediction(obj["id"], y, _proba(obj.get("proba")), queried, std)
+    return prediction, _model_version(obj)
 
 
 def encode_training_example(example: TrainingExample) -> bytes:

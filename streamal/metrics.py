@@ -8,6 +8,7 @@ happened yet is 0, not "no data".
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Hashable, Iterable
 
@@ -17,7 +18,14 @@ from streamal import __version__
 from streamal.engine import LabelOutcome
 from streamal.messages import Reason
 
-__all__ = ["DEAD_LETTER_REASONS", "OTHER", "BoundedNames", "Metrics", "RollingAccuracy"]
+__all__ = [
+    "DEAD_LETTER_REASONS",
+    "OTHER",
+    "BoundedNames",
+    "Metrics",
+    "RollingAccuracy",
+    "RollingError",
+]
 
 #: Why a record reaches the dead-letter topic: it was invalid, or a label answered nothing.
 DEAD_LETTER_REASONS = (
@@ -77,23 +85,38 @@ class RollingAccuracy:
     """
 
     def __init__(self, window: int = 1000) -> None:
-        self._hits: deque[bool] = deque(maxlen=window)
-        self._correct = 0
+        self._scores: deque[float] = deque(maxlen=window)
+
+    @staticmethod
+    def score(y_pred: Hashable, y: Hashable) -> float:
+        return float(y_pred == y)
 
     def update(self, y_pred: Hashable | None, y: Hashable) -> None:
-        """Count one answer; one to a query made before the model knew a class is left out."""
-        if y_pred is None:
-            return
-        if len(self._hits) == self._hits.maxlen:
-            self._correct -= self._hits[0]
-        hit = y_pred == y
-        self._hits.append(hit)
-        self._correct += hit
+        """Count one answer; one to a query asked before the model learned anything is not."""
+        if y_pred is not None:
+            self._scores.append(self.score(y_pred, y))
 
     @property
     def value(self) -> float:
         """NaN until a label has been seen, which Prometheus shows as "no value yet"."""
-        return self._correct / len(self._hits) if self._hits else float("nan")
+        # Summed when read (once per batch of labels): no running sum to drift.
+        return math.fsum(self._scores) / len(self._scores) if self._scores else math.nan
+
+
+class RollingError(RollingAccuracy):
+    """The mean absolute error of the last ``window`` predictions of a numeric target.
+
+    >>> error = RollingError(window=2)
+    >>> for y_pred, y in [(1.0, 4.0), (None, 9.0), (2.0, 1.5), (3.0, 2.0)]:
+    ...     error.update(y_pred, y)
+    >>> error.value
+    0.75
+
+    """
+
+    @staticmethod
+    def score(y_pred: Hashable, y: Hashable) -> float:
+        return abs(y - y_pred)
 
 
 class Metrics:
@@ -174,6 +197,12 @@ class Metrics:
             "the model made a prediction for (the queried events: the hardest ones).",
             registry=r,
         )
+        self.labeled_error = Gauge(
+            "streamal_labeled_absolute_error",
+            "A numeric target's mean absolute error of the prediction made at query time, "
+            "over the last labels of queries made once the model had learned something.",
+            registry=r,
+        )
         self.deployed_accuracy = Gauge(
             "streamal_deployed_accuracy_ratio",
             "Estimated accuracy of the predictions on all recent events (bound: estimate, "
@@ -230,6 +259,7 @@ class Metrics:
         for reason in DEAD_LETTER_REASONS:
             self.dead_letters.labels(reason=reason)
         self.labeled_accuracy.set(float("nan"))
+        self.labeled_error.set(float("nan"))
         for bound in ("estimate", "low", "high"):
             self.deployed_accuracy.labels(bound=bound).set(float("nan"))
 

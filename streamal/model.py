@@ -1,4 +1,4 @@
-"""The incremental model: a river classifier built from a spec string, seen as arrays.
+"""The incremental model: a river classifier or regressor built from a spec string, seen as arrays.
 
 Specs are Python-looking expressions over river's own names, e.g.
 ``preprocessing.StandardScaler() | linear_model.LogisticRegression(l2=0.001)``.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import importlib
 import inspect
 import math
@@ -24,12 +25,31 @@ import numpy as np
 import pandas as pd
 from river import base
 
-__all__ = ["DEFAULT_MODEL", "Model", "ModelRefused", "ModelSpecError", "parse_model_spec"]
+from streamal.decider.base import TASKS
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_MODELS",
+    "DEFAULT_REGRESSOR",
+    "TASKS",
+    "Model",
+    "ModelRefused",
+    "ModelSpecError",
+    "parse_model_spec",
+    "task_of",
+    "task_of_spec",
+]
 
 #: Multi-class, takes string (categorical) features natively, adapts to drift,
 #: and was the most label-efficient of river's classifiers we measured at 10 %
 #: labels (README, "Choosing the defaults").
 DEFAULT_MODEL = "tree.HoeffdingAdaptiveTreeClassifier(seed=42)"
+
+#: The model of a numeric target when none is named (benchmarks/quality_regression.py).
+DEFAULT_REGRESSOR = "preprocessing.StandardScaler() | linear_model.BayesianLinearRegression()"
+
+#: task → the model used when none is named.
+DEFAULT_MODELS = dict(zip(TASKS, (DEFAULT_MODEL, DEFAULT_REGRESSOR), strict=True))
 
 #: Below this many events a pandas frame costs more than it saves (benchmarks/RESULTS.md,
 #: scaler + logistic regression: 141k events/s one by one at batch 64, 112k through a
@@ -222,8 +242,8 @@ def _is_literal(node: ast.expr) -> bool:
     return True
 
 
-def parse_model_spec(spec: str) -> base.Classifier:
-    """Build the river classifier described by ``spec``.
+def parse_model_spec(spec: str) -> base.Estimator:
+    """Build the river classifier or regressor described by ``spec``.
 
     Examples
     --------
@@ -257,13 +277,55 @@ def parse_model_spec(spec: str) -> base.Classifier:
     except SyntaxError as e:
         raise ModelSpecError(f"model spec {spec!r} is not valid syntax: {e.msg}") from None
     model = _build(tree.body, spec)
-    if not isinstance(model, base.Classifier) and not (
-        isinstance(model, base.Estimator)
-        and getattr(model, "_supervised", False)
-        and hasattr(model, "predict_proba_one")
-    ):
-        raise ModelSpecError(f"{spec!r} does not end in a river classifier")
+    if task_of(model) is None:
+        raise ModelSpecError(f"{spec!r} does not end in a river classifier or regressor")
     return model
+
+
+def task_of(model: base.Estimator) -> str | None:
+    """``"classification"`` or ``"regression"``: what ``model`` predicts (``None``: neither).
+
+    >>> from river import linear_model, preprocessing
+    >>> task_of(preprocessing.StandardScaler() | linear_model.LinearRegression())
+    'regression'
+    >>> task_of(linear_model.LogisticRegression()), task_of(preprocessing.StandardScaler())
+    ('classification', None)
+    """
+    if isinstance(model, base.Classifier):
+        return "classification"
+    if isinstance(model, base.Regressor):
+        return "regression"
+    # A classifier that does not say it is one, but scores classes.
+    supervised = isinstance(model, base.Estimator) and getattr(model, "_supervised", False)
+    return "classification" if supervised and hasattr(model, "predict_proba_one") else None
+
+
+@functools.lru_cache(maxsize=64)
+def task_of_spec(spec: str) -> str | None:
+    """:func:`task_of` the model ``spec`` describes (``None`` if it describes none)."""
+    try:
+        return task_of(parse_model_spec(spec))
+    except ModelSpecError:
+        return None
+
+
+def _gives_distribution(model: base.Estimator) -> bool:
+    """Whether ``model`` (a pipeline's last step) predicts a distribution when asked."""
+    from river import compose
+
+    if isinstance(model, compose.Pipeline):
+        model = list(model.steps.values())[-1]
+    try:
+        return "with_dist" in inspect.signature(model.predict_one).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _spread(committee: np.ndarray) -> np.ndarray:
+    """The members' standard deviation per event (NaN for an ensemble not yet grown)."""
+    if committee.shape[1] == 0:
+        return np.full(committee.shape[0], math.nan)
+    return committee[:, :, 0].std(axis=1)
 
 
 def _is_mini_batch(model: base.Estimator) -> bool:
@@ -278,15 +340,17 @@ def _is_mini_batch(model: base.Estimator) -> bool:
 
 
 class Model:
-    """A river classifier behind an array interface, with a version that counts updates.
+    """A river classifier or regressor behind an array interface; its version counts updates.
 
     Class columns keep the order in which classes were first seen, so a
-    probability row means the same thing from one batch to the next.
+    probability row means the same thing from one batch to the next. A
+    regressor's rows (:meth:`predict_values`) are its predicted value and
+    its predictive standard deviation.
 
     Parameters
     ----------
     spec
-        A model spec (see :func:`parse_model_spec`) or a river classifier.
+        A model spec (see :func:`parse_model_spec`) or a river classifier or regressor.
 
     Examples
     --------
@@ -299,11 +363,26 @@ class Model:
     >>> model.predict(proba)
     ['low']
 
+    A regressor predicts numbers, and how sure it is of them where it can say:
+
+    >>> model = Model("linear_model.BayesianLinearRegression()")
+    >>> model.task
+    'regression'
+    >>> model.learn([{"a": 1.0}, {"a": 3.0}], [2.0, 6.0])
+    >>> rows = model.predict_values([{"a": 2.0}])
+    >>> rows.round(3).tolist(), model.predict(rows) == rows[:, 0].tolist()
+    ([[3.636, 1.168]], True)
+
     """
 
-    def __init__(self, spec: str | base.Classifier = DEFAULT_MODEL) -> None:
+    def __init__(self, spec: str | base.Estimator = DEFAULT_MODEL) -> None:
         self.spec = spec if isinstance(spec, str) else repr(spec)
         self.estimator = parse_model_spec(spec) if isinstance(spec, str) else spec
+        task = task_of(self.estimator)
+        if task is None:
+            raise ModelSpecError(f"{self.spec!r} is not a river classifier or regressor")
+        #: ``"classification"`` or ``"regression"``
+        self.task = task
         self.mini_batch = _is_mini_batch(self.estimator)
         self.classes: list[Hashable] = []
         self._column: dict[Hashable, int] = {}
@@ -312,9 +391,13 @@ class Model:
         self._tried: set[tuple[Hashable, type]] = set()
 
     def __setstate__(self, state: dict) -> None:
-        # Snapshots written before the learning trial lack its record.
-        self.__dict__.update(_tried=set())
+        # Snapshots written before the learning trial or numeric targets lack their records.
+        self.__dict__.update(_tried=set(), task="classification")
         self.__dict__.update(state)
+
+    @property
+    def is_regressor(self) -> bool:
+        return self.task == "regression"
 
     def _add_class(self, c: Hashable) -> None:
         if c not in self._column:
@@ -360,6 +443,12 @@ class Model:
             return (transformers, last) if isinstance(last, base.Ensemble) else None
         return ([], self.estimator) if isinstance(self.estimator, base.Ensemble) else None
 
+    def _members(self) -> tuple[list[Any], base.Ensemble]:
+        found = self._committee()
+        if found is None:
+            raise TypeError(f"{self.spec!r} is not an ensemble, so it has no committee")
+        return found
+
     @property
     def is_committee(self) -> bool:
         """Whether the classifier is an ensemble (maybe after transformers) whose members vote."""
@@ -375,10 +464,7 @@ class Model:
         [[[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]]
 
         """
-        found = self._committee()
-        if found is None:
-            raise TypeError(f"{self.spec!r} is not an ensemble, so it has no committee")
-        transformers, ensemble = found
+        transformers, ensemble = self._members()
         dicts = []
         for x in xs:
             for transformer in transformers:
@@ -397,8 +483,49 @@ class Model:
                         proba[i, m, column[c]] = p
         return proba
 
+    def predict_values(self, xs: Sequence[dict]) -> np.ndarray:
+        """A regressor's rows: its predicted value and predictive standard deviation, events × 2.
+
+        The deviation is the model's own where it gives a predictive
+        distribution (``predict_one(x, with_dist=True)``, as
+        ``linear_model.BayesianLinearRegression``), else the spread of an
+        ensemble's members, else NaN (unknown).
+        """
+        rows = np.full((len(xs), 2), math.nan)
+        if _gives_distribution(self.estimator):
+            for i, x in enumerate(xs):
+                dist = self.estimator.predict_one(x, with_dist=True)
+                rows[i] = dist.mu, dist.sigma
+        else:
+            rows[:, 0] = [self.estimator.predict_one(x) for x in xs]
+            if self.is_committee:
+                rows[:, 1] = _spread(self.committee_values(xs))
+        return rows
+
+    def committee_values(self, xs: Sequence[dict]) -> np.ndarray:
+        """Every member's predicted value: events × members × 1.
+
+        >>> model = Model("ensemble.BaggingRegressor(linear_model.LinearRegression(), seed=1)")
+        >>> model.learn([{"a": 1.0}, {"a": 3.0}], [2.0, 6.0])
+        >>> model.committee_values([{"a": 2.0}]).shape
+        (1, 10, 1)
+
+        """
+        transformers, ensemble = self._members()
+        values = np.zeros((len(xs), len(ensemble), 1))
+        for i, x in enumerate(xs):
+            for transformer in transformers:
+                x = transformer.transform_one(x)
+            values[i, :, 0] = [member.predict_one(x) for member in ensemble]
+        return values
+
     def predict(self, proba: np.ndarray) -> list[Hashable | None]:
-        """The most probable class of every row (``None`` where the model knows no class)."""
+        """The most probable class of every row (``None`` where the model knows no class).
+
+        A regressor's rows (:meth:`predict_values`) give their predicted value.
+        """
+        if self.is_regressor:
+            return proba[:, 0].tolist()
         if not self.classes:
             return [None] * len(proba)
         classes = self.classes
@@ -428,9 +555,13 @@ class Model:
         for x, y in zip(xs, ys, strict=True):
             self.check_learnable(x, y)
         learn_one = self.estimator.learn_one
-        for x, y in zip(xs, ys, strict=True):
-            self._add_class(y)
-            learn_one(x, y)
+        if self.is_regressor:
+            for x, y in zip(xs, ys, strict=True):
+                learn_one(x, y)
+        else:
+            for x, y in zip(xs, ys, strict=True):
+                self._add_class(y)
+                learn_one(x, y)
         self.version += len(ys)
 
     def check_learnable(self, x: dict, y: Hashable) -> None:
@@ -445,7 +576,7 @@ class Model:
         trial = self.estimator.clone()
         try:
             trial.learn_one(x, y)
-            trial.predict_proba_one(x)
+            trial.predict_one(x) if self.is_regressor else trial.predict_proba_one(x)
         except Exception as e:  # the user's model: what it raises says what it cannot take
             shown = ", ".join(f"{k!r} as {t.__name__}" for k, t in sorted(new, key=str)[:3])
             raise ModelRefused(

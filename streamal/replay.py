@@ -3,7 +3,9 @@
 Every event is predicted before its label can be known, and accuracy counts
 every event; so does balanced accuracy (the mean of the per-class recalls, river's
 ``metrics.BalancedAccuracy``), in which a rare class weighs as much as a common
-one. The oracle reveals a label only for events the decider queried, and only
+one. A numeric target (a regressor) is scored the same way by the mean
+absolute error, the root mean squared error and R² (river's ``metrics.MAE``,
+``RMSE`` and ``R2``). The oracle reveals a label only for events the decider queried, and only
 after the configured delay (in events, or in the stream's time unit). Labels
 that fall due are learned at the next batch boundary, as in the daemon, where
 labels arrive between polls.
@@ -19,6 +21,7 @@ their vote is unsure (:mod:`streamal.annotators`).
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -111,11 +114,13 @@ class ReplaySetup:
 class ReplayResult:
     strategy: str
     budget: float
+    #: prequential accuracy (NaN for a numeric target, scored by :attr:`mae` instead)
     accuracy: float
     labels: int
     events: int
     seconds: float
-    #: ``[events, accuracy so far, labels so far]`` at evenly spaced points
+    #: ``[events, accuracy so far, labels so far]`` at evenly spaced points (for a
+    #: numeric target, the mean absolute error so far instead of the accuracy)
     curve: list[list[float]] = field(default_factory=list)
     #: with simulated annotators: "first answer" or "aggregated"
     answers: str | None = None
@@ -134,6 +139,15 @@ class ReplayResult:
     #: the mean over the classes of the stream of the share of their events predicted
     #: right, prequentially as ``accuracy`` (``None`` in a result not made by :func:`replay`)
     balanced_accuracy: float | None = None
+    #: a numeric target's prequential mean absolute error, root mean squared error and R²
+    mae: float | None = None
+    rmse: float | None = None
+    r2: float | None = None
+
+    @property
+    def numeric(self) -> bool:
+        """Whether the run predicted a number (scored by :attr:`mae`) rather than a class."""
+        return self.mae is not None
 
     @property
     def name(self) -> str:
@@ -149,11 +163,15 @@ class ReplayResult:
         return self.events / self.seconds if self.seconds > 0 else float("inf")
 
     def to_dict(self) -> dict:
+        scores = (
+            {"mae": self.mae, "rmse": self.rmse, "r2": self.r2}
+            if self.numeric
+            else {"accuracy": self.accuracy, "balanced_accuracy": self.balanced_accuracy}
+        )
         return {
             "strategy": self.strategy,
             "budget": self.budget,
-            "accuracy": self.accuracy,
-            "balanced_accuracy": self.balanced_accuracy,
+            **scores,
             "labels": self.labels,
             "events": self.events,
             "label_fraction": self.label_fraction,
@@ -192,9 +210,22 @@ def replay(
     >>> round(result.balanced_accuracy, 3)
     0.871
 
+    A numeric target is scored by its errors:
+
+    >>> pairs = enumerate(datasets.TrumpApproval())
+    >>> rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in pairs]
+    >>> model = "preprocessing.StandardScaler() | linear_model.LinearRegression()"
+    >>> result = replay(rows, ReplaySetup(EngineSettings(model, "leverage", budget=0.1)))
+    >>> result.events, result.labels, round(result.mae, 3), round(result.r2, 3)
+    (1001, 97, 8.328, -47.997)
+
     """
     settings = setup.engine_settings()
     engine = build_engine(settings)
+    numeric = engine.model.is_regressor
+    if numeric and setup.annotators:
+        raise ValueError("simulated annotators answer with classes: not for a numeric target")
+    mae, rmse, r2 = metrics.MAE(), metrics.RMSE(), metrics.R2()
     delay = setup.delay
     oracle = _Oracle(setup.annotators, settings.seed)
     due: list[tuple[float, int, Label]] = []  # (available from, order asked, label)
@@ -238,22 +269,27 @@ def replay(
             asked += 1
         labels_before = asked
         out = engine.process(batch)
-        confidence = out.proba.max(axis=1) if out.proba.shape[1] else np.zeros(len(batch))
-        estimator.see(confidence)
+        if not numeric:
+            confidence = out.proba.max(axis=1) if out.proba.shape[1] else np.zeros(len(batch))
+            estimator.see(confidence)
         oracle.see(row.y for row in batch)
         # The curve's points in this batch: every `every`-th event of the stream, and its last.
         mark = (every - 1 - start) % every
         for i, (row, y_pred) in enumerate(zip(batch, out.y_pred, strict=True)):
-            right = y_pred == row.y
-            correct += right
-            balanced.update(row.y, y_pred)
-            window_right = window_right * decay + right
-            window_seen = window_seen * decay + 1.0
+            if numeric:
+                for metric in (mae, rmse, r2):
+                    metric.update(row.y, y_pred)
+            else:
+                right = y_pred == row.y
+                correct += right
+                balanced.update(row.y, y_pred)
+                window_right = window_right * decay + right
+                window_seen = window_seen * decay + 1.0
             if i == mark or start + i + 1 == n:
                 seen = start + i + 1
                 labels = labels_before + int(np.count_nonzero(out.queried[: i + 1]))
-                curve.append([seen, correct / seen, labels])
-                if (estimate := estimator.estimate()) is not None:
+                curve.append([seen, mae.get() if numeric else correct / seen, labels])
+                if not numeric and (estimate := estimator.estimate()) is not None:
                     estimates.append(
                         [seen, labels, estimate.value, estimate.low, estimate.high,
                          window_right / window_seen]
@@ -277,15 +313,17 @@ def replay(
     result = ReplayResult(
         settings.strategy,
         engine.decider.budget,
-        correct / n if n else 0.0,
+        math.nan if numeric else correct / n if n else 0.0,
         asked,
         n,
         seconds,
         curve,
         queried=queried,
         estimates=estimates,
-        balanced_accuracy=balanced.get(),
+        balanced_accuracy=None if numeric else balanced.get(),
     )
+    if numeric:
+        result.mae, result.rmse, result.r2 = mae.get(), rmse.get(), r2.get()
     if setup.annotators:
         result.answers = "aggregated" if setup.aggregate else "first answer"
         result.cost = oracle.cost

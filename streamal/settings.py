@@ -18,10 +18,25 @@ from river import base
 from streamal.annotators import Annotators
 from streamal.classes import ClassSchema
 from streamal.cost_budget import CostBudget
-from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
+from streamal.decider import (
+    ALL_STRATEGIES,
+    BUDGET_MANAGERS,
+    DEFAULT_REGRESSION_STRATEGY,
+    DEFAULT_STRATEGY,
+    Decider,
+    strategies_for,
+)
 from streamal.decider.strategies.bandit import RANDOM_SHARE
 from streamal.engine import Engine
-from streamal.model import DEFAULT_MODEL, Model, ModelSpecError, parse_model_spec
+from streamal.model import (
+    DEFAULT_MODELS,
+    TASKS,
+    Model,
+    ModelSpecError,
+    parse_model_spec,
+    task_of,
+    task_of_spec,
+)
 
 __all__ = [
     "EngineSettings",
@@ -42,11 +57,16 @@ class EngineSettings:
 
     Parameters
     ----------
+    task
+        ``classification`` (labels are classes) or ``regression`` (labels are numbers);
+        ``None``: what ``model`` predicts, classification if no model is named.
     model
-        River model spec (parsed, never evaluated), or a river classifier itself (a model
-        trained beforehand; it is learned on in place).
+        River model spec (parsed, never evaluated), or a river classifier or regressor
+        itself (a model trained beforehand; it is learned on in place); ``None``: the
+        task's default (:data:`streamal.model.DEFAULT_MODELS`).
     strategy, budget
-        Query strategy and the fraction of events whose label may be asked for.
+        Query strategy (``None``: the task's default) and the fraction of events whose
+        label may be asked for.
     budget_manager
         ``estimated`` or ``biqf`` instead of the strategy's own (``None``: the strategy's).
     hard_cap
@@ -90,10 +110,16 @@ class EngineSettings:
     ...
     streamal.settings.SettingsError: budget must be in (0, 1], got 1.5
 
+    A river regressor makes the task a numeric one, with its own default strategy:
+
+    >>> settings = EngineSettings("linear_model.LinearRegression()")
+    >>> settings.task, settings.strategy
+    ('regression', 'leverage')
+
     """
 
-    model: str | base.Classifier = DEFAULT_MODEL
-    strategy: str = DEFAULT_STRATEGY
+    model: str | base.Estimator | None = None
+    strategy: str | None = None
     budget: float = 0.1
     budget_manager: str | None = None
     hard_cap: bool = False
@@ -109,13 +135,26 @@ class EngineSettings:
     max_pending: int = 100_000
     pending_ttl: float = math.inf
     classes: tuple[Hashable, ...] = ()
+    task: str | None = None
+
+    def __post_init__(self) -> None:
+        # None means "the task's default"; the settings always hold what they resolve to.
+        task = self.task or _task_of(self.model) or TASKS[0]
+        object.__setattr__(self, "task", task)
+        if self.model is None:
+            object.__setattr__(self, "model", DEFAULT_MODELS.get(task, DEFAULT_MODELS[TASKS[0]]))
+        if self.strategy is None:
+            default = DEFAULT_REGRESSION_STRATEGY if task == "regression" else DEFAULT_STRATEGY
+            object.__setattr__(self, "strategy", default)
 
     def check(self) -> EngineSettings:
         """Raise :class:`SettingsError` on the first setting that cannot be used."""
-        if self.strategy not in STRATEGIES:
-            raise SettingsError(
-                f"unknown strategy {self.strategy!r} (choose from: {', '.join(STRATEGIES)})"
-            )
+        if self.task not in TASKS:
+            raise SettingsError(f"unknown task {self.task!r} (choose from: {', '.join(TASKS)})")
+        if self.strategy not in strategies_for(self.task):
+            known = ", ".join(strategies_for(self.task))
+            kind = "strategy for " + self.task if self.strategy in ALL_STRATEGIES else "strategy"
+            raise SettingsError(f"unknown {kind} {self.strategy!r} (choose from: {known})")
         if self.budget_manager is not None and self.budget_manager not in BUDGET_MANAGERS:
             raise SettingsError(
                 f"unknown budget manager {self.budget_manager!r} "
@@ -138,6 +177,18 @@ class EngineSettings:
                 parse_model_spec(self.model)
         except ModelSpecError as e:
             raise SettingsError(f"model: {e}") from None
+        predicts = _task_of(self.model)
+        if predicts != self.task:
+            kind = "regressor" if predicts == "regression" else "classifier"
+            raise SettingsError(f"model {self.model!r} is a {kind}, not a model for {self.task}")
+        if self.task == "regression":
+            if self.classes:
+                raise SettingsError("classes are for classification: a numeric target has none")
+            if self.label_wait:
+                raise SettingsError(
+                    "label_wait (annotator-aware mode) weighs votes for classes: "
+                    "not for a numeric target"
+                )
         require_positive(
             pending_ttl=self.pending_ttl,
             max_pending=self.max_pending,
@@ -159,7 +210,7 @@ class EngineSettings:
         return CostBudget(self.cost_budget, self.expected_cost) if self.cost_budget else None
 
     def _takes_random_share(self) -> bool:
-        return "random_share" in STRATEGIES[self.strategy].parameters
+        return "random_share" in ALL_STRATEGIES[self.strategy].parameters
 
     def decider(self) -> Decider:
         """A fresh decider; with a cost budget it paces for the label fraction that budget buys."""
@@ -168,6 +219,7 @@ class EngineSettings:
         return Decider(
             self.strategy,
             cost.label_fraction if cost else self.budget,
+            task=self.task,
             budget_manager=self.budget_manager,
             hard_cap=self.hard_cap,
             drift_aware=self.drift_aware,
@@ -175,6 +227,12 @@ class EngineSettings:
             seed=self.seed,
             **parameters,
         )
+
+
+def _task_of(model: str | base.Estimator | None) -> str | None:
+    if model is None:
+        return None
+    return task_of_spec(model) if isinstance(model, str) else task_of(model)
 
 
 def require_positive(**values: float) -> None:

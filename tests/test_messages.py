@@ -1,6 +1,8 @@
 import base64
 import hashlib
 import json
+import math
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -111,7 +113,7 @@ def test_labels_take_strings_integers_and_booleans(raw, label):
     [
         b'{"v":1,"id":"a"}',
         b'{"v":1,"id":"a","label":null}',
-        b'{"v":1,"id":"a","label":0.5}',
+        b'{"v":1,"id":"a","label":{"x":1}}',
         b'{"v":1,"id":"a","label":["x"]}',
     ],
 )
@@ -119,6 +121,22 @@ def test_bad_labels_are_refused(raw):
     with pytest.raises(InvalidRecord) as caught:
         decode_label(raw, default_ts=0.0)
     assert caught.value.reason is Reason.BAD_LABEL
+
+
+def test_a_number_label_is_a_numeric_target_value():
+    assert decode_label(b'{"v":1,"id":"a","label":0.5}', default_ts=0.0).label == 0.5
+    assert decode_label(b'{"v":1,"id":"a","label":-2e3}', default_ts=0.0).label == -2000
+
+
+def test_a_numeric_query_travels_with_its_prediction():
+    query = Query("q", 1.0, {"a": 1}, {}, 0.3, "leverage", 2, prediction=-1.5, std=0.25)
+    assert decode_query(encode_query(query)) == query
+    unsure = decode_query(encode_query(replace(query, score=math.nan, std=None)))
+    assert math.isnan(unsure.score) and unsure.std is None
+    bad = orjson.loads(encode_query(query)) | {"prediction": "high"}
+    with pytest.raises(InvalidRecord) as caught:
+        decode_query(orjson.dumps(bad))
+    assert caught.value.reason is Reason.BAD_FIELD
 
 
 def test_outgoing_records_carry_the_version_and_id():
@@ -284,7 +302,8 @@ def test_a_query_with_a_bad_field_is_refused(change, reason):
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"y": 0.5}, Reason.BAD_LABEL),
+        ({"y": [0.5]}, Reason.BAD_LABEL),
+        ({"std": "wide"}, Reason.BAD_FIELD),
         ({"queried": 1}, Reason.BAD_FIELD),
         ({"model_version": None}, Reason.BAD_FIELD),
         ({"proba": None}, Reason.BAD_FIELD),

@@ -66,9 +66,9 @@ def test_bare_class_and_river_prefix():
         ("linear_model.LogisticRegression(**{'l2': 1})", "**kwargs"),
         ("linear_model.LogisticRegression(", "not valid syntax"),
         ("[linear_model.LogisticRegression()]", "unsupported syntax"),
-        ("preprocessing.StandardScaler()", "does not end in a river classifier"),
-        ("linear_model.LinearRegression()", "does not end in a river classifier"),
-        ("datasets.Phishing()", "does not end in a river classifier"),
+        ("preprocessing.StandardScaler()", "does not end in a river classifier or regressor"),
+        ("cluster.KMeans()", "does not end in a river classifier or regressor"),
+        ("datasets.Phishing()", "does not end in a river classifier or regressor"),
     ],
 )
 def test_refuses_anything_but_river_names_and_literals(spec, message):

@@ -10,15 +10,31 @@ import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 
-from streamal.classes import parse_classes
+from streamal.classes import coerce, parse_classes
 from streamal.cli.base import UsageError
-from streamal.decider import BUDGET_MANAGERS, DEFAULT_STRATEGY, STRATEGIES, Decider
+from streamal.decider import (
+    ALL_STRATEGIES,
+    BUDGET_MANAGERS,
+    DEFAULT_REGRESSION_STRATEGY,
+    DEFAULT_STRATEGY,
+    Decider,
+    strategies_for,
+)
 from streamal.decider.strategies.bandit import RANDOM_SHARE
-from streamal.model import DEFAULT_MODEL, Model, ModelSpecError
+from streamal.model import (
+    DEFAULT_MODEL,
+    DEFAULT_MODELS,
+    DEFAULT_REGRESSOR,
+    TASKS,
+    Model,
+    ModelSpecError,
+    task_of_spec,
+)
 from streamal.replay import (
     LabelDelay,
     ReplayResult,
@@ -62,11 +78,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--id", dest="id_column", metavar="COL", help="event id column")
     p.add_argument("--time", dest="time_column", metavar="COL", help="event time column")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"river model spec ({DEFAULT_MODEL})")
+    p.add_argument(
+        "--task",
+        choices=TASKS,
+        help="classification (labels are classes) or regression (labels are numbers); "
+        "default: what --model predicts, classification without --model",
+    )
+    p.add_argument(
+        "--model",
+        help=f"river model spec (default: {DEFAULT_MODEL}; for regression {DEFAULT_REGRESSOR})",
+    )
     p.add_argument(
         "--strategy",
-        default=DEFAULT_STRATEGY,
-        help=f"NAME[,NAME…] or 'all' (default: {DEFAULT_STRATEGY}); one of {', '.join(STRATEGIES)}",
+        help=f"NAME[,NAME…] or 'all' (default: {DEFAULT_STRATEGY}; for regression "
+        f"{DEFAULT_REGRESSION_STRATEGY}); one of {', '.join(ALL_STRATEGIES)} that is for "
+        "the task",
     )
     p.add_argument("--budget", default="0.1", help="B[,B…], each in (0, 1] (default: 0.1)")
     p.add_argument(
@@ -156,13 +182,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _strategies(text: str) -> list[str]:
+def _strategies(text: str, task: str) -> list[str]:
     if text.strip() == "all":
-        return list(STRATEGIES)
+        return strategies_for(task)
     names = [s.strip() for s in text.split(",") if s.strip()]
+    known = strategies_for(task)
     for name in names:
-        if name not in STRATEGIES:
-            raise UsageError(f"unknown strategy {name!r} (choose from: {', '.join(STRATEGIES)})")
+        if name not in known:
+            kind = f"strategy for {task}" if name in ALL_STRATEGIES else "strategy"
+            raise UsageError(f"unknown {kind} {name!r} (choose from: {', '.join(known)})")
     if not names:
         raise UsageError("--strategy needs at least one name")
     return list(dict.fromkeys(names))
@@ -290,9 +318,15 @@ def _run_one(setup: ReplaySetup) -> ReplayResult:
 
 def run(args: argparse.Namespace) -> int:
     global _ROWS, _PROGRESS
-    strategies = _strategies(args.strategy)
+    task = args.task or (task_of_spec(args.model) if args.model else None) or TASKS[0]
+    args.model = args.model or DEFAULT_MODELS[task]
+    default = DEFAULT_REGRESSION_STRATEGY if task == "regression" else DEFAULT_STRATEGY
+    args.strategy = args.strategy or default
+    strategies = _strategies(args.strategy, task)
     budgets = _budgets(args.budget)
     annotators = parse_annotators(args.annotators) if args.annotators else ()
+    if annotators and task == "regression":
+        raise UsageError("--annotators answer with classes: not for --task regression")
     if args.cost_budget is not None:
         if not (args.cost_budget > 0 and args.cost_budget < float("inf")):
             raise UsageError(f"--cost-budget: {args.cost_budget:g} is not a positive number")
@@ -324,26 +358,30 @@ def run(args: argparse.Namespace) -> int:
         model = Model(args.model)
     except ModelSpecError as e:
         raise UsageError(f"--model: {e}") from None
+    if model.task != task:
+        raise UsageError(f"--model {args.model!r} does not predict for --task {task}")
     if args.strategy.strip() == "all" and not model.is_committee:
         # 'all' means all that this model can run: committee rules need an ensemble.
-        strategies = [s for s in strategies if not Decider(s).needs_committee]
+        strategies = [s for s in strategies if not Decider(s, task=task).needs_committee]
     for name in strategies:
         try:
-            decider = Decider(name, budgets[0], budget_manager=args.budget_manager)
+            decider = Decider(name, budgets[0], budget_manager=args.budget_manager, task=task)
         except ValueError as e:
             raise UsageError(str(e)) from None
         if decider.needs_committee and not model.is_committee:
-            raise UsageError(
-                f"--strategy {name} needs an ensemble --model, e.g. "
-                "'ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)'"
+            example = (
+                "ensemble.BaggingRegressor(linear_model.LinearRegression(), n_models=5)"
+                if task == "regression"
+                else "ensemble.BaggingClassifier(tree.HoeffdingTreeClassifier(), n_models=5)"
             )
+            raise UsageError(f"--strategy {name} needs an ensemble --model, e.g. '{example}'")
 
     try:
         classes = parse_classes(args.classes) if args.classes else ()
     except ValueError as e:
         raise UsageError(f"--classes: {e}") from None
     share = RANDOM_SHARE if args.random_share is None else args.random_share
-    takes_share = {s for s in strategies if "random_share" in STRATEGIES[s].parameters}
+    takes_share = {s for s in strategies if "random_share" in ALL_STRATEGIES[s].parameters}
     if args.random_share is not None and not takes_share:
         raise UsageError("--random-share is a setting of the bandit strategy")
     settings = [
@@ -360,6 +398,7 @@ def run(args: argparse.Namespace) -> int:
             labels_per_query=args.labels_per_query,
             seed=args.seed,
             classes=classes,
+            task=task,
         )
         for s, b in itertools.product(strategies, budgets)
     ]
@@ -370,6 +409,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(e)) from None
 
     rows = _read(args)
+    if task == "regression":
+        rows = _numeric(rows)
     setups = [
         ReplaySetup(
             one,
@@ -404,6 +445,7 @@ def run(args: argparse.Namespace) -> int:
         report = {
             "input": args.input,
             "model": args.model,
+            "task": task,
             "seed": args.seed,
             "label_delay": {"amount": delay.amount, "in_time": delay.in_time},
             "cost_budget": args.cost_budget,
@@ -427,6 +469,17 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise UsageError(f"--plot: cannot write {args.plot}: {e.strerror}") from None
     return 0
+
+
+def _numeric(rows: list[Row]) -> list[Row]:
+    """The rows with their labels as numbers; one that is not a number is a usage error."""
+    numeric = []
+    for row in rows:
+        y = coerce(row.y, "float")
+        if y is None:
+            raise UsageError(f"event {row.id}: label {row.y!r} is not a number (--task regression)")
+        numeric.append(replace(row, y=y))
+    return numeric
 
 
 def _drive(results_iter, total: int, show_progress: bool) -> list[ReplayResult]:

@@ -12,6 +12,8 @@ import orjson
 
 from streamal.cli.base import UsageError, config_from_args
 from streamal.config import ServeConfig
+from streamal.decider import DEFAULT_REGRESSION_STRATEGY
+from streamal.model import DEFAULT_REGRESSOR
 
 __all__ = ["add_settings_flags", "register", "setup_logging"]
 
@@ -28,8 +30,12 @@ _FLAGS = {
     "predictions-topic": "write every prediction here (off unless given)",
     "training-topic": f"the training log (default {DEFAULTS.training_topic})",
     "dead-letter-topic": f"default {DEFAULTS.dead_letter_topic}",
-    "model": f"river model spec (default {ENGINE.model})",
-    "strategy": f"query strategy (default {ENGINE.strategy})",
+    "task": "classification (labels are classes) or regression (labels are numbers; "
+    "answers are read as finite numbers and any other is dead-lettered as not_a_number); "
+    "default: what --model predicts, classification without --model",
+    "model": f"river model spec (default {ENGINE.model}; for regression {DEFAULT_REGRESSOR})",
+    "strategy": f"query strategy (default {ENGINE.strategy}; for regression "
+    f"{DEFAULT_REGRESSION_STRATEGY})",
     "budget-manager": "estimated, biqf or none (random and periodic only): override the "
     "strategy's budget manager",
     "classes": "the stream's classes, e.g. spam,ham (true,false: booleans; 0,1,2: integers): "

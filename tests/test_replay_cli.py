@@ -205,6 +205,36 @@ def test_jsonl_and_river_inputs(tmp_path):
             ["--labels-per-query", "2"],
             "--labels-per-query needs --annotators",
         ),
+        (
+            lambda p: p.write_text("a,y\n1,tall\n2,short\n"),
+            ["--task", "regression"],
+            "event 0: label 'tall' is not a number (--task regression)",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,2.5\n"),
+            ["--task", "regression", "--strategy", "variable_uncertainty"],
+            "unknown strategy for regression 'variable_uncertainty' (choose from: random, ",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,2.5\n"),
+            ["--model", "linear_model.LinearRegression()", "--strategy", "committee_variance"],
+            "needs an ensemble --model, e.g. 'ensemble.BaggingRegressor(",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,2.5\n"),
+            ["--task", "regression", "--model", "naive_bayes.GaussianNB()"],
+            "does not predict for --task regression",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,2.5\n"),
+            ["--task", "regression", "--annotators", "0.9,0.8"],
+            "--annotators answer with classes",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,2.5\n"),
+            ["--task", "regression", "--classes", "1,2"],
+            "a numeric target has none",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, make_input, args, message):
@@ -342,3 +372,31 @@ def test_bad_annotators_or_cost_budget_is_one_line_and_exit_2(args, message):
     assert result.returncode == 2
     err = result.stderr.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and message in err, err
+
+
+def test_a_numeric_target_end_to_end(tmp_path):
+    """Regression from a CSV: the report carries the errors, 'all' is the task's strategies."""
+    path, report = tmp_path / "friedman.csv", tmp_path / "r.json"
+    stream = synth.FriedmanDrift(drift_type="gra", position=(1000, 2000), seed=4)
+    with path.open("w") as f:
+        f.write(",".join(f"x{j}" for j in range(10)) + ",target\n")
+        for x, y in stream.take(3000):
+            f.write(",".join(f"{v:.5f}" for v in x.values()) + f",{y:.5f}\n")
+    result = run(
+        str(path), "--target", "target", "--task", "regression", "--strategy", "all",
+        "--budget", "0.1", "--report", str(report), "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    header, *lines = result.stdout.strip().splitlines()
+    assert header.split() == ["strategy", "budget", "mae", "rmse", "r2", "labels", "spent",
+                              "events/s"]  # fmt: skip
+    data = json.loads(report.read_text())
+    runs = {r["strategy"]: r for r in data["runs"]}
+    # committee_variance needs an ensemble, which the default model is not.
+    assert set(runs) == {"random", "periodic", "leverage", "interval_width"}
+    assert data["task"] == "regression"
+    for r in runs.values():
+        assert {"mae", "rmse", "r2"} <= r.keys() and "accuracy" not in r
+        assert 0 < r["mae"] <= r["rmse"] and abs(r["label_fraction"] - 0.1) < 0.01
+        assert r["curve"][-1][0] == 3000 and r["curve"][-1][1] == pytest.approx(r["mae"])
+    assert [line.split()[0] for line in lines] == sorted(runs, key=lambda s: runs[s]["mae"])

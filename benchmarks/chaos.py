@@ -5,10 +5,10 @@ embedded broker (loopback only). Events are produced at a fixed rate, keyed
 by id, and a labeler answers every query as it appears. Meanwhile replicas
 are killed with SIGKILL, at random among those that have predicted past
 their last snapshot (each restarts at once on its own state dir, as an
-orchestrator would restart it), the broker
-is frozen with SIGSTOP/SIGCONT, one replica is added and one stopped with
-SIGTERM. Then every replica is stopped with SIGTERM and the topics and the
-final snapshots are read. The run checks docs/design.md's promises:
+orchestrator would restart it), the broker is frozen with SIGSTOP/SIGCONT,
+one replica is added and one stopped with SIGTERM. Then every replica is
+stopped with SIGTERM and the topics and the final snapshots are read. The
+run checks docs/design.md's promises:
 
 - no event skipped: every event has a prediction;
 - no label lost: every answered label is in the training log, and every

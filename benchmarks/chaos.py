@@ -3,11 +3,12 @@
 Several ``streamal serve`` subprocesses form one consumer group on an
 embedded broker (loopback only). Events are produced at a fixed rate, keyed
 by id, and a labeler answers every query as it appears. Meanwhile replicas
-are killed with SIGKILL at random once they have joined (each restarts at
-once on its own state dir, as an orchestrator would restart it), the broker
-is frozen with SIGSTOP/SIGCONT, one replica is added and one stopped with
-SIGTERM. Then every replica is stopped with SIGTERM and the topics and the
-final snapshots are read. The run checks docs/design.md's promises:
+are killed with SIGKILL, at random among those that have predicted past
+their last snapshot (each restarts at once on its own state dir, as an
+orchestrator would restart it), the broker is frozen with SIGSTOP/SIGCONT,
+one replica is added and one stopped with SIGTERM. Then every replica is
+stopped with SIGTERM and the topics and the final snapshots are read. The
+run checks docs/design.md's promises:
 
 - no event skipped: every event has a prediction;
 - no label lost: every answered label is in the training log, and every
@@ -437,7 +438,9 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
                     leaving = rng.choice(_at_work(replicas, topics["events"]))
                     report.exit_codes.append(leaving.stop())
                 else:
-                    victim = rng.choice(_at_work(replicas, topics["events"]))
+                    chosen = time.monotonic()
+                    victim = _victim(replicas, topics["events"], rng, (producer, collector))
+                    say(f"{'':6}    {victim.name} (chosen in {time.monotonic() - chosen:.1f} s)")
                     report.kills.append(_kill(victim, topics["events"]))
                     victim.start()
             producer.join()
@@ -474,14 +477,56 @@ def _at_work(replicas: list[Replica], events_topic: str) -> list[Replica]:
     return working() or [r for r in replicas if r.running]
 
 
+def _base(
+    snapshot: dict[int, int], placed: dict[int, int], partitions: list[int]
+) -> dict[int, int]:
+    """Per partition, where a replica's work since its last snapshot starts: the snapshot's
+    offset, or where it resumed the partition if given it after that snapshot."""
+    return {p: max(snapshot.get(p, 0), placed.get(p, 0)) for p in partitions}
+
+
+def _worked_since_snapshot(replica: Replica, events_topic: str, seen: tuple) -> bool:
+    """Whether the collector has a prediction of this run past its snapshot, of a partition
+    it has placed (what ``_measure`` counts as a kill's work since its snapshot)."""
+    producer, collector = seen
+    placed = replica.placed(events_topic)
+    partitions = [p for p in replica.held(events_topic) if p in placed]
+    if not partitions:
+        return False
+    base = _base(replica.snapshot_offsets(events_topic), placed, partitions)
+    where = dict(producer.where)  # a copy: the producer's callbacks add to it meanwhile
+    return any(
+        offset >= base.get(partition, offset + 1)
+        and any(t >= replica.started for t in collector.predictions.get(f"e{i}", ()))
+        for i, (partition, offset) in where.items()
+    )
+
+
+def _victim(replicas: list[Replica], events_topic: str, rng: random.Random, seen: tuple) -> Replica:
+    """A replica at work, at random among those with work since their last snapshot.
+
+    Each rebalance makes every replica snapshot what it gives up, and placing
+    what it is given takes a moment: a kill then finds nothing done since the
+    snapshot, nothing to redo, and tests nothing. Every incident starts a
+    rebalance and they come a few seconds apart, so the scheduled moment is
+    often that one: the kill waits a while for a replica that has predicted
+    past its snapshot (``seen`` is the producer and the collector).
+    """
+    deadline = time.monotonic() + 15
+    while True:
+        working = _at_work(replicas, events_topic)
+        ready = [r for r in working if _worked_since_snapshot(r, events_topic, seen)]
+        if ready or time.monotonic() >= deadline:
+            return rng.choice(ready or working)
+        time.sleep(0.25)
+
+
 def _kill(victim: Replica, events_topic: str) -> Kill:
     held = victim.held(events_topic)
     placed = victim.placed(events_topic)
     at = time.time()
     victim.kill()
-    snapshot = victim.snapshot_offsets(events_topic)
-    # Its snapshot's offset, or where it resumed the partition if given it after that snapshot.
-    base = {p: max(snapshot.get(p, 0), placed.get(p, 0)) for p in held}
+    base = _base(victim.snapshot_offsets(events_topic), placed, held)
     return Kill(victim.name, at, victim.started, held, base)
 
 

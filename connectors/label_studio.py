@@ -609,6 +609,8 @@ class Bridge:
 
     def _use(self, project: dict) -> None:
         """Work on ``project``: read its control (choices or number) and its tasks' query ids."""
+        # First the control: a project that cannot answer the queries is refused unwarned.
+        control = control_of(project["label_config"], self.numeric)
         if project.get("sampling") != UNCERTAINTY_SAMPLING or (
             project.get("model_version") != MODEL_VERSION
         ):
@@ -619,7 +621,7 @@ class Bridge:
             )  # fmt: skip
         self.project_id = project["id"]
         self.label_config = project["label_config"]
-        self.control = control_of(self.label_config, self.numeric)
+        self.control = control
         self.numeric = isinstance(self.control, NumberControl)
         self.add_classes(self.classes)
         for task in self.client.tasks(self.project_id, fields="task_only"):

@@ -457,6 +457,23 @@ def test_a_refused_token_is_one_line(label_studio):
     assert done.stderr.count("\n") == 1 and " 401 " in done.stderr, done.stderr
 
 
+def test_a_numeric_target_needs_a_number_control(label_studio):
+    config = (
+        '<View><Text name="t" value="$query_id"/>'
+        '<Choices name="c" toName="t"><Choice value="a"/></Choices></View>'
+    )
+    title = f"classes {uuid.uuid4().hex[:6]}"
+    project = label_studio.call("POST", "/api/projects/", {"title": title, "label_config": config})
+    done = subprocess.run(
+        [STREAMAL, "label-studio", "--label-studio-url", label_studio.url,
+         "--label-studio-token", BRIDGE[2], "--project-id", str(project["id"]),
+         "--task", "regression"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "has no <Number> control" in done.stderr, done.stderr
+
+
 def test_docstring_examples_run():
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(streamal.connectors.label_studio, optionflags=flags)

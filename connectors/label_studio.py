@@ -18,6 +18,18 @@ through Label Studio as strings; a label is sent with its class's JSON type
 otherwise read back from the string (:func:`class_value`), so the model's
 classes are not split into ``1`` and ``"1"``.
 
+A numeric target (a regressor's queries) is answered with a ``<Number>``
+control instead of ``<Choices>``: the model's ``prediction`` is the task's
+pre-annotation (and ``data.prediction``, ``data.std``), and the number a
+person submits is sent as a JSON number. The bridge knows the target is
+numeric when it is told (``--task regression``, or the daemon's config), when
+the project it uses has a ``<Number>`` control and no ``<Choices>``, or, when
+it creates the project, from the first queries: one that carries a
+``prediction`` or a null score (:func:`streamal.messages.is_numeric_query`).
+A query's null score, a utility the model could not tell, is a null
+``data.priority`` and the prediction score of a score of 0: such tasks are
+served after those whose utility is known.
+
 Restart safety, with no local state:
 
 - a task is created at most once: the bridge reads the project's query ids
@@ -61,7 +73,7 @@ from kafka.errors import KafkaError
 
 from streamal.classes import coerce, kind_of
 from streamal.engine import Query
-from streamal.messages import InvalidRecord, decode_query
+from streamal.messages import InvalidRecord, decode_query, is_numeric_query
 
 __all__ = [
     "MODEL_VERSION",
@@ -69,9 +81,12 @@ __all__ = [
     "ChoiceControl",
     "LabelStudio",
     "LabelStudioError",
+    "NumberControl",
     "class_value",
+    "control_of",
     "label_config",
     "label_of",
+    "number_config",
     "run_bridge",
     "task_of",
 ]
@@ -275,6 +290,58 @@ class ChoiceControl:
         return ET.tostring(root, encoding="unicode")
 
 
+@dataclass
+class NumberControl:
+    """The project's Number control, which answers a numeric target: its name and object."""
+
+    name: str
+    to_name: str
+
+    @classmethod
+    def of(cls, config: str) -> NumberControl:
+        """The first ``<Number>`` of a label config.
+
+        >>> NumberControl.of(number_config())
+        NumberControl(name='label', to_name='x')
+        """
+        number = ET.fromstring(config).find(".//Number")
+        if number is None:
+            raise LabelStudioError(
+                "the project's label config has no <Number> control, which a numeric target "
+                "is answered with"
+            )
+        return cls(number.get("name", ""), number.get("toName", ""))
+
+
+def control_of(config: str, numeric: bool = False) -> ChoiceControl | NumberControl:
+    """The control of a label config that answers the queries.
+
+    A numeric target's is the first ``<Number>``; otherwise the first
+    ``<Choices>``, or a ``<Number>`` in a config that has no choices (the
+    project then makes the target numeric).
+
+    >>> control_of(label_config(["ham"]))
+    ChoiceControl(name='label', to_name='x', choices=['ham'])
+    >>> control_of(number_config())
+    NumberControl(name='label', to_name='x')
+    >>> control_of(label_config(["ham"]), numeric=True)
+    Traceback (most recent call last):
+    ...
+    streamal.connectors.label_studio.LabelStudioError: the project's label config has no <Number>
+    control, which a numeric target is answered with
+    """
+    root = ET.fromstring(config)
+    if numeric or (root.find(".//Choices") is None and root.find(".//Number") is not None):
+        return NumberControl.of(config)
+    try:
+        return ChoiceControl.of(config)
+    except LabelStudioError:
+        raise LabelStudioError(
+            "the project's label config has no <Choices> control (nor a <Number> one, "
+            "for a numeric target)"
+        ) from None
+
+
 def label_config(classes: Sequence[str]) -> str:
     """The label config of a project the bridge creates: the features, one choice per class.
 
@@ -300,6 +367,28 @@ def label_config(classes: Sequence[str]) -> str:
     )
 
 
+def number_config() -> str:
+    """The label config of a project the bridge creates for a numeric target.
+
+    ``step="any"`` lets the field take any decimal (its default step is 1, made
+    for whole numbers: a browser flags 2.5 as a step mismatch).
+
+    >>> print(number_config())
+    <View>
+      <Header value="What value? (query $query_id)"/>
+      <Table name="x" value="$x"/>
+      <Number name="label" toName="x" step="any"/>
+    </View>
+    """
+    return (
+        "<View>\n"
+        '  <Header value="What value? (query $query_id)"/>\n'
+        '  <Table name="x" value="$x"/>\n'
+        '  <Number name="label" toName="x" step="any"/>\n'
+        "</View>"
+    )
+
+
 def query_classes(query: Query) -> list[str]:
     """The classes a query names, spelled as choices: its ``classes`` list and ``proba``'s keys.
 
@@ -311,7 +400,7 @@ def query_classes(query: Query) -> list[str]:
     return list(dict.fromkeys([*map(class_text, query.classes), *query.proba]))
 
 
-def task_of(query: Query, control: ChoiceControl) -> dict:
+def task_of(query: Query, control: ChoiceControl | NumberControl) -> dict:
     """The Label Studio task of a query: its data and the model's guess as a prediction.
 
     >>> query = Query("e7", 3.0, {"a": 1.5}, {"ham": 0.3, "spam": 0.7}, 0.8, "split", 4)
@@ -321,12 +410,23 @@ def task_of(query: Query, control: ChoiceControl) -> dict:
     >>> prediction = task["predictions"][0]
     >>> prediction["result"][0]["value"], round(prediction["score"], 3)
     ({'choices': ['spam']}, 0.2)
+
+    A numeric target's guess is its predicted value; a null score (NaN) is a
+    null priority, served after every known one:
+
+    >>> query = Query("e8", 3.0, {"a": 1.5}, {}, math.nan, "leverage", 4, prediction=2.5, std=0.5)
+    >>> task = task_of(query, NumberControl("label", "x"))
+    >>> task["data"]["priority"], task["data"]["prediction"], task["data"]["std"]
+    (None, 2.5, 0.5)
+    >>> task["predictions"][0]["result"][0]["value"], task["predictions"][0]["score"]
+    ({'number': 2.5}, 1.0)
     """
     proba = query.proba
+    known = math.isfinite(query.score)
     data = {
         "query_id": query.id,
         "x": query.x,
-        "priority": query.score,
+        "priority": query.score if known else None,
         "query_ts": query.ts,
         "proba": proba,
         "strategy": query.strategy,
@@ -334,8 +434,20 @@ def task_of(query: Query, control: ChoiceControl) -> dict:
     }
     if query.classes:
         data["classes"] = list(query.classes)
+    if query.prediction is not None:
+        data |= {"prediction": query.prediction, "std": query.std}
     result = []
-    if proba:
+    if isinstance(control, NumberControl):
+        if query.prediction is not None:
+            result.append(
+                {
+                    "from_name": control.name,
+                    "to_name": control.to_name,
+                    "type": "number",
+                    "value": {"number": query.prediction},
+                }
+            )
+    elif proba:
         guess = max(proba, key=proba.get)
         result.append(
             {
@@ -345,13 +457,19 @@ def task_of(query: Query, control: ChoiceControl) -> dict:
                 "value": {"choices": [guess]},
             }
         )
-    # Even with no guess: uncertainty sampling serves only tasks with a prediction.
-    prediction = {"model_version": MODEL_VERSION, "score": 1.0 - query.score, "result": result}
+    # Even with no guess: uncertainty sampling serves only tasks with a prediction. A score
+    # the model could not tell counts as 0 (Label Studio sorts a null score first on SQLite).
+    score = 1.0 - query.score if known else 1.0
+    prediction = {"model_version": MODEL_VERSION, "score": score, "result": result}
     return {"data": data, "predictions": [prediction]}
 
 
 def label_of(
-    task: dict, annotation: dict, control: ChoiceControl, annotator: str, lead_time_cost: bool
+    task: dict,
+    annotation: dict,
+    control: ChoiceControl | NumberControl,
+    annotator: str,
+    lead_time_cost: bool,
 ) -> dict | None:
     """The labels-topic record of a person's annotation, or None if it chose no class.
 
@@ -364,9 +482,47 @@ def label_of(
     {'v': 1, 'id': 'e7', 'label': 1, 'annotator': 'ann@example.com', 'ts': 1714564800.5,
      'cost': 4.2}
     >>> label_of(task, {**annotation, "was_cancelled": True}, control, "ann", lead_time_cost=False)
+
+    A numeric target's answer is the number given, sent as a JSON number:
+
+    >>> number = [{"from_name": "label", "type": "number", "value": {"number": 4}}]
+    >>> label_of(task, {**annotation, "result": number}, NumberControl("label", "x"), "ann",
+    ...          lead_time_cost=False)["label"]
+    4.0
     """
     if annotation.get("was_cancelled"):
         return None
+    if isinstance(control, NumberControl):
+        label = _number_of(annotation, control)
+    else:
+        label = _choice_of(task, annotation, control)
+    if label is None:
+        return None
+    record = {
+        "v": 1,
+        "id": task["data"]["query_id"],
+        "label": label,
+        "annotator": annotator,
+        "ts": _timestamp(annotation["created_at"]).timestamp(),
+    }
+    lead_time = annotation.get("lead_time")
+    if lead_time_cost and isinstance(lead_time, int | float) and math.isfinite(lead_time):
+        record["cost"] = max(float(lead_time), 0.0)
+    return record
+
+
+def _number_of(annotation: dict, control: NumberControl) -> float | None:
+    """The finite number an annotation gives, read as the daemon reads a numeric answer."""
+    for result in annotation.get("result") or ():
+        if result.get("from_name") == control.name and result.get("type") == "number":
+            number = coerce((result.get("value") or {}).get("number"), "float")
+            if number is not None:
+                return number
+    return None
+
+
+def _choice_of(task: dict, annotation: dict, control: ChoiceControl) -> Hashable | None:
+    """The class an annotation chose, with its JSON type."""
     chosen = [
         choice
         for result in annotation.get("result") or ()
@@ -376,17 +532,7 @@ def label_of(
     if not chosen:
         return None
     classes = task["data"].get("classes")
-    record = {
-        "v": 1,
-        "id": task["data"]["query_id"],
-        "label": class_value(chosen[0], classes if isinstance(classes, list) else None),
-        "annotator": annotator,
-        "ts": _timestamp(annotation["created_at"]).timestamp(),
-    }
-    lead_time = annotation.get("lead_time")
-    if lead_time_cost and isinstance(lead_time, int | float) and math.isfinite(lead_time):
-        record["cost"] = max(float(lead_time), 0.0)
-    return record
+    return class_value(chosen[0], classes if isinstance(classes, list) else None)
 
 
 def _timestamp(text: str) -> datetime:
@@ -402,8 +548,8 @@ class Bridge:
         The Label Studio API.
     project_id
         The project to use; without it, the project titled ``title``, created when
-        there is none (with the choices ``classes``, or those of the first query
-        that names some).
+        there is none (with a number field for a numeric target, else the choices
+        ``classes``, or those of the first query that names some).
     title
         The title of the project to use or create when no ``project_id`` is given.
     classes
@@ -413,6 +559,10 @@ class Bridge:
         unanswered task is deleted; ``inf`` keeps tasks.
     lead_time_cost
         Send the seconds a person spent on an annotation as the label's cost.
+    numeric
+        The target is a number (answered with a ``<Number>`` control). Without
+        it, a project with a ``<Number>`` and no ``<Choices>``, or the first
+        queries when the bridge creates the project, can make it so.
     """
 
     def __init__(
@@ -424,15 +574,17 @@ class Bridge:
         classes: Sequence[str] = (),
         ttl: float = math.inf,
         lead_time_cost: bool = False,
+        numeric: bool = False,
     ) -> None:
         self.client = client
+        self.numeric = numeric
         self.title = title
         self.classes = list(classes)
         self.ttl = ttl
         self.lead_time_cost = lead_time_cost
         self.project_id: int | None = None
         self.label_config = ""
-        self.control = ChoiceControl("", "")
+        self.control: ChoiceControl | NumberControl = ChoiceControl("", "")
         #: the query ids that have a task in the project
         self.known: set[str] = set()
         #: the newest query time seen: the clock tasks expire by
@@ -450,11 +602,15 @@ class Bridge:
             project = _project_titled(client, title)
             if project is not None:
                 self._use(project)
+            elif self.numeric:
+                self._use(_create_project(client, title, None))
             elif self.classes:
                 self._use(_create_project(client, title, self.classes))
 
     def _use(self, project: dict) -> None:
-        """Work on ``project``: read its choices and the query ids of its tasks."""
+        """Work on ``project``: read its control (choices or number) and its tasks' query ids."""
+        # First the control: a project that cannot answer the queries is refused unwarned.
+        control = control_of(project["label_config"], self.numeric)
         if project.get("sampling") != UNCERTAINTY_SAMPLING or (
             project.get("model_version") != MODEL_VERSION
         ):
@@ -465,7 +621,8 @@ class Bridge:
             )  # fmt: skip
         self.project_id = project["id"]
         self.label_config = project["label_config"]
-        self.control = ChoiceControl.of(self.label_config)
+        self.control = control
+        self.numeric = isinstance(self.control, NumberControl)
         self.add_classes(self.classes)
         for task in self.client.tasks(self.project_id, fields="task_only"):
             query_id = task["data"].get("query_id")
@@ -479,6 +636,8 @@ class Bridge:
 
     def add_classes(self, classes: Iterable[str]) -> None:
         """Add the choices among ``classes`` that the project does not have yet."""
+        if isinstance(self.control, NumberControl):
+            return  # a number answers: there are no choices
         new = [c for c in dict.fromkeys(classes) if c not in self.control.choices]
         if not new:
             return
@@ -499,12 +658,17 @@ class Bridge:
             return 0
         named = [c for q in fresh.values() for c in query_classes(q)]
         if self.project_id is None:
-            if not named:
+            if any(is_numeric_query(q) for q in fresh.values()):
+                self.numeric = True
+                self._use(_create_project(self.client, self.title, None))
+            elif not named:
                 raise LabelStudioError(
                     f"no project {self.title!r} yet, and these queries name no classes to make "
-                    "it with (the model knows none yet): give --classes"
+                    "it with (the model knows none yet): give --classes, or --task regression "
+                    "for a numeric target"
                 )
-            self._use(_create_project(self.client, self.title, named))
+            else:
+                self._use(_create_project(self.client, self.title, named))
         self.add_classes(named)
         tasks = [task_of(q, self.control) for q in fresh.values()]
         self.client.request("POST", f"/api/projects/{self.project_id}/import", tasks)
@@ -604,11 +768,13 @@ def _project_titled(client: LabelStudio, title: str) -> dict | None:
         page += 1
 
 
-def _create_project(client: LabelStudio, title: str, classes: Sequence[str]) -> dict:
+def _create_project(client: LabelStudio, title: str, classes: Sequence[str] | None) -> dict:
+    """Create the project ``title``: choices of ``classes``, or for ``None`` a number field."""
+    config = number_config() if classes is None else label_config(list(dict.fromkeys(classes)))
     project = {
         "title": title,
         "description": "Queries of streamal, most useful first; answers go to its labels topic.",
-        "label_config": label_config(list(dict.fromkeys(classes))),
+        "label_config": config,
         "sampling": UNCERTAINTY_SAMPLING,
         "model_version": MODEL_VERSION,
     }

@@ -46,6 +46,7 @@ __all__ = [
     "encode_prediction",
     "encode_query",
     "encode_training_example",
+    "is_numeric_query",
 ]
 
 VERSION = 1
@@ -450,6 +451,21 @@ def decode_query(raw: bytes) -> Query:
 
     """
     return _decode(raw, sys.maxsize, _query)
+
+
+def is_numeric_query(query: Query) -> bool:
+    """Whether ``query``'s record shows a numeric target's: a ``prediction``, or a null score.
+
+    A numeric query asked before the model learned anything has neither, and
+    looks like a class query of a stream with no classes yet: a labeling tool
+    is told the task (``--task regression``) to know it then.
+
+    >>> raw = b'{"v":1,"id":"e1","ts":3,"x":{},"proba":{},"strategy":"leverage","model_version":%s'
+    >>> [is_numeric_query(decode_query(raw % end)) for end in (
+    ...     b'4,"score":0.5,"prediction":2.5,"std":null}', b'0,"score":null}', b'0,"score":0.5}')]
+    [True, True, False]
+    """
+    return query.prediction is not None or math.isnan(query.score)
 
 
 def _query(obj: dict) -> Query:

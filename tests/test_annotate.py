@@ -417,3 +417,79 @@ def test_in_a_terminal_tab_completes_a_class(topics):
     finally:
         alice.kill()
     assert labels_of(topics, 1) == [("q1", "ham", "alice")]
+
+
+def numeric(id: str, score: float | None = 0.5, prediction: float | None = None, **more) -> dict:
+    """A numeric target's query: no classes, the predicted value and its deviation if known."""
+    record = {"v": 1, "id": id, "ts": 1.0, "x": {"a": 1.0}, "score": score, "proba": {},
+              "classes": [], "strategy": "leverage", "model_version": 2}  # fmt: skip
+    return record if prediction is None else record | {"prediction": prediction, **more}
+
+
+def test_numeric_answers_are_sent_as_json_numbers(topics):
+    topics.send_many(
+        topics.queries,
+        [
+            numeric("n1", 0.7, 21.5, std=1.25),
+            numeric("n2", 0.6, 3.0, std=None),
+            numeric("n3", 0.4, 10.0, std=0.5),
+            numeric("n4", None),  # asked before the model learned: no prediction, no score
+        ],
+    )
+    alice = labeler(topics)
+    try:
+        alice.expect("query n1  (uncertainty 0.70)")
+        alice.expect("model's prediction: 21.5 ± 1.25")
+        alice.expect("a number   (Enter accepts the prediction, s skip, q quit)")
+        alice.expect("value [21.5]> ")
+        alice.type("19.75")
+        alice.expect("sent: 19.75")
+        alice.expect("query n2")
+        alice.expect("model's prediction: 3\n")  # no deviation known
+        alice.type("")
+        alice.expect("accepted the prediction: 3")
+        alice.expect("query n3")
+        alice.type("abc")
+        alice.expect("'abc' is not a number: type a finite number (e.g. 2.5), s to skip")
+        alice.expect("value [10]> ")  # asked again, and nothing sent
+        alice.type("nan")
+        alice.expect("'nan' is not a number")
+        alice.type(" 1e2 ")
+        alice.expect("sent: 100")
+        alice.expect("query n4  (uncertainty unknown)")
+        alice.expect("model's guess: none yet")
+        alice.expect("value> ")
+        alice.type("-7")
+        alice.expect("sent: -7")
+        alice.expect("no unanswered query: waiting")
+        assert alice.quit().rstrip().endswith("4 labels sent")
+    finally:
+        alice.kill()
+    raw = [r.value for r in topics.read(topics.labels, at_least=4)]
+    assert b'"label":19.75' in raw[0] and b'"label":3.0' in raw[1]
+    assert labels_of(topics, 4) == [
+        ("n1", 19.75, "alice"),
+        ("n2", 3.0, "alice"),
+        ("n3", 100.0, "alice"),
+        ("n4", -7.0, "alice"),
+    ]
+    assert all(type(label) is float for _, label, _ in labels_of(topics, 4))
+
+
+def test_with_task_regression_a_first_query_takes_a_number(topics):
+    """Before the model learned anything a numeric query looks like a class query of a stream
+    with no classes yet; --task regression tells them apart."""
+    topics.send_many(topics.queries, [numeric("n1", 0.5), numeric("n2", 0.5)])
+    alice = labeler(topics, "alice", "--task", "regression")
+    try:
+        alice.expect("query n1")
+        alice.expect("a number   (s skip, q quit)")
+        alice.type("")
+        alice.expect("no prediction: skipped")
+        alice.expect("query n2")
+        alice.type("2.5")
+        alice.expect("sent: 2.5")
+        alice.quit()
+    finally:
+        alice.kill()
+    assert labels_of(topics, 1) == [("n2", 2.5, "alice")]

@@ -85,6 +85,19 @@ class LabelStudioServer:
             }  # fmt: skip
         self.call("POST", f"/api/tasks/{task['id']}/annotations/", answer, token=BOB[2])
 
+    def answer_number(self, task: dict, number: float | None, lead_time: float = 2.0) -> None:
+        """As bob: give ``number`` for ``task`` (None: submit the pre-filled prediction as is)."""
+        if number is None:
+            [prediction] = task["predictions"]
+            result = [{k: v for k, v in r.items() if k != "id"} for r in prediction["result"]]
+        else:
+            config = self.call("GET", f"/api/projects/{task['project']}/")["label_config"]
+            control = streamal.connectors.label_studio.NumberControl.of(config)
+            result = [{"from_name": control.name, "to_name": control.to_name, "type": "number",
+                       "value": {"number": number}}]  # fmt: skip
+        answer = {"result": result, "lead_time": lead_time}
+        self.call("POST", f"/api/tasks/{task['id']}/annotations/", answer, token=BOB[2])
+
     def label_next(self, project: int, choice: str | None, lead_time: float = 2.0) -> dict:
         """As bob: take the task Label Studio serves next and answer it; returns the task."""
         task = self.next_task(project)
@@ -318,6 +331,63 @@ def test_existing_project_typed_classes_lead_time_and_expiry(label_studio, topic
     assert running.stop(timeout=30) == 0
 
 
+def _numeric(id: str, score: float | None, prediction: float | None, ts: float, **more) -> dict:
+    record = {
+        "v": 1, "id": id, "ts": ts, "x": {"rooms": 3, "area": 71.5}, "proba": {}, "classes": [],
+        "score": score, "strategy": "leverage", "model_version": 7,
+    }  # fmt: skip
+    return record if prediction is None else record | {"prediction": prediction, **more}
+
+
+def test_a_numeric_target_is_answered_with_a_number(label_studio, topics, bridge):
+    title = f"price {uuid.uuid4().hex[:6]}"
+    topics.send_many(
+        topics.queries,
+        [
+            _numeric("n-near", 0.5, 10.0, 100.0, std=None),
+            _numeric("n-wide", 3.0, 2.5, 101.0, std=0.5),  # a leverage above 1: the most useful
+            _numeric("n-cold", None, None, 102.0),  # no prediction yet, its utility unknown
+        ],
+    )
+    # Not told the task: the queries show it (a prediction, a null score).
+    flags = [*_flags(label_studio, topics, BRIDGE[2]), "--project-title", title,
+             "--lead-time-cost"]  # fmt: skip
+    running = bridge(flags)
+    project = wait_for(lambda: label_studio.project_titled(title), 60, "the project")
+    tasks = wait_for(
+        lambda: len(label_studio.tasks(project["id"])) == 3 and label_studio.tasks(project["id"]),
+        60, "three tasks",
+    )  # fmt: skip
+    config = label_studio.call("GET", f"/api/projects/{project['id']}/")["label_config"]
+    assert "<Choices" not in config
+    assert streamal.connectors.label_studio.NumberControl.of(config).name == "label"
+    by_query = {t["data"]["query_id"]: t for t in tasks}
+    wide = by_query["n-wide"]
+    assert (wide["data"]["priority"], wide["data"]["prediction"], wide["data"]["std"]) == (
+        3.0, 2.5, 0.5,
+    )  # fmt: skip
+    assert wide["predictions"][0]["result"][0]["value"] == {"number": 2.5}
+    assert by_query["n-cold"]["data"]["priority"] is None
+    assert by_query["n-cold"]["predictions"][0]["result"] == []
+
+    # The most useful first, the unknown utility last: bob corrects one, accepts one, gives one.
+    served = []
+    for number, lead_time in [(4.25, 3.0), (None, 1.5), (7, 2.0)]:
+        task = label_studio.next_task(project["id"])
+        task = by_query[task["data"]["query_id"]]  # with its predictions
+        label_studio.answer_number(task, number, lead_time)
+        served.append(task["data"]["query_id"])
+    assert served == ["n-wide", "n-near", "n-cold"]
+    labels = topics.read_json(topics.labels, at_least=3)
+    assert [(r["id"], r["label"], r["annotator"], r["cost"]) for r in labels] == [
+        ("n-wide", 4.25, BOB[0], 3.0),
+        ("n-near", 10.0, BOB[0], 1.5),
+        ("n-cold", 7.0, BOB[0], 2.0),
+    ]
+    assert all(type(r["label"]) is float for r in labels)
+    assert running.stop(timeout=30) == 0
+
+
 def test_a_person_teaches_the_daemon_through_label_studio(
     label_studio, topics, bridge, serve, tmp_path
 ):
@@ -356,6 +426,10 @@ def test_a_person_teaches_the_daemon_through_label_studio(
         (["--label-studio-token", "t", "--classes", ","], "error: streamal label-studio: argument"),
         (["--label-studio-token", "t", "--task-ttl", "0"], "error: --task-ttl must be positive"),
         (
+            ["--label-studio-token", "t", "--task", "regression", "--classes", "a,b"],
+            "error: classes are for classification: a numeric target has none",
+        ),
+        (
             ["--label-studio-token", "t", "--label-studio-url", "http://127.0.0.1:1"],
             "error: cannot reach Label Studio at http://127.0.0.1:1",
         ),
@@ -381,6 +455,23 @@ def test_a_refused_token_is_one_line(label_studio):
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and " 401 " in done.stderr, done.stderr
+
+
+def test_a_numeric_target_needs_a_number_control(label_studio):
+    config = (
+        '<View><Text name="t" value="$query_id"/>'
+        '<Choices name="c" toName="t"><Choice value="a"/></Choices></View>'
+    )
+    title = f"classes {uuid.uuid4().hex[:6]}"
+    project = label_studio.call("POST", "/api/projects/", {"title": title, "label_config": config})
+    done = subprocess.run(
+        [STREAMAL, "label-studio", "--label-studio-url", label_studio.url,
+         "--label-studio-token", BRIDGE[2], "--project-id", str(project["id"]),
+         "--task", "regression"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "has no <Number> control" in done.stderr, done.stderr
 
 
 def test_docstring_examples_run():

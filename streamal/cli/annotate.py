@@ -3,6 +3,8 @@
 It shows each unanswered query's features and the model's guess, reads an
 answer among the stream's classes and writes the label, typed as the classes
 are (``true``, not ``"true"``), to the labels topic under the annotator's name.
+A numeric target's query (a regressor's) is answered with a finite number,
+sent as a JSON number; the model's prediction is the default.
 
 How it reads Kafka, and why:
 
@@ -27,6 +29,7 @@ import argparse
 import contextlib
 import enum
 import logging
+import math
 import os
 import select
 import sys
@@ -45,9 +48,19 @@ from streamal.messages import (
     decode_query,
     decode_training_example,
     encode_label,
+    is_numeric_query,
 )
 
-__all__ = ["Action", "Asked", "Choices", "Reply", "Worklist", "register", "render_query"]
+__all__ = [
+    "Action",
+    "Asked",
+    "Choices",
+    "NumberAnswer",
+    "Reply",
+    "Worklist",
+    "register",
+    "render_query",
+]
 
 #: Labels and learned examples older than the first query to show by more than this are not
 #: read: they cannot answer it unless the clocks of the daemon and the labelers are this far off.
@@ -65,6 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "it to the labels topic, typed as the stream's classes. Answer with a choice's number "
         "(numbers pick choices unless the classes are integers) or a class name (Tab completes "
         "it in a terminal); Enter accepts the guess, +NAME sends a new class, s skips, q quits. "
+        "A numeric target's query (one carrying the model's prediction, or any with --task "
+        "regression) takes a finite number instead, and Enter accepts the prediction. "
         "Queries the model has learned, or that anyone answered since they were asked, are "
         "skipped.",
     )
@@ -104,12 +119,27 @@ def render_query(query: Query) -> str:
       a = red
       b = 2.5
     model's guess: spam  (spam 55%, ham 45%)
+
+    A numeric target's query shows the predicted value and its deviation, when known:
+
+    >>> print(render_query(Query("e8", 1.0, {"a": 1}, {}, 0.7, "leverage", 3,
+    ...                          prediction=21.5, std=1.25)))
+    query e8  (uncertainty 0.70)
+      a = 1
+    model's prediction: 21.5 ± 1.25
+    >>> print(render_query(Query("e9", 1.0, {}, {}, math.nan, "leverage", 3, prediction=-3.0)))
+    query e9  (uncertainty unknown)
+    model's prediction: -3
     """
-    lines = [f"query {query.id}  (uncertainty {query.score:.2f})"]
+    score = "unknown" if math.isnan(query.score) else f"{query.score:.2f}"
+    lines = [f"query {query.id}  (uncertainty {score})"]
     for name, value in sorted(query.x.items()):
         lines.append(f"  {name} = {value}")
     proba = sorted(query.proba.items(), key=lambda kv: -kv[1])
-    if proba:
+    if query.prediction is not None:
+        spread = "" if query.std is None else f" ± {_number(query.std)}"
+        lines.append(f"model's prediction: {_number(query.prediction)}{spread}")
+    elif proba:
         shown = ", ".join(f"{c} {p:.0%}" for c, p in proba[:5])
         lines.append(f"model's guess: {proba[0][0]}  ({shown})")
     else:
@@ -134,6 +164,15 @@ class Reply:
     action: Action
     said: str = ""
     label: Hashable | None = None
+
+
+def _number(value: float) -> str:
+    """A number as a person reads it: six significant digits, no trailing zeros.
+
+    >>> _number(2.0), _number(0.1 + 0.2), _number(1234567.0), _number(-0.000125)
+    ('2', '0.3', '1.23457e+06', '-0.000125')
+    """
+    return f"{value:.6g}"
 
 
 def _spell(value: Hashable) -> str:
@@ -290,6 +329,74 @@ class Choices:
     @staticmethod
     def _sent(label: Hashable) -> Reply:
         return Reply(Action.SEND, f"sent: {_spell(label)}", label)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberAnswer:
+    """What answers a numeric target's query: a finite number, the model's prediction by default.
+
+    A typed number is read by the daemon's rule (:func:`streamal.classes.coerce`
+    with ``float``): what the daemon would refuse as ``not_a_number`` is asked
+    again here, never sent.
+
+    Examples
+    --------
+
+    >>> number = NumberAnswer.of(Query("e1", 0.0, {}, {}, 0.4, "leverage", 2, prediction=2.5))
+    >>> print(number.menu())
+    a number   (Enter accepts the prediction, s skip, q quit)
+    >>> number.prompt()
+    'value [2.5]> '
+    >>> [number.read(text).label for text in ("3", " -1.5e2 ", "")]
+    [3.0, -150.0, 2.5]
+    >>> number.read("").said, number.read("3").said
+    ('accepted the prediction: 2.5', 'sent: 3')
+    >>> number.read("abc").said
+    "'abc' is not a number: type a finite number (e.g. 2.5), s to skip"
+    >>> number.read("nan").action, number.read("1,5").action
+    (<Action.AGAIN: 'again'>, <Action.AGAIN: 'again'>)
+    >>> unknown = NumberAnswer.of(Query("e2", 0.0, {}, {}, 0.4, "leverage", 0))
+    >>> unknown.prompt(), unknown.read("").said
+    ('value> ', 'no prediction: skipped')
+
+    """
+
+    #: the model's predicted value; ``None`` before it learned any label
+    prediction: float | None
+
+    @classmethod
+    def of(cls, query: Query) -> NumberAnswer:
+        return cls(query.prediction)
+
+    def menu(self) -> str:
+        if self.prediction is None:
+            return "a number   (s skip, q quit)"
+        return "a number   (Enter accepts the prediction, s skip, q quit)"
+
+    def prompt(self) -> str:
+        return "value> " if self.prediction is None else f"value [{_number(self.prediction)}]> "
+
+    def names(self) -> list[str]:
+        """The words Tab completes."""
+        return ["s", "q"]
+
+    def read(self, line: str) -> Reply:
+        """What ``line`` answers: a number to send, a skip, a quit, or why to ask again."""
+        text = line.strip()
+        if text == "q":
+            return Reply(Action.QUIT)
+        if text == "s":
+            return Reply(Action.SKIP, "skipped")
+        if not text:
+            if self.prediction is None:
+                return Reply(Action.SKIP, "no prediction: skipped")
+            said = f"accepted the prediction: {_number(self.prediction)}"
+            return Reply(Action.SEND, said, self.prediction)
+        value = coerce(text, "float")
+        if value is None:
+            hint = f"{text!r} is not a number: type a finite number (e.g. 2.5), s to skip"
+            return Reply(Action.AGAIN, hint)
+        return Reply(Action.SEND, f"sent: {_number(value)}", value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,6 +644,7 @@ def run(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
     config = config_from_args(args)
+    numeric = config.engine.task == "regression"
     # kafka-python logs every failed connection; what went wrong is said once, as an error.
     logging.getLogger("kafka").addHandler(logging.NullHandler())
     logging.getLogger("kafka").propagate = False
@@ -552,7 +660,7 @@ def run(args: argparse.Namespace) -> int:
         queries = _Queries(config, args.annotator, f"{args.group_id}.{args.annotator}")
         while True:
             asked = queries.next(_idle())
-            reply = Reply(Action.QUIT) if asked is None else _ask(asked.query)
+            reply = Reply(Action.QUIT) if asked is None else _ask(asked.query, numeric)
             if reply.action is Action.QUIT:
                 break
             if reply.action is Action.SEND:
@@ -621,9 +729,15 @@ def _read_line(prompt: str) -> str | None:
     return line.decode(errors="replace")
 
 
-def _ask(query: Query) -> Reply:
-    """Show ``query`` and read lines until one is an answer, a skip or a quit."""
-    choices = Choices.of(query)
+def _ask(query: Query, numeric: bool) -> Reply:
+    """Show ``query`` and read lines until one is an answer, a skip or a quit.
+
+    ``numeric``: the stream's target is a number, whatever the query shows.
+    """
+    if numeric or is_numeric_query(query):
+        choices: Choices | NumberAnswer = NumberAnswer.of(query)
+    else:
+        choices = Choices.of(query)
     print("\n" + render_query(query), flush=True)
     print(choices.menu(), flush=True)
     _complete(choices.names())

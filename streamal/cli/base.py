@@ -50,8 +50,16 @@ def _check_librdkafka(config: ServeConfig) -> None:
 
 
 def add_labeling_flags(parser: argparse.ArgumentParser) -> None:
-    """Where a labeling tool finds the daemon's queries and leaves its labels."""
-    parser.add_argument("--config", metavar="PATH", help="the daemon's TOML file (topics, Kafka)")
+    """Where a labeling tool finds the daemon's queries and leaves its labels, and what they ask."""
+    parser.add_argument(
+        "--config", metavar="PATH", help="the daemon's TOML file (topics, Kafka, task)"
+    )
     parser.add_argument("--bootstrap-servers", help="Kafka brokers (default: as streamal serve)")
     parser.add_argument("--queries-topic", help="default streamal.queries")
     parser.add_argument("--labels-topic", help="default streamal.labels")
+    parser.add_argument(
+        "--task",
+        help="classification or regression: whether the answers are classes or numbers "
+        "(default: as the daemon's --config says, else as each query shows: one carrying the "
+        "model's prediction or a null score asks for a number)",
+    )

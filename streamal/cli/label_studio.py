@@ -2,7 +2,9 @@
 
 The bridge (``streamal.connectors.label_studio``) makes a Label Studio task of
 every query, most useful first, and sends each answer to the labels topic
-under the person's e-mail address. It runs until SIGTERM or Ctrl-C.
+under the person's e-mail address. A numeric target's queries are answered
+with a number field, the model's prediction filled in. It runs until SIGTERM
+or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="label queries in Label Studio",
         description="Make a Label Studio task of every query (the most useful first, the model's "
         "guess pre-selected) and send each answer to the labels topic. The project is created "
-        "if there is none with --project-title, unless --project-id names one.",
+        "if there is none with --project-title, unless --project-id names one. A numeric "
+        "target (--task regression, a project with a <Number> control, or queries carrying "
+        "the model's prediction) is answered with a number, the prediction filled in.",
     )
     p.add_argument(
         "--label-studio-url",
@@ -122,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             classes=args.classes,
             ttl=ttl,
             lead_time_cost=args.lead_time_cost,
+            numeric=config.engine.task == "regression",
         )
     except LabelStudioError as e:
         raise UsageError(str(e)) from None

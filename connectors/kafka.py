@@ -10,6 +10,9 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from streamal.config import ServeConfig
@@ -52,11 +55,22 @@ def consumer(config: ServeConfig, **overrides: Any) -> KafkaConsumer:
         "heartbeat_interval_ms": 3_000,
         **_BOOTSTRAP,
     }
-    settings |= _only(config.kafka_settings(), KafkaConsumer.DEFAULT_CONFIG)
     if config.kafka_client == "confluent":
         from streamal.connectors.confluent import ConfluentConsumer
 
+        settings |= _only(config.kafka_settings(), KafkaConsumer.DEFAULT_CONFIG)
         return ConfluentConsumer(**(settings | overrides))
+    # Sticky first: a rebalance leaves each partition where it was when it can, so the
+    # replicas that keep theirs resume at their own offset even if the broker refused the
+    # commit they made while giving them up (the embedded broker closes a generation
+    # before every member has rejoined). Range and round robin remain for a fleet whose
+    # other members offer only those.
+    settings["partition_assignment_strategy"] = (
+        StickyPartitionAssignor,
+        RangePartitionAssignor,
+        RoundRobinPartitionAssignor,
+    )
+    settings |= _only(config.kafka_settings(), KafkaConsumer.DEFAULT_CONFIG)
     return KafkaConsumer(**(settings | overrides))
 
 

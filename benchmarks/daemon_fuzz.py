@@ -14,6 +14,9 @@ stops the daemon"):
   stops making progress while records wait for their output (a *stall*:
   no new prediction or dead letter for ``stall_seconds``);
 - every good event is predicted exactly once;
+- answers to queries the daemon asked are read against the stream's labels
+  (boolean classes, or numbers for a regressor): each one refused has its
+  dead letter (``unknown_class``, ``not_a_number``), each one read is learned;
 - every hostile record has exactly one dead letter, carrying its source
   topic, partition and offset, the expected reason, and its bytes (an
   oversized record's letter is bounded: smaller than the record and than
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import random
 import subprocess
 import sys
 import tempfile
@@ -57,6 +61,8 @@ from hostile_records import (  # noqa: E402
     HostileRecord,
     HostileStream,
     generate,
+    plain_event,
+    with_answers,
     with_duplicates,
 )
 from results_md import command_line, environment, markdown_table  # noqa: E402
@@ -84,11 +90,36 @@ _LEARNED_IDS = 3
 
 @dataclass(frozen=True, slots=True)
 class ModelFamily:
-    """A model spec and whether it takes string features."""
+    """A model spec, whether it takes string features and whether it predicts numbers."""
 
     name: str
     spec: str
     takes_strings: bool
+    numeric: bool = False
+
+    def answer(self, query: dict) -> object:
+        """The annotator's answer to ``query``, or ``Annotator.HOLD`` for one left open.
+
+        A boolean class (river's LogisticRegression is binary and learns only
+        those) or, for a regressor, a number; the queries of the events sent for
+        :func:`hostile_records.with_answers` are left open.
+        """
+        if _held(query["id"]):
+            return Annotator.HOLD
+        a = query["x"]["a"]
+        return round(3.0 * a, 6) if self.numeric else a > 0
+
+
+def _held(event_id: str) -> bool:
+    """Whether the query of this event is left open: the events sent last for that
+    (:func:`_answer_asked`); the others are answered, for the model to go on learning as
+    it would (a tree must split on ``a`` to raise on text there, ``string_for_number``)."""
+    return "-asking-" in event_id
+
+
+#: Plain events sent after the hostile ones, whose queries are left open for the answers of
+#: the ``asked`` kinds: at a 10 % budget, an open query for each answer the daemon learns.
+_ASKING = 200
 
 
 FAMILIES = {
@@ -103,6 +134,13 @@ FAMILIES = {
             takes_strings=True,
         ),
         ModelFamily("knn", "neighbors.KNNClassifier()", takes_strings=False),
+        # A numeric target: the scaler and the linear model as for the logistic one.
+        ModelFamily(
+            "scaler+linear",
+            "preprocessing.StandardScaler() | linear_model.LinearRegression()",
+            takes_strings=True,
+            numeric=True,
+        ),
     )
 }
 
@@ -134,8 +172,9 @@ class Letter:
 
 @dataclass(frozen=True, slots=True)
 class Incident:
-    """The daemon died (``crash``), stopped making progress (``stall``), or learned too few
-    labels for the duplicate labels to be sent (``learning``)."""
+    """The daemon died (``crash``), stopped making progress (``stall``), learned too few
+    labels for the duplicate labels to be sent (``learning``), or asked too little for the
+    answers to asked queries to be sent (``asking``)."""
 
     what: str
     detail: str
@@ -226,6 +265,8 @@ class FuzzRun:
     sent: list[Sent] = field(default_factory=list)
     predictions: Counter[str] = field(default_factory=Counter)
     letters: dict[tuple | None, list[Letter]] = field(default_factory=dict)
+    #: the ids on the training log at the end
+    learned: set[str] = field(default_factory=set)
     incidents: list[Incident] = field(default_factory=list)
     metrics: dict[tuple, float] | None = None
     metrics_error: str = ""
@@ -257,6 +298,8 @@ class FuzzRun:
                 letter = letters[0].fields
                 detail = str(letter.get("detail"))[:200]
                 return f"good, but dead-lettered ({letter.get('reason')}: {detail})"
+            if record.topic == LABELS:  # an answer to a query left open: it alone answers it
+                return None if record.id in self.learned else "good answer, never learned"
             if times != 1:
                 return f"good: predicted {times} times, expected exactly once"
             return None
@@ -536,8 +579,7 @@ def run_family(
         "--kafka-client", kafka_client,
     ]  # fmt: skip
     watcher = OutputWatcher(topics)
-    # Boolean answers: river's LogisticRegression is binary and learns only those.
-    annotator = Annotator(topics, answer=lambda query: query["x"]["a"] > 0)
+    annotator = Annotator(topics, answer=family.answer)
     watcher.start()
     annotator.start()
     supervisor = _Supervisor(args, max_restarts)
@@ -555,12 +597,14 @@ def run_family(
             labels = with_duplicates(stream.labels, ids, stream.duplicates)
             hostile = _send(producer, topics, stream.events + labels)
             run.sent += hostile
-            _await_outputs(run, hostile, watcher, supervisor, stall_seconds)
+            if _await_outputs(run, hostile, watcher, supervisor, stall_seconds):
+                _answer_asked(run, topics, producer, stream, watcher, supervisor, stall_seconds)
         # No more answers: a refused one's dead letter must not come between the scrape
         # of the metrics and the last read of the dead-letter topic.
         annotator.stopping.set()
         annotator.join(timeout=10)
         _finish(run, supervisor.daemon, watcher)
+        run.learned = {t["id"] for t in topics.read_json(topics.training)}
     finally:
         annotator.stopping.set()
         annotator.join(timeout=10)
@@ -572,6 +616,39 @@ def run_family(
     _collect(run, watcher)
     run.seconds = time.monotonic() - started
     return run
+
+
+def _answer_asked(
+    run: FuzzRun,
+    topics: Topics,
+    producer: KafkaProducer,
+    stream: HostileStream,
+    watcher: OutputWatcher,
+    supervisor: _Supervisor,
+    stall_seconds: float,
+) -> None:
+    """Send plain events whose queries are left open, then the ``asked`` kinds' answers to
+    those queries, and await them all."""
+    if not stream.asked:
+        return
+    rng = random.Random(len(run.sent))
+    seed = stream.warmup[0].id.split("-")[0] if stream.warmup else "0"
+    ids = [f"{seed}-asking-{n}" for n in range(_ASKING)]
+    plain = [
+        HostileRecord("plain", EVENTS, id.encode(), plain_event(rng, id), id, None) for id in ids
+    ]
+    asking = _send(producer, topics, plain)
+    run.sent += asking
+    if not _await_outputs(run, asking, watcher, supervisor, stall_seconds):
+        return
+    ids = [q["id"] for q in topics.read_json(topics.queries) if _held(q["id"])]
+    if not ids:
+        detail = "no query left open to answer: the asked kinds were not sent"
+        run.incidents.append(Incident("asking", detail, supervisor.daemon.log[-5:]))
+        return
+    answers = _send(producer, topics, with_answers([], stream.asked, ids, run.family.numeric))
+    run.sent += answers
+    _await_outputs(run, [a for a in answers if a.record.reason], watcher, supervisor, stall_seconds)
 
 
 def _collect(run: FuzzRun, watcher: OutputWatcher) -> None:
@@ -643,6 +720,7 @@ def _streams(args: argparse.Namespace, family: ModelFamily) -> list[HostileStrea
             max_record_bytes=MAX_RECORD_BYTES,
             takes_strings=family.takes_strings,
             kinds=group,
+            numeric=family.numeric,
         )
         for group in groups
     ]

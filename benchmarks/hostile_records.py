@@ -10,17 +10,26 @@ for the same seed. Pure: no clock, no I/O; ``benchmarks/daemon_fuzz.py``
 sends the stream through a real daemon.
 
 Every good event has a numeric feature ``a``: its true label is the sign of
-``a``, which the test annotator (``tests/conftest.py``, ``Annotator``) reveals.
+``a`` (for a numeric target, a number computed from ``a``), which the test
+annotator (``tests/conftest.py``, ``Annotator``) reveals.
+
+Some label kinds answer queries the daemon asked and nobody answered yet
+(``asked``): what they say is then read against the stream's labels, a
+boolean class or a number, and refused as ``unknown_class`` or
+``not_a_number`` (the query waits on) or learned. :func:`with_answers` adds
+them once such queries exist.
 
 >>> len(KINDS)
-54
+65
 >>> def stream_of(seed):
 ...     return generate(
-...         seed, hostile=54, plain=40, warmup=20, max_record_bytes=131_072, takes_strings=False
+...         seed, hostile=55, plain=40, warmup=20, max_record_bytes=131_072, takes_strings=False
 ...     )
 >>> stream = stream_of(7)
 >>> len(stream.warmup), len(stream.events), len(stream.labels), stream.duplicates
-(20, 80, 13, 1)
+(20, 80, 14, 1)
+>>> len(stream.asked)
+10
 >>> stream == stream_of(7), stream.events == stream_of(8).events
 (True, False)
 >>> first = next(r for r in stream.events if r.kind == "boolean_v")
@@ -34,7 +43,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -56,6 +65,9 @@ LABELS = "labels"
 
 #: The reason of an event the model raises on (a string for a model that takes only numbers).
 MODEL_ERROR = "model_error"
+
+#: A kind's reason for a numeric target when it is the same as for classes.
+SAME = "same as for classes"
 
 #: Deeper than any JSON parser's recursion limit (orjson's is 1,024; CPython's stack ~1,000).
 _DEPTH = 5_000
@@ -95,6 +107,12 @@ class Kind:
     answered
         A label for an id the daemon has already learned: added by :func:`with_duplicates`
         once such an id exists, not by :func:`generate`.
+    asked
+        A label for an id the daemon asked about and nobody answered: added by
+        :func:`with_answers` once such an id exists, not by :func:`generate`.
+    numeric
+        The reason for a daemon of a numeric target, if not ``reason``
+        (:data:`SAME`); ``None``: learned.
     """
 
     name: str
@@ -105,11 +123,16 @@ class Kind:
     strings: bool = False
     most: int | None = None
     answered: bool = False
+    asked: bool = False
+    numeric: str | None = SAME
 
-    def expected(self, takes_strings: bool) -> str | None:
-        """The reason a daemon whose model takes strings (or not) must give this kind."""
+    def expected(self, takes_strings: bool, numeric: bool = False) -> str | None:
+        """The reason a daemon whose model takes strings (or not) and whose target is a
+        number (or a class) must give this kind."""
         if self.strings and not takes_strings:
             return MODEL_ERROR
+        if numeric and self.numeric != SAME:
+            return self.numeric
         return self.reason
 
 
@@ -137,6 +160,8 @@ class HostileStream:
     events: list[HostileRecord]
     labels: list[HostileRecord]
     duplicates: int
+    #: the ``asked`` kinds' records to add by :func:`with_answers`, by kind name
+    asked: list[str] = field(default_factory=list)
 
 
 def _json(obj: object) -> bytes:
@@ -226,6 +251,11 @@ def _kinds() -> list[Kind]:
     def label(**changes: object) -> Build:
         return _fields({"v": 1, "label": "pos"}, changes)
 
+    def answer(value: object, classes: str | None, numbers: str | None) -> Kind:
+        """An answer to an asked query: its reason on a boolean and on a numeric stream."""
+        name = f"answer_{value!r}".replace('"', "").replace("'", "").replace(" ", "_")
+        return Kind(name, lb, classes, label(label=value), asked=True, numeric=numbers)
+
     def raw(value: bytes | None) -> Build:
         return lambda rng, id, limit: value
 
@@ -289,8 +319,9 @@ def _kinds() -> list[Kind]:
         Kind("label_missing", lb, "bad_label", label(label=_ABSENT)),
         Kind("label_list", lb, "bad_label", label(label=["pos"])),
         Kind("label_dict", lb, "bad_label", label(label={"y": "pos"})),
-        Kind("label_half", lb, "bad_label", label(label=0.5)),
         Kind("label_null", lb, "bad_label", label(label=None)),
+        Kind("label_nan", lb, "non_finite", edited(label(), b'"pos"', b"NaN")),
+        Kind("label_infinite", lb, "non_finite", edited(label(), b'"pos"', b"-1e999")),
         Kind("annotator_number", lb, "bad_label", label(annotator=7)),
         Kind("cost_negative", lb, "bad_label", label(cost=-1)),
         Kind("cost_string", lb, "bad_label", label(cost="free")),
@@ -300,6 +331,17 @@ def _kinds() -> list[Kind]:
         Kind("label_tombstone", lb, "malformed_json", raw(None)),
         Kind("label_unknown_id", lb, "unknown", label()),
         Kind("label_duplicate", lb, "duplicate", label(), answered=True),
+        # answers to asked queries, on a boolean stream and on a numeric one
+        answer(0.5, "unknown_class", None),
+        answer(7, "unknown_class", None),
+        answer("12.5", "unknown_class", None),
+        answer(" -3e2 ", "unknown_class", None),
+        answer("abc", "unknown_class", "not_a_number"),
+        answer("NaN", "unknown_class", "not_a_number"),
+        answer("-inf", "unknown_class", "not_a_number"),
+        answer("1e999", "unknown_class", "not_a_number"),
+        answer(True, None, "not_a_number"),
+        answer("false", None, "not_a_number"),
     ]
 
 
@@ -315,10 +357,12 @@ def _id(seed: int, kind: Kind, n: int) -> str:
     return f"{seed}-{kind.name}-{n}"
 
 
-def _record(kind: Kind, rng: random.Random, id: str, limit: int, takes: bool) -> HostileRecord:
+def _record(
+    kind: Kind, rng: random.Random, id: str, limit: int, takes: bool, numeric: bool = False
+) -> HostileRecord:
     key = id.encode() if kind.keyed else None
     value = kind.build(rng, id, limit)
-    return HostileRecord(kind.name, kind.topic, key, value, id, kind.expected(takes))
+    return HostileRecord(kind.name, kind.topic, key, value, id, kind.expected(takes, numeric))
 
 
 def generate(
@@ -330,6 +374,7 @@ def generate(
     takes_strings: bool,
     warmup: int = 0,
     kinds: list[str] | None = None,
+    numeric: bool = False,
 ) -> HostileStream:
     """``hostile`` records, taken in turn from each kind, shuffled among ``plain`` good events.
 
@@ -349,6 +394,8 @@ def generate(
         Plain events to send first, alone.
     kinds
         Only these kinds (all by default).
+    numeric
+        Whether the daemon's target is a number (see :meth:`Kind.expected`).
     """
     rng = random.Random(seed)
     chosen = [KINDS[name] for name in kinds] if kinds is not None else list(KINDS.values())
@@ -357,7 +404,10 @@ def generate(
     labels: list[HostileRecord] = []
     duplicates = 0
     while hostile > 0:
-        open_kinds = [k for k in chosen if k.most is None or counts[k.name] < k.most]
+        # The asked kinds are sent later, to queries the daemon asks then: not in the count.
+        open_kinds = [
+            k for k in chosen if not k.asked and (k.most is None or counts[k.name] < k.most)
+        ]
         if not open_kinds:
             break
         for kind in open_kinds[:hostile]:
@@ -367,13 +417,17 @@ def generate(
             if kind.answered:
                 duplicates += 1
                 continue
-            record = _record(kind, rng, _id(seed, kind, n), max_record_bytes, takes_strings)
+            record = _record(
+                kind, rng, _id(seed, kind, n), max_record_bytes, takes_strings, numeric
+            )
             (events if kind.topic == EVENTS else labels).append(record)
+    rounds = max(counts.values(), default=0)
+    asked = [kind.name for _ in range(rounds) for kind in chosen if kind.asked]
     events += [_plain(rng, f"{seed}-plain-{n}") for n in range(plain)]
     rng.shuffle(events)
     rng.shuffle(labels)
     first = [_plain(rng, f"{seed}-warmup-{n}") for n in range(warmup)]
-    return HostileStream(first, events, labels, duplicates)
+    return HostileStream(first, events, labels, duplicates, asked)
 
 
 def _plain(rng: random.Random, id: str) -> HostileRecord:
@@ -402,3 +456,41 @@ def with_duplicates(labels: list[HostileRecord], ids: list[str], count: int) -> 
         record = HostileRecord(kind.name, kind.topic, id.encode(), value, id, kind.reason)
         mixed.insert(round((n + 1) * every), record)
     return mixed
+
+
+def with_answers(
+    labels: list[HostileRecord], asked: list[str], ids: list[str], numeric: bool
+) -> list[HostileRecord]:
+    """``labels`` followed by the ``asked`` kinds' answers to the queries of ``ids``.
+
+    The daemon asked about ``ids`` and nobody answered. An answer it refuses
+    leaves the query waiting, so the refused ones take the ids in turn; one it
+    learns closes its query, so each takes an id of its own, after the
+    refusals (one answer more for an id would be a duplicate). Ids run out:
+    the answers left out are not sent.
+
+    >>> asked = ["answer_abc", "answer_12.5", "answer_NaN", "answer_7"]
+    >>> [(r.id, r.reason) for r in with_answers([], asked, ["q1", "q2"], numeric=True)]
+    [('q1', 'not_a_number'), ('q2', 'not_a_number'), ('q1', None), ('q2', None)]
+    >>> sorted({(r.id, r.reason) for r in with_answers([], asked, ["q1"], numeric=False)})
+    [('q1', 'unknown_class')]
+    """
+    if not ids:
+        return list(labels)
+    kinds = [KINDS[name] for name in asked]
+    refused = [k for k in kinds if k.expected(True, numeric) is not None]
+    learned = [k for k in kinds if k.expected(True, numeric) is None]
+    answers = [(kind, ids[n % len(ids)]) for n, kind in enumerate(refused)]
+    answers += list(zip(learned, ids, strict=False))
+    records = [
+        HostileRecord(
+            kind.name,
+            kind.topic,
+            id.encode(),
+            kind.build(random.Random(0), id, 0),
+            id,
+            kind.expected(True, numeric),
+        )
+        for kind, id in answers
+    ]
+    return [*labels, *records]

@@ -7,9 +7,11 @@ through the topics, as real ones would.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 import threading
 import time
+from collections.abc import Hashable
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -21,16 +23,34 @@ from streamal.messages import (
     encode_event,
     encode_label,
 )
-from streamal.synthetic import DriftingStream
+from streamal.synthetic import DriftingRegression, DriftingStream
 
 __all__ = ["Annotator", "EventProducer", "Scorekeeper"]
 
 
+#: The demo's answers to a numeric target that come as text ("12.5"), as many labeling tools
+#: send them: the daemon reads them as numbers.
+TEXT_ANSWERS = 0.25
+#: A wrong answer to a numeric target is off by a normal error of this deviation (the
+#: stream's own spread is about 5).
+SLIP = 5.0
+
+
 class EventProducer(threading.Thread):
-    """Writes ``events`` events of a drifting stream at about ``rate`` per second."""
+    """Writes ``events`` events of a drifting stream at about ``rate`` per second.
+
+    ``task`` ``classification`` draws them from :class:`DriftingStream` (classes
+    ``"pos"``/``"neg"``), ``regression`` from :class:`DriftingRegression` (numbers).
+    """
 
     def __init__(
-        self, bootstrap_servers: str, topic: str, events: int, rate: float, seed: int = 0
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        events: int,
+        rate: float,
+        seed: int = 0,
+        task: str = "classification",
     ) -> None:
         super().__init__(name="demo-producer", daemon=True)
         self.bootstrap_servers = bootstrap_servers
@@ -38,14 +58,16 @@ class EventProducer(threading.Thread):
         self.events = events
         self.rate = rate
         self.seed = seed
-        self.truth: dict[str, str] = {}
+        self.task = task
+        self.truth: dict[str, Hashable] = {}
         self.sent = 0
         self.stopping = threading.Event()
 
     def run(self) -> None:
         producer = KafkaProducer(bootstrap_servers=self.bootstrap_servers, linger_ms=5)
         started = time.monotonic()
-        stream = iter(DriftingStream(seed=self.seed))
+        drifting = DriftingRegression if self.task == "regression" else DriftingStream
+        stream = iter(drifting(seed=self.seed))
         for i in range(self.events):
             if self.stopping.is_set():
                 break
@@ -64,14 +86,19 @@ class EventProducer(threading.Thread):
 
 
 class Annotator(threading.Thread):
-    """Answers each query after a random delay, wrong with probability ``noise``."""
+    """Answers each query after a random delay, wrong with probability ``noise``.
+
+    A wrong class is the other one; a wrong number is off by a normal error of
+    deviation :data:`SLIP`. A share :data:`TEXT_ANSWERS` of the numbers is sent
+    as text (``"12.5"``), as many labeling tools write them.
+    """
 
     def __init__(
         self,
         bootstrap_servers: str,
         queries_topic: str,
         labels_topic: str,
-        truth: dict[str, str],
+        truth: dict[str, Hashable],
         *,
         delay: tuple[float, float] = (0.2, 2.0),
         noise: float = 0.05,
@@ -110,10 +137,9 @@ class Annotator(threading.Thread):
                     y = self.truth.get(query_id)
                     if y is None:
                         continue
-                    if self.rng.random() < self.noise:
-                        y = "neg" if y == "pos" else "pos"
                     heapq.heappush(
-                        due, (time.monotonic() + self.rng.uniform(*self.delay), query_id, y)
+                        due,
+                        (time.monotonic() + self.rng.uniform(*self.delay), query_id, self._say(y)),
                     )
             now = time.monotonic()
             while due and due[0][0] <= now:
@@ -125,22 +151,42 @@ class Annotator(threading.Thread):
         producer.close()
         consumer.close()
 
+    def _say(self, y: Hashable) -> Hashable:
+        """The answer to a query whose truth is ``y``: a slip now and then, a number as text."""
+        wrong = self.rng.random() < self.noise
+        if not isinstance(y, float):
+            return ("neg" if y == "pos" else "pos") if wrong else y
+        if wrong:
+            y += self.rng.gauss(0.0, SLIP)
+        return f"{y:.3f}" if self.rng.random() < TEXT_ANSWERS else y
+
 
 class Scorekeeper(threading.Thread):
-    """Reads the predictions and scores them against the truth the producer knows."""
+    """Reads the predictions and scores them against the truth the producer knows.
 
-    def __init__(self, bootstrap_servers: str, predictions_topic: str, truth: dict[str, str]):
+    Classes are scored by the prequential accuracy (every prediction), numbers
+    by the prequential mean absolute error (every prediction with a value:
+    none is made before the model has learned anything).
+    """
+
+    def __init__(self, bootstrap_servers: str, predictions_topic: str, truth: dict[str, Hashable]):
         super().__init__(name="demo-scorekeeper", daemon=True)
         self.bootstrap_servers = bootstrap_servers
         self.predictions_topic = predictions_topic
         self.truth = truth
         self.seen: set[str] = set()
         self.correct = 0
+        self.absolute_error = 0.0
+        self.valued = 0
         self.stopping = threading.Event()
 
     @property
     def accuracy(self) -> float:
-        return self.correct / len(self.seen) if self.seen else float("nan")
+        return self.correct / len(self.seen) if self.seen else math.nan
+
+    @property
+    def mae(self) -> float:
+        return self.absolute_error / self.valued if self.valued else math.nan
 
     def run(self) -> None:
         consumer = KafkaConsumer(
@@ -162,7 +208,13 @@ class Scorekeeper(threading.Thread):
                     if prediction.id in self.seen:
                         continue  # a prediction repeated after a restart counts once
                     self.seen.add(prediction.id)
-                    self.correct += prediction.y == self.truth.get(prediction.id)
+                    truth = self.truth.get(prediction.id)
+                    if isinstance(truth, float):
+                        if prediction.y is not None:
+                            self.absolute_error += abs(prediction.y - truth)
+                            self.valued += 1
+                    else:
+                        self.correct += prediction.y == truth
         consumer.close()
 
 

@@ -34,6 +34,7 @@ DEAD_LETTER_REASONS = (
     LabelOutcome.UNKNOWN.value,
     LabelOutcome.EXPIRED.value,
     LabelOutcome.UNKNOWN_CLASS.value,
+    LabelOutcome.NOT_A_NUMBER.value,
 )
 
 #: The metric label of every name beyond the tracked ones.

@@ -170,7 +170,11 @@ def _sign_of_a(query: dict) -> object:
 
 class Annotator(threading.Thread):
     """Answers every query once, as it appears on the queries topic, with ``answer(query)``
-    (by default the true label of the tests' streams)."""
+    (by default the true label of the tests' streams); an answer :attr:`HOLD` sends
+    nothing, and the query stays open."""
+
+    #: what ``answer`` returns to leave a query unanswered
+    HOLD = object()
 
     def __init__(self, topics: Topics, answer: Callable[[dict], object] = _sign_of_a) -> None:
         super().__init__(daemon=True)
@@ -194,6 +198,8 @@ class Annotator(threading.Thread):
                         continue  # a query repeated after a crash: already answered
                     self.answered.add(query["id"])
                     y = self.answer(query)
+                    if y is self.HOLD:
+                        continue
                     label = {"v": 1, "id": query["id"], "label": y, "ts": query["ts"] + 1}
                     producer.send(self.topics.labels, orjson.dumps(label), record.key)
             producer.flush()

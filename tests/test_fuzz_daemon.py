@@ -27,8 +27,9 @@ HOSTILE = 260
 PLAIN = 180
 WARMUP = 60
 #: The reasons a record is refused before it reaches the engine; the others come from the
-#: model (model_error) or from joining a label with the pending queries.
-NOT_DECODING = {"model_error", "unknown", "duplicate"}
+#: model (model_error) or from joining a label with the pending queries (and reading it
+#: against the stream's classes or numbers).
+NOT_DECODING = {"model_error", "unknown", "duplicate", "unknown_class", "not_a_number"}
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +63,11 @@ def test_the_stream_holds_every_kind_and_is_seeded(benchmarks):
     records = numeric.warmup + numeric.events + numeric.labels
     assert 300 <= len(records) <= 600
     kinds = {r.kind for r in records}
-    # The duplicate labels are made during the run, for ids the daemon has learned.
-    assert kinds == set(hostile.KINDS) - {"label_duplicate"} | {"plain"}
+    # The duplicate labels are made during the run, for ids the daemon has learned, and the
+    # answers to asked queries for queries it left open.
+    asked = {name for name, kind in hostile.KINDS.items() if kind.asked}
+    assert len(asked) >= 8 and set(numeric.asked) == asked
+    assert kinds == set(hostile.KINDS) - {"label_duplicate"} - asked | {"plain"}
     assert numeric.duplicates >= 2
     assert len({k.name for k in hostile.KINDS.values() if k.reason}) >= 25
     # Every kind at least twice, so a daemon cannot pass by luck on one record.
@@ -80,6 +84,27 @@ def test_the_stream_holds_every_kind_and_is_seeded(benchmarks):
     strings = [r.reason for r in stream(0, takes_strings=True).events if r.kind == "string_feature"]
     assert set(strings) == {None}
     assert {r.reason for r in numeric.events if r.kind == "string_feature"} == {"model_error"}
+
+
+def test_answers_to_asked_queries_are_judged_by_the_target(benchmarks):
+    """A boolean stream and a numeric one refuse different answers, each with its reason."""
+    _, hostile = benchmarks
+    asked = [name for name, kind in hostile.KINDS.items() if kind.asked]
+
+    def reasons(numeric: bool) -> dict[str, str | None]:
+        answers = hostile.with_answers([], asked, ["q1", "q2", "q3", "q4"], numeric)
+        return {r.kind.removeprefix("answer_"): r.reason for r in answers}
+
+    assert reasons(numeric=True) == {
+        "0.5": None, "7": None, "12.5": None, "_-3e2_": None,
+        "abc": "not_a_number", "NaN": "not_a_number", "-inf": "not_a_number",
+        "1e999": "not_a_number", "True": "not_a_number", "false": "not_a_number",
+    }  # fmt: skip
+    assert reasons(numeric=False) == {
+        "0.5": "unknown_class", "7": "unknown_class", "12.5": "unknown_class",
+        "_-3e2_": "unknown_class", "abc": "unknown_class", "NaN": "unknown_class",
+        "-inf": "unknown_class", "1e999": "unknown_class", "True": None, "false": None,
+    }  # fmt: skip
 
 
 def test_the_decoders_give_each_kind_its_reason(benchmarks):
@@ -108,7 +133,7 @@ def test_the_decoders_give_each_kind_its_reason(benchmarks):
     assert wrong == {}, "\n".join(f"{kind}: {found}" for kind, found in wrong.items())
 
 
-@pytest.mark.parametrize("family", ["tree", "scaler+logistic", "knn"])
+@pytest.mark.parametrize("family", ["tree", "scaler+logistic", "knn", "scaler+linear"])
 def test_hostile_records_cannot_stop_the_daemon(benchmarks, broker, family, tmp_path, kafka_client):
     fuzz, hostile = benchmarks
     model = fuzz.FAMILIES[family]
@@ -119,6 +144,7 @@ def test_hostile_records_cannot_stop_the_daemon(benchmarks, broker, family, tmp_
         warmup=WARMUP,
         max_record_bytes=fuzz.MAX_RECORD_BYTES,
         takes_strings=model.takes_strings,
+        numeric=model.numeric,
     )
     run = fuzz.run_family(
         broker.bootstrap_servers, model, stream, tmp_path / "state", kafka_client=kafka_client
@@ -129,6 +155,9 @@ def test_hostile_records_cannot_stop_the_daemon(benchmarks, broker, family, tmp_
     assert run.alive_at_end, diagnosis
     assert run.metrics is not None, diagnosis
     assert sum(r.record.kind == "label_duplicate" for r in run.sent) == stream.duplicates
+    # Answers of every kind to asked queries were sent, to queries left open (each learned
+    # one to its own: as many as the daemon asked).
+    assert {r.record.kind for r in run.sent if r.record.kind in stream.asked} == set(stream.asked)
     wrong = {kind: found for kind, found in run.record_problems().items() if found}
     assert wrong == {}, diagnosis
     assert run.stray_problems() == [], diagnosis

@@ -2,7 +2,10 @@
 
 An embedded Kafka-compatible broker, the daemon, a producer of a drifting
 synthetic stream and a simulated annotator (random delay, a little label
-noise), until ``--events`` have been scored or Ctrl-C. With
+noise), until ``--events`` have been scored or Ctrl-C. With ``--task
+regression`` (or a river regressor as ``--model``) the stream's target is a
+number: the annotator answers numbers (some as text, "12.5"), and the status
+line shows the labeled and prequential absolute errors instead of accuracies. With
 ``--bootstrap-servers`` the demo joins an existing Kafka where a daemon of its
 own already serves the topics (as in deploy/compose.yaml): it only produces
 events, answers queries and scores predictions.
@@ -23,6 +26,7 @@ import time
 from streamal.cli.base import UsageError
 from streamal.cli.serve import setup_logging
 from streamal.config import ConfigError, load_config
+from streamal.model import TASKS
 
 __all__ = ["register"]
 
@@ -39,10 +43,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--rate", type=float, default=1000.0, help="events/s (default 1000)")
     parser.add_argument("--budget", type=float, default=0.1, help="(default 0.1)")
+    parser.add_argument(
+        "--task",
+        choices=TASKS,
+        default=None,
+        help="classes (a drifting hyperplane) or numbers (a drifting linear target); "
+        "default: what --model predicts, classification without --model",
+    )
     parser.add_argument("--strategy", default=None, help="(default: as streamal serve)")
     parser.add_argument("--model", default=None, help="(default: as streamal serve)")
     parser.add_argument(
-        "--noise", type=float, default=0.05, help="fraction of wrong labels (default 0.05)"
+        "--noise",
+        type=float,
+        default=0.05,
+        help="fraction of wrong labels: the other class, or a number off by a normal error "
+        "of deviation 5 (default 0.05)",
     )
     parser.add_argument("--metrics-port", type=int, default=9108, help="0 = off (default 9108)")
     parser.add_argument("--seed", type=int, default=0, help="(default 0)")
@@ -64,23 +79,39 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _status(daemon, producer, annotator, scorekeeper, started: float, url: str) -> str:
+def _shown(value: float | None, numeric: bool) -> str:
+    if value is None or math.isnan(value):
+        return "  n/a"
+    return f"{value:5.2f}" if numeric else f"{value:5.1%}"
+
+
+def _status(
+    daemon, producer, annotator, scorekeeper, started: float, url: str, numeric: bool
+) -> str:
     elapsed = max(time.monotonic() - started, 1e-9)
-    prequential = scorekeeper.accuracy
-    prequential_text = "  n/a" if math.isnan(prequential) else f"{prequential:5.1%}"
+    # A numeric target is scored by its absolute error, classes by accuracy.
+    prequential = (
+        f"prequential MAE {_shown(scorekeeper.mae, True)}"
+        if numeric
+        else f"prequential acc {_shown(scorekeeper.accuracy, False)}"
+    )
     if daemon is None:  # the daemon runs elsewhere: report what the topics show
         return (
             f"{producer.sent:>7} events sent {producer.sent / elapsed:>6.0f}/s | "
-            f"labels {annotator.answered:>5} | prequential acc {prequential_text}"
+            f"labels {annotator.answered:>5} | {prequential}"
         )
     decider = daemon.engine.decider
-    estimate = daemon.metrics.value("streamal_deployed_accuracy_ratio", bound="estimate")
-    estimate_text = "  n/a" if estimate is None or math.isnan(estimate) else f"{estimate:5.1%}"
+    if numeric:
+        labeled = daemon.metrics.value("streamal_labeled_absolute_error")
+        score = f"labeled abs err {_shown(labeled, True)}"
+    else:
+        estimate = daemon.metrics.value("streamal_deployed_accuracy_ratio", bound="estimate")
+        score = f"accuracy est. {_shown(estimate, False)}"
     return (
         f"{len(scorekeeper.seen):>7} events {len(scorekeeper.seen) / elapsed:>6.0f}/s | "
         f"labels {annotator.answered:>5} asked {decider.labels_spent:>5} "
         f"({decider.spent_fraction:5.1%} of {decider.budget:.0%} budget) | "
-        f"accuracy est. {estimate_text} | prequential acc {prequential_text}" + url
+        f"{score} | {prequential}" + url
     )
 
 
@@ -121,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
                 "predictions_topic": "streamal.predictions",
                 "budget": args.budget,
                 "strategy": args.strategy,
+                "task": args.task,
                 "model": args.model,
                 "metrics_port": args.metrics_port,
                 "metrics_host": "127.0.0.1",
@@ -137,8 +169,11 @@ def run(args: argparse.Namespace) -> int:
                 daemon = Daemon(config, environ={})
                 serving = threading.Thread(target=daemon.run, name="daemon", daemon=True)
                 serving.start()
+            # The task as the daemon resolved it (a regressor as --model makes it numeric).
+            task = config.engine.task
+            numeric = task == "regression"
             producer = EventProducer(
-                bootstrap_servers, config.events_topic, args.events, args.rate, args.seed
+                bootstrap_servers, config.events_topic, args.events, args.rate, args.seed, task
             )
             annotator = Annotator(
                 bootstrap_servers,
@@ -154,7 +189,11 @@ def run(args: argparse.Namespace) -> int:
                 if config.metrics_port and daemon is not None
                 else ""
             )
-            print(f"broker on {bootstrap_servers}; {args.events} events at {args.rate:g}/s")
+            target = "numbers" if numeric else "classes"
+            print(
+                f"broker on {bootstrap_servers}; {args.events} events at {args.rate:g}/s; "
+                f"{target}, model {config.engine.model}, strategy {config.engine.strategy}"
+            )
             for actor in (annotator, scorekeeper, producer):
                 actor.start()
             started = time.monotonic()
@@ -178,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
                     )
                     break
                 if now - shown >= (0.5 if interactive else 5.0):
-                    line = _status(daemon, producer, annotator, scorekeeper, started, url)
+                    line = _status(daemon, producer, annotator, scorekeeper, started, url, numeric)
                     print(f"\r{line}" if interactive else line, end="" if interactive else "\n")
                     sys.stdout.flush()
                     shown = now
@@ -186,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
             if not stopping.is_set():
                 # The last queries are still with the annotator: let its answers out.
                 stopping.wait(annotator.delay[1] + 0.5)
-            final = _status(daemon, producer, annotator, scorekeeper, started, url)
+            final = _status(daemon, producer, annotator, scorekeeper, started, url, numeric)
             print(f"\r{final}" if interactive else final)
             for actor in (producer, annotator, scorekeeper):
                 actor.stopping.set()

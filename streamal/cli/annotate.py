@@ -37,6 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from streamal.classes import ClassSchema, UnknownClass, coerce
 from streamal.cli.base import UsageError, add_labeling_flags, config_from_args
@@ -204,6 +205,24 @@ def _schema_of(query: Query) -> ClassSchema:
     return schema
 
 
+def _key(
+    text: str, default: Hashable | None, what: str, show: Callable[[Any], str]
+) -> Reply | None:
+    """The keys every answer takes: ``q`` quits, ``s`` skips, Enter accepts the model's ``what``.
+
+    ``None`` when ``text`` is none of them, and is the answer itself.
+    """
+    if text == "q":
+        return Reply(Action.QUIT)
+    if text == "s":
+        return Reply(Action.SKIP, "skipped")
+    if text:
+        return None
+    if default is None:
+        return Reply(Action.SKIP, f"no {what}: skipped")
+    return Reply(Action.SEND, f"accepted the {what}: {show(default)}", default)
+
+
 @dataclass(frozen=True, slots=True)
 class Choices:
     """The classes one query may be answered with, and the model's guess among them.
@@ -280,14 +299,8 @@ class Choices:
     def read(self, line: str) -> Reply:
         """What ``line`` answers: a class to send, a skip, a quit, or why to ask again."""
         text = line.strip()
-        if text == "q":
-            return Reply(Action.QUIT)
-        if text == "s":
-            return Reply(Action.SKIP, "skipped")
-        if not text:
-            if self.guess is None:
-                return Reply(Action.SKIP, "no guess: skipped")
-            return Reply(Action.SEND, f"accepted the guess: {_spell(self.guess)}", self.guess)
+        if (reply := _key(text, self.guess, "guess", _spell)) is not None:
+            return reply
         if text.startswith("+") and text[1:].strip():
             return self._new(text[1:].strip())
         if not self.classes:
@@ -383,15 +396,8 @@ class NumberAnswer:
     def read(self, line: str) -> Reply:
         """What ``line`` answers: a number to send, a skip, a quit, or why to ask again."""
         text = line.strip()
-        if text == "q":
-            return Reply(Action.QUIT)
-        if text == "s":
-            return Reply(Action.SKIP, "skipped")
-        if not text:
-            if self.prediction is None:
-                return Reply(Action.SKIP, "no prediction: skipped")
-            said = f"accepted the prediction: {_number(self.prediction)}"
-            return Reply(Action.SEND, said, self.prediction)
+        if (reply := _key(text, self.prediction, "prediction", _number)) is not None:
+            return reply
         value = coerce(text, "float")
         if value is None:
             hint = f"{text!r} is not a number: type a finite number (e.g. 2.5), s to skip"

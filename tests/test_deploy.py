@@ -87,6 +87,8 @@ SERVE_FLAGS = frozenset(
         "--ssl-keyfile",
         # the Kafka client library: kafka-python or librdkafka (issue 13)
         "--kafka-client",
+        # classes or numbers (issue 15)
+        "--task",
     }
 )
 DEMO_FLAGS = frozenset({"--bootstrap-servers", "--events"})
@@ -386,12 +388,12 @@ def test_numba_warmup_script_fills_the_cache(tmp_path):
 
 
 def check_config(config: dict) -> None:
-    from streamal.decider import STRATEGIES
+    from streamal.decider import strategies_for
     from streamal.model import parse_model_spec
 
     assert set(config) <= CONFIG_KEYS, set(config) - CONFIG_KEYS
     assert isinstance(config.get("kafka", {}), dict)
-    assert config["strategy"] in STRATEGIES
+    assert config["strategy"] in strategies_for(config.get("task", "classification"))
     assert 0 < config["budget"] <= 1
     parse_model_spec(config["model"])
     assert config["metrics_port"] == METRICS_PORT

@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 BENCH_VENV := benchmarks/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 QUALITY_ARGS ?=
+REGRESSION_ARGS ?=
 
 # Label Studio's own environment: tests/test_label_studio.py runs the real server from it
 # (its Django stack must not meet streamal's dependencies), on a copy of an empty database
@@ -18,7 +19,7 @@ LS_VENV := tests/.venv-label-studio
 LS_STAMP := $(LS_VENV)/.installed
 LS_DATABASE := $(abspath $(LS_VENV))/migrated.sqlite3
 
-.PHONY: test demo lint bench bench-quality clean clean-cache promtool
+.PHONY: test demo lint bench bench-quality bench-regression clean clean-cache promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -77,6 +78,11 @@ bench: $(STAMP) $(BENCH_STAMP)
 # e.g. make bench-quality QUALITY_ARGS="--quick"
 bench-quality: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/quality.py $(QUALITY_ARGS)
+
+# The regression quality benchmark needs nothing beyond streamal: it runs in the main .venv.
+# e.g. make bench-regression REGRESSION_ARGS="--quick"
+bench-regression: $(STAMP)
+	$(BIN)/python benchmarks/quality_regression.py $(REGRESSION_ARGS)
 
 clean-cache:  # numba keys its cache on the jitted function's own file only: clear it after editing a callee
 	find streamal -name "*.nbi" -o -name "*.nbc" | xargs rm -f

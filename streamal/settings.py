@@ -112,9 +112,9 @@ class EngineSettings:
 
     A river regressor makes the task a numeric one, with its own default strategy:
 
-    >>> settings = EngineSettings("linear_model.LinearRegression()")
+    >>> settings = EngineSettings("forest.ARFRegressor(seed=42)")
     >>> settings.task, settings.strategy
-    ('regression', 'leverage')
+    ('regression', 'committee_variance')
 
     """
 

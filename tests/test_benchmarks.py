@@ -10,6 +10,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import importlib.util
+import json
 import math
 import re
 import subprocess
@@ -115,7 +116,28 @@ def test_quality(tmp_path):
         assert (tmp_path / "quality_quick_skactiveml.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("module", ["results_md", "quality"])
+def test_quality_regression(tmp_path):
+    out, written = run_quick("quality_regression.py", tmp_path, "--plots", str(tmp_path))
+    # "MAE ± standard error (spent %)" for every strategy at 5 and 10 %
+    cells = re.findall(r"\| (\d+\.?\d*(?:e[+-]\d+)?) ± [\d.e+-]+ \((\d+\.\d)\)", out)
+    assert len(cells) >= 2 * 4  # random, periodic and the regression rules, at two budgets
+    for mae, spent in cells:
+        assert 0.0 < float(mae) < 100.0  # Friedman's target spans about ±30
+        assert 0.0 < float(spent) <= 20.0
+    # the criteria: wins over random, mean reduction, worst spending, at each budget
+    criteria = re.findall(r"(\d)/1, ([+-]\d+\.\d) %, ±(\d+\.\d\d) pt", out)
+    assert criteria and all(int(w) <= 1 and abs(float(r)) < 100 for w, r, _ in criteria)
+    assert "non-finite cells: 0" in out
+    assert re.search(r"Chosen on all streams: `.+` with `\w+`", out)
+    assert "## Regression quality (quick)" in written
+    runs = json.loads((tmp_path / "quality_regression_quick.json").read_text())
+    assert {r["stream"] for r in runs} == {"Friedman gra"} and {r["seed"] for r in runs} == {0}
+    assert all(math.isfinite(r["mae"]) and r["events"] == 600 for r in runs)
+    full = [r for r in runs if r["budget"] == 1.0]
+    assert full and all(r["spent"] == 1.0 for r in full)
+
+
+@pytest.mark.parametrize("module", ["results_md", "quality", "quality_regression"])
 def test_doctests(module, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

@@ -204,6 +204,59 @@ def test_unknown_utilities_are_asked_only_while_labels_are_owed(manager):
     assert math.isnan(decider.threshold)
 
 
+# --- the even share -----------------------------------------------------------------------
+
+
+def even_turns(rate: float, n: int) -> list[int]:
+    """The events t (from 1) with ⌈rate·t⌉ > ⌈rate·(t - 1)⌉, by integer arithmetic."""
+    num, den = round(rate * 1000), 1000
+    return [t for t in range(1, n + 1) if -(-num * t // den) > -(-num * (t - 1) // den)]
+
+
+@pytest.mark.parametrize("strategy", ["interval_width", "committee_variance", "leverage"])
+def test_the_even_share_asks_its_turns_whatever_the_utility(strategy):
+    # b = 0.2, f = 0.5: a turn every 1 / (f b) = 10 events, from the first: 1, 11, 21, …
+    n = 2000
+    turns = np.array(even_turns(0.1, n)) - 1
+    assert turns[:3].tolist() == [0, 10, 20]
+    sigma = np.ones(n)
+    sigma[turns] = 1e-6  # the turns have the lowest utility of all
+    rows = np.column_stack([np.zeros(n), sigma])
+    committee = rows[:, None, :1] + sigma[:, None, None] * np.array([-1.0, 1.0])[None, :, None]
+    features = np.ones((n, 1)) * sigma[:, None]  # leverage grows with |x|
+    own = {"intercept": 0} if strategy == "leverage" else {}
+    decider = regression(strategy, 0.2, even_share=0.5, n_features=1, **own)
+    queried, _ = decider.decide(rows, features=features, committee=committee)
+    assert queried[turns].all()
+    assert abs(queried.mean() - 0.2) <= 0.01
+    # Without the share the lowest utilities are never asked (but the first, owed a label).
+    alone = regression(strategy, 0.2, even_share=0.0, n_features=1, **own)
+    queried, _ = alone.decide(rows, features=features, committee=committee)
+    assert not queried[turns[1:]].any()
+
+
+def test_the_even_share_moves_the_quantile_filter_to_the_rest_of_the_budget():
+    # Balancing off (a huge tolerance): the filter alone asks the top (1 - f) b = 10 % of the
+    # utilities, and the turns the other 10 %.
+    n = 40_000
+    sigma = np.random.default_rng(4).gamma(2.0, size=n)
+    rows = np.column_stack([np.zeros(n), sigma])
+    decider = regression("interval_width", 0.2, even_share=0.5, tolerance=1e12, seed=0)
+    queried, _ = decider.decide(rows)
+    turns = np.zeros(n, dtype=bool)
+    turns[np.array(even_turns(0.1, n)) - 1] = True
+    assert queried[turns].all() and turns.sum() == 4000
+    by_utility = queried & ~turns
+    assert abs(by_utility.sum() / (~turns).sum() - 0.1) <= 0.01
+    assert sigma[by_utility].min() >= np.quantile(sigma, 0.8)
+
+
+def test_even_share_is_checked():
+    for bad in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError, match="even_share of 'interval_width' must be in"):
+            regression("interval_width", even_share=bad)
+
+
 def test_an_untrained_committee_still_gets_labels():
     # Members that all predict 0 agree exactly: u = 0 for every event, and no θ₀ yet.
     for manager in ("biqf", "estimated"):
@@ -261,7 +314,7 @@ def test_strategies_and_measures_by_task():
         "interval_width",
     ]
     assert strategies_for("classification") == list(STRATEGIES)
-    assert DEFAULT_REGRESSION_STRATEGY == "leverage" in REGRESSION_STRATEGIES
+    assert DEFAULT_REGRESSION_STRATEGY == "committee_variance" in REGRESSION_STRATEGIES
     assert measures_for("regression") == ["interval_width", "committee_variance", "leverage"]
     assert "margin" in measures_for("classification")
     with pytest.raises(ValueError, match="unknown task 'ranking'"):

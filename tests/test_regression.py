@@ -88,7 +88,7 @@ def test_predictions_carry_the_value_and_deviation():
 
 def test_the_task_follows_the_model_and_picks_its_defaults():
     settings = EngineSettings(task="regression")
-    assert settings.model.endswith("BayesianLinearRegression()")
+    assert settings.model.endswith("forest.ARFRegressor(seed=42)")
     assert build_engine(settings).model.is_regressor
     assert EngineSettings("forest.ARFRegressor()").task == "regression"
     assert EngineSettings().task == "classification"

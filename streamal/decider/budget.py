@@ -146,6 +146,16 @@ def _window_insert(state: np.ndarray, w: int, utility: float) -> None:
     state[L.WINDOW_COUNT] = count + 1
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def even_share(params: np.ndarray) -> float:
+    """The share of the budget a regression rule asks at an even pace (0 for the others).
+
+    A decider pickled before the slot existed has a shorter params array, and numba does
+    not check bounds: there the share is 0.
+    """
+    return params[L.EVEN_SHARE] if params.shape[0] > L.EVEN_SHARE else 0.0
+
+
 @numba.njit(cache=True, nogil=True)
 def allows_biqf(params: np.ndarray, state: np.ndarray, utility: float) -> bool:
     if math.isnan(utility):
@@ -157,8 +167,10 @@ def allows_biqf(params: np.ndarray, state: np.ndarray, utility: float) -> bool:
     sorted_ = L.N_SCALARS + w
     count = int(state[L.WINDOW_COUNT])
     budget = params[L.BUDGET]
-    # numpy's default ("linear") quantile of the window at level 1 - b.
-    position = (1.0 - budget) * (count - 1)
+    # numpy's default ("linear") quantile of the window at level 1 - b, or 1 - (1 - f) b
+    # when a share f of the budget is asked at an even pace instead (the regression rules).
+    level = budget * (1.0 - even_share(params))
+    position = (1.0 - level) * (count - 1)
     lo = math.floor(position)
     hi = min(lo + 1, count - 1)
     low_value = state[sorted_ + lo]

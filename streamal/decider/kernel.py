@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -60,6 +62,14 @@ def _decide_one(
     written out in the loop: a call that is not inlined costs more than a
     whole threshold decision, and constant codes let LLVM unswitch the loop.
     """
+    regression = rule == utility_threshold.RULE or rule == leverage.RULE
+    if regression and utility_threshold.even_turn(params, state):
+        # The even share's turn: asked whatever the utility, which the window still sees.
+        if manager == budget.BIQF and not math.isnan(u):
+            budget.allows_biqf(params, state, u)
+        ask = not blocked and (not capped or budget.within_cap(params, state))
+        budget.record(params, state, ask)
+        return ask
     if manager == budget.BIQF:
         ask = budget.allows_biqf(params, state, u)
     elif manager == budget.NONE:

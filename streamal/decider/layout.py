@@ -61,7 +61,8 @@ RIDGE = 35  # leverage: λ of the design matrix A = λI + Σ x x'
 INTERCEPT = 36  # leverage: 1.0 puts a constant column before the feature rows
 COVERAGE = 37  # interval width: coverage of the central prediction interval
 INTERVAL_Z = 38  # interval width: the normal quantile z of that coverage, (1 + c) / 2
-N_PARAMS = 39
+EVEN_SHARE = 39  # regression rules: share f of the budget asked at an even pace
+N_PARAMS = 40
 
 # state
 SEEN = 0  # events decided

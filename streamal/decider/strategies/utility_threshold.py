@@ -17,6 +17,17 @@ budget manager:
   ``ln(10⁶) / s ≈ 1400`` queries to reach a utility of 10⁶ and ask blindly
   meanwhile); a drift restart forgets it again.
 
+A share ``f`` of the budget (``even_share``) can be asked at an even pace
+instead, whatever the utility: the event ``t`` is asked when
+``⌈f b t⌉ > ⌈f b (t - 1)⌉`` (events 1, 1 + 1/(f b), 1 + 2/(f b)…, the
+first at once), and the utility asks for the rest, its quantile filter set
+at ``1 - (1 - f) b`` (its count of labels owed still counts every label, so
+the whole holds ``b``). A utility rule alone asks where the model is unsure,
+and on some streams that is a corner of the feature space the model then
+over-learns; labels at an even pace keep every region and every stretch of
+the stream in view (on time-ordered streams the recent past is what predicts
+best), and give the model its first label at the first event.
+
 An unknown utility (NaN: no σ from the model, fewer than two committee
 members) moves neither threshold nor quantile window, and is asked only while
 labels are owed (``q < b t`` after ``t`` events and ``q`` labels), so a model
@@ -48,9 +59,11 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.base import Strategy
-from streamal.decider.budget import BIQF
+from streamal.decider.budget import BIQF, even_share
 
 RULE = 14
+#: the share of the budget asked at an even pace unless told otherwise
+EVEN_SHARE = 0.0
 #: the threshold never falls below this, or multiplying could not lift it off zero again
 THETA_FLOOR = 1e-300
 
@@ -59,6 +72,30 @@ THETA_FLOOR = 1e-300
 def labels_owed(params: np.ndarray, state: np.ndarray) -> bool:
     """Whether fewer labels were spent than ``b`` times the events seen (this one included)."""
     return params[L.BUDGET] * state[L.SEEN] - state[L.QUERIED] > 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def even_turn(params: np.ndarray, state: np.ndarray) -> bool:
+    """Whether this event (``t = state[SEEN]``, counted) is a turn of the even share.
+
+    ``⌈f b t⌉ > ⌈f b (t - 1)⌉``, with a little slack for rounding (``f b t`` that
+    is a whole number in exact arithmetic must not round up to the next).
+
+    >>> params = np.zeros(L.N_PARAMS); params[L.BUDGET] = 0.2; params[L.EVEN_SHARE] = 0.5
+    >>> state = np.zeros(L.N_SCALARS)
+    >>> turns = []
+    >>> for t in range(1, 31):
+    ...     state[L.SEEN] = t
+    ...     turns += [t] if even_turn(params, state) else []
+    >>> turns
+    [1, 11, 21]
+    """
+    rate = even_share(params) * params[L.BUDGET]
+    if not rate > 0.0:
+        return False
+    t = state[L.SEEN]
+    slack = 1e-9
+    return math.ceil(rate * t - slack) > math.ceil(rate * (t - 1.0) - slack)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -103,12 +140,19 @@ class UtilityThreshold(Strategy):
         positive utility.
     step
         Relative threshold step ``s`` (0.01, Žliobaitė's).
+    even_share
+        Share ``f`` of the budget asked at an even pace, in [0, 1) (0: the
+        utility alone, as in the papers).
     """
 
     rule = RULE
     budget_manager = BIQF
     tasks = frozenset({"regression"})
-    parameters = {"theta": (L.THETA0, math.nan), "step": (L.STEP, 0.01)}
+    parameters = {
+        "theta": (L.THETA0, math.nan),
+        "step": (L.STEP, 0.01),
+        "even_share": (L.EVEN_SHARE, EVEN_SHARE),
+    }
 
     @classmethod
     def resolve(cls, budget: float, given: dict[str, float]) -> dict[int, float]:
@@ -116,4 +160,6 @@ class UtilityThreshold(Strategy):
         theta = slots[L.THETA0]
         if not (math.isnan(theta) or theta > 0.0) or not 0.0 < slots[L.STEP] < 1.0:
             raise ValueError(f"theta of {cls.name!r} must be positive and step in (0, 1)")
+        if not 0.0 <= slots[L.EVEN_SHARE] < 1.0:
+            raise ValueError(f"even_share of {cls.name!r} must be in [0, 1)")
         return slots

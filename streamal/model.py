@@ -458,6 +458,11 @@ class Model:
         return found
 
     @property
+    def gives_distribution(self) -> bool:
+        """Whether the regressor predicts a distribution, hence its own deviation."""
+        return self.is_regressor and _gives_distribution(self.estimator)
+
+    @property
     def is_committee(self) -> bool:
         """Whether the classifier is an ensemble (maybe after transformers) whose members vote."""
         return self._committee() is not None
@@ -500,7 +505,7 @@ class Model:
         ensemble's members, else NaN (unknown).
         """
         rows = np.full((len(xs), 2), math.nan)
-        if _gives_distribution(self.estimator):
+        if self.gives_distribution:
             for i, x in enumerate(xs):
                 dist = self.estimator.predict_one(x, with_dist=True)
                 rows[i] = dist.mu, dist.sigma

@@ -43,6 +43,7 @@ __all__ = [
     "SettingsError",
     "build_engine",
     "configure_engine",
+    "default_strategy",
     "require_positive",
 ]
 
@@ -144,8 +145,7 @@ class EngineSettings:
         if self.model is None:
             object.__setattr__(self, "model", DEFAULT_MODELS.get(task, DEFAULT_MODELS[TASKS[0]]))
         if self.strategy is None:
-            default = DEFAULT_REGRESSION_STRATEGY if task == "regression" else DEFAULT_STRATEGY
-            object.__setattr__(self, "strategy", default)
+            object.__setattr__(self, "strategy", default_strategy(task, self.model))
 
     def check(self) -> EngineSettings:
         """Raise :class:`SettingsError` on the first setting that cannot be used."""
@@ -227,6 +227,33 @@ class EngineSettings:
             seed=self.seed,
             **parameters,
         )
+
+
+def default_strategy(task: str, model: str | base.Estimator) -> str:
+    """The strategy used when none is named, for ``task`` and ``model``.
+
+    For classes, :data:`~streamal.decider.DEFAULT_STRATEGY`. For a numeric
+    target, :data:`~streamal.decider.DEFAULT_REGRESSION_STRATEGY` (committee
+    variance) when the model is an ensemble; else the width of its predictive
+    interval when it has one; else the leverage of the event, which needs
+    nothing of the model.
+
+    >>> default_strategy("regression", "forest.ARFRegressor()")
+    'committee_variance'
+    >>> default_strategy("regression", "linear_model.BayesianLinearRegression()")
+    'interval_width'
+    >>> default_strategy("regression", "linear_model.LinearRegression()")
+    'leverage'
+    """
+    if task != "regression":
+        return DEFAULT_STRATEGY
+    try:
+        built = Model(model)
+    except ModelSpecError:
+        return DEFAULT_REGRESSION_STRATEGY  # check() says what is wrong with the model
+    if built.is_committee:
+        return DEFAULT_REGRESSION_STRATEGY
+    return "interval_width" if built.gives_distribution else "leverage"
 
 
 def _task_of(model: str | base.Estimator | None) -> str | None:

@@ -44,7 +44,7 @@ from streamal.replay import (
     replay,
 )
 from streamal.report import render_annotators, render_table, save_plot
-from streamal.settings import EngineSettings, SettingsError
+from streamal.settings import EngineSettings, SettingsError, default_strategy
 
 __all__ = ["register"]
 
@@ -91,8 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strategy",
         help=f"NAME[,NAME…] or 'all' (default: {DEFAULT_STRATEGY}; for regression "
-        f"{DEFAULT_REGRESSION_STRATEGY}); one of {', '.join(ALL_STRATEGIES)} that is for "
-        "the task",
+        f"{DEFAULT_REGRESSION_STRATEGY} with an ensemble model, else interval_width with a "
+        "model that predicts a distribution, else leverage); one of "
+        f"{', '.join(ALL_STRATEGIES)} that is for the task",
     )
     p.add_argument("--budget", default="0.1", help="B[,B…], each in (0, 1] (default: 0.1)")
     p.add_argument(
@@ -320,8 +321,7 @@ def run(args: argparse.Namespace) -> int:
     global _ROWS, _PROGRESS
     task = args.task or (task_of_spec(args.model) if args.model else None) or TASKS[0]
     args.model = args.model or DEFAULT_MODELS[task]
-    default = DEFAULT_REGRESSION_STRATEGY if task == "regression" else DEFAULT_STRATEGY
-    args.strategy = args.strategy or default
+    args.strategy = args.strategy or default_strategy(task, args.model)
     strategies = _strategies(args.strategy, task)
     budgets = _budgets(args.budget)
     annotators = parse_annotators(args.annotators) if args.annotators else ()

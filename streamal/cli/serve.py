@@ -35,7 +35,8 @@ _FLAGS = {
     "default: what --model predicts, classification without --model",
     "model": f"river model spec (default {ENGINE.model}; for regression {DEFAULT_REGRESSOR})",
     "strategy": f"query strategy (default {ENGINE.strategy}; for regression "
-    f"{DEFAULT_REGRESSION_STRATEGY})",
+    f"{DEFAULT_REGRESSION_STRATEGY} with an ensemble model, else interval_width with a model "
+    "that predicts a distribution, else leverage)",
     "budget-manager": "estimated, biqf or none (random and periodic only): override the "
     "strategy's budget manager",
     "classes": "the stream's classes, e.g. spam,ham (true,false: booleans; 0,1,2: integers): "

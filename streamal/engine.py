@@ -466,7 +466,7 @@ class Engine:
         if model.is_regressor:
             if self.decider.needs_committee:
                 committee = model.committee_values(xs)
-            return model.predict_values(xs), committee
+            return model.predict_values(xs, committee), committee
         if self.decider.needs_committee:
             committee = model.committee_proba(xs)
         return model.predict_proba(xs), committee

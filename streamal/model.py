@@ -496,13 +496,16 @@ class Model:
                         proba[i, m, column[c]] = p
         return proba
 
-    def predict_values(self, xs: Sequence[dict]) -> np.ndarray:
+    def predict_values(
+        self, xs: Sequence[dict], committee: np.ndarray | None = None
+    ) -> np.ndarray:
         """A regressor's rows: its predicted value and predictive standard deviation, events × 2.
 
         The deviation is the model's own where it gives a predictive
         distribution (``predict_one(x, with_dist=True)``, as
         ``linear_model.BayesianLinearRegression``), else the spread of an
-        ensemble's members, else NaN (unknown).
+        ensemble's members (``committee``, when :meth:`committee_values` was
+        already asked for them), else NaN (unknown).
         """
         rows = np.full((len(xs), 2), math.nan)
         if self.gives_distribution:
@@ -512,7 +515,8 @@ class Model:
         else:
             rows[:, 0] = [self.estimator.predict_one(x) for x in xs]
             if self.is_committee:
-                rows[:, 1] = _spread(self.committee_values(xs))
+                members = self.committee_values(xs) if committee is None else committee
+                rows[:, 1] = _spread(members)
         return rows
 
     def committee_values(self, xs: Sequence[dict]) -> np.ndarray:

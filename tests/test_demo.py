@@ -83,7 +83,7 @@ def test_demo_runs_a_numeric_target_with_the_tasks_defaults():
         [
             STREAMAL, "demo", "--task", "regression",
             # Slower than the daemon goes, on a busy machine too: labels wait behind events.
-            "--events", "1500", "--rate", "250", "--metrics-port", "0",
+            "--events", "3000", "--rate", "250", "--metrics-port", "0",
         ],
         capture_output=True,
         text=True,
@@ -101,10 +101,12 @@ def test_demo_runs_a_numeric_target_with_the_tasks_defaults():
     )
     assert found, final
     scored, asked, labeled, prequential = found.groups()
-    assert int(scored) == 1500
-    assert 0.05 * 1500 <= int(asked) <= 0.2 * 1500
+    assert int(scored) == 3000
+    assert 0.05 * 3000 <= int(asked) <= 0.2 * 3000
     # The target averages 0, 3.9 from it on average (what a model that learned nothing
     # scores; more on the queried events, far out), with noise of deviation 1 (0.8 at
-    # best): measured 1.8–2.1 on the labels and 2.9–3.1 on every event.
+    # best). The default forest learns slower than a linear model: measured 2.0 on the
+    # labels and 2.1 on every event after 3000 events (2.8 and 3.2 after 1500, and 3.6 on
+    # the labels on a busy machine).
     assert float(labeled) < 3.0
     assert float(prequential) < 3.5

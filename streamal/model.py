@@ -496,9 +496,7 @@ class Model:
                         proba[i, m, column[c]] = p
         return proba
 
-    def predict_values(
-        self, xs: Sequence[dict], committee: np.ndarray | None = None
-    ) -> np.ndarray:
+    def predict_values(self, xs: Sequence[dict], committee: np.ndarray | None = None) -> np.ndarray:
         """A regressor's rows: its predicted value and predictive standard deviation, events × 2.
 
         The deviation is the model's own where it gives a predictive

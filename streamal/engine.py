@@ -387,20 +387,22 @@ class Engine:
             event, row = events[decided[j]], rows[decided[j]]
             # A regressor that has learned nothing still says a number; it is no prediction.
             guess = None if numeric and not self.model.version else y_pred[decided[j]]
-            query = Query(
-                event.id,
-                event.ts,
-                event.x,
-                {} if numeric else dict(zip(classes, row, strict=True)),
-                scores[j],
-                self.decider.strategy,
-                self.model.version,
-                known,
-                chances[j],
+            told = numeric and guess is not None
+            queries.append(
+                Query(
+                    event.id,
+                    event.ts,
+                    event.x,
+                    {} if numeric else dict(zip(classes, row, strict=True)),
+                    scores[j],
+                    self.decider.strategy,
+                    self.model.version,
+                    known,
+                    chances[j],
+                    guess if told else None,
+                    _known(row[1]) if told else None,
+                )
             )
-            if numeric and guess is not None:
-                query = replace(query, prediction=guess, std=_known(row[1]))
-            queries.append(query)
             confidence = max(row) if row and not numeric else None
             pending = PendingQuery(
                 event.id,

@@ -121,7 +121,7 @@ def at_once(strategy: str) -> str:
 SPEND_TOLERANCE = 0.005
 
 
-def _rows(pairs) -> list[Row]:
+def rows_of(pairs) -> list[Row]:
     # Generators name features by int; strings keep every model (and pandas) happy.
     return [
         Row(
@@ -135,11 +135,11 @@ def _rows(pairs) -> list[Row]:
 
 
 def _bundled(dataset, cap: int) -> Callable[[int, int], list[Row]]:
-    return lambda n, seed: _rows(itertools.islice(dataset(), min(cap, n)))
+    return lambda n, seed: rows_of(itertools.islice(dataset(), min(cap, n)))
 
 
 def _synthetic(make) -> Callable[[int, int], list[Row]]:
-    return lambda n, seed: _rows(itertools.islice(make(n, seed), n))
+    return lambda n, seed: rows_of(itertools.islice(make(n, seed), n))
 
 
 def _drift(before, after, n: int, seed: int, width: int, position: int | None = None):

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from quality import decider_options, parse_variant, settings_options
+from quality import decider_options, parse_variant, rows_of, settings_options
 from results_md import BENCHMARKS, add_output_arguments, environment, markdown_table, write_section
 from river import datasets
 from river.datasets import synth
@@ -86,17 +86,9 @@ MODELS = (
 )
 
 
-def _rows(pairs) -> list[Row]:
-    # Generators name features by int; strings keep every model (and pandas) happy.
-    return [
-        Row(
-            id=str(i),
-            x={(f"x{k}" if isinstance(k, int) else k): v for k, v in x.items()},
-            ts=float(i),
-            y=float(y),
-        )
-        for i, (x, y) in enumerate(pairs)
-    ]
+def _numbers(pairs) -> list[Row]:
+    """The rows of ``(x, y)`` pairs, targets as floats (a generator may give ints)."""
+    return rows_of((x, float(y)) for x, y in pairs)
 
 
 def _clock(x: dict) -> dict:
@@ -111,11 +103,11 @@ def _clock(x: dict) -> dict:
 
 
 def _bundled(dataset, transform: Callable[[dict], dict] = dict) -> Callable[[int, int], list]:
-    return lambda n, seed: _rows((transform(x), y) for x, y in itertools.islice(dataset(), n))
+    return lambda n, seed: _numbers((transform(x), y) for x, y in itertools.islice(dataset(), n))
 
 
 def _synthetic(make) -> Callable[[int, int], list[Row]]:
-    return lambda n, seed: _rows(itertools.islice(make(n, seed), n))
+    return lambda n, seed: _numbers(itertools.islice(make(n, seed), n))
 
 
 def _friedman(kind: str) -> Callable[[int, int], list[Row]]:

@@ -24,7 +24,7 @@ from streamal.decider import (
     DEFAULT_REGRESSION_STRATEGY,
     DEFAULT_STRATEGY,
     Decider,
-    strategies_for,
+    check_strategy,
 )
 from streamal.decider.strategies.bandit import RANDOM_SHARE
 from streamal.engine import Engine
@@ -151,10 +151,10 @@ class EngineSettings:
         """Raise :class:`SettingsError` on the first setting that cannot be used."""
         if self.task not in TASKS:
             raise SettingsError(f"unknown task {self.task!r} (choose from: {', '.join(TASKS)})")
-        if self.strategy not in strategies_for(self.task):
-            known = ", ".join(strategies_for(self.task))
-            kind = "strategy for " + self.task if self.strategy in ALL_STRATEGIES else "strategy"
-            raise SettingsError(f"unknown {kind} {self.strategy!r} (choose from: {known})")
+        try:
+            check_strategy(self.strategy, self.task)
+        except ValueError as e:
+            raise SettingsError(str(e)) from None
         if self.budget_manager is not None and self.budget_manager not in BUDGET_MANAGERS:
             raise SettingsError(
                 f"unknown budget manager {self.budget_manager!r} "

@@ -213,7 +213,7 @@ def test_jsonl_and_river_inputs(tmp_path):
         (
             lambda p: p.write_text("a,y\n1,2.5\n"),
             ["--task", "regression", "--strategy", "variable_uncertainty"],
-            "unknown strategy for regression 'variable_uncertainty' (choose from: random, ",
+            "strategy 'variable_uncertainty' is not made for regression (choose from: random, ",
         ),
         (
             lambda p: p.write_text("a,y\n1,2.5\n"),

@@ -23,6 +23,7 @@ from streamal.decider import (
     DEFAULT_REGRESSION_STRATEGY,
     DEFAULT_STRATEGY,
     Decider,
+    check_strategy,
     strategies_for,
 )
 from streamal.decider.strategies.bandit import RANDOM_SHARE
@@ -187,11 +188,11 @@ def _strategies(text: str, task: str) -> list[str]:
     if text.strip() == "all":
         return strategies_for(task)
     names = [s.strip() for s in text.split(",") if s.strip()]
-    known = strategies_for(task)
     for name in names:
-        if name not in known:
-            kind = f"strategy for {task}" if name in ALL_STRATEGIES else "strategy"
-            raise UsageError(f"unknown {kind} {name!r} (choose from: {', '.join(known)})")
+        try:
+            check_strategy(name, task)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     if not names:
         raise UsageError("--strategy needs at least one name")
     return list(dict.fromkeys(names))

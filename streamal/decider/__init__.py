@@ -9,6 +9,7 @@ from streamal.decider.decider import (
     DEFAULT_STRATEGY,
     Decider,
     budget_managers_of,
+    check_strategy,
     strategies_for,
 )
 from streamal.decider.measures import MEASURES, measures_for
@@ -26,6 +27,7 @@ __all__ = [
     "Decider",
     "Strategy",
     "budget_managers_of",
+    "check_strategy",
     "measures_for",
     "strategies_for",
 ]

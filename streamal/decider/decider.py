@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "Decider",
     "budget_managers_of",
+    "check_strategy",
     "strategies_for",
 ]
 
@@ -69,6 +70,24 @@ def budget_managers_of(strategy: str) -> list[str]:
 
 def _name_of(code: int, names: dict[str, int]) -> str:
     return next(name for name, c in names.items() if c == code)
+
+
+def check_strategy(strategy: str, task: str) -> None:
+    """Raise ``ValueError`` unless ``strategy`` is one made for ``task``; the one-line why.
+
+    >>> check_strategy("leverage", "classification")
+    Traceback (most recent call last):
+    ...
+    ValueError: strategy 'leverage' is not made for classification (choose from: random, ...)
+    """
+    known = strategies_for(task)
+    if strategy in known:
+        return
+    if strategy in ALL_STRATEGIES:
+        raise ValueError(
+            f"strategy {strategy!r} is not made for {task} (choose from: {', '.join(known)})"
+        )
+    _check_choice("strategy", strategy, known)
 
 
 def _check_choice(kind: str, value: str, choices) -> None:
@@ -172,13 +191,7 @@ class Decider:
         task: str = "classification",
         **parameters: float,
     ) -> None:
-        _check_choice("strategy", strategy, ALL_STRATEGIES)
-        _check_choice("task", task, TASKS)
-        if strategy not in strategies_for(task):
-            raise ValueError(
-                f"strategy {strategy!r} is not made for {task} "
-                f"(choose from: {', '.join(strategies_for(task))})"
-            )
+        check_strategy(strategy, task)
         if not (isinstance(budget, int | float) and 0.0 < budget <= 1.0):
             raise ValueError(f"budget must be in (0, 1], got {budget!r}")
         if int(window) < 1 or int(biqf_window) < 1 or not tolerance > 0 or int(n_features) < 1:

@@ -472,7 +472,8 @@ def strategy_leave_one_out(summary: dict, streams: list[str]) -> str:
         )
 
     lines = []
-    for out in streams if len(streams) > 1 else ():
+    # A variants-only run has no rule of the main grid to rank.
+    for out in streams if len(streams) > 1 and rules else ():
         kept = [s for s in streams if s != out]
         ranked = sorted(rules, key=lambda r: -mean_reduction(r, kept))
         lines.append(

@@ -100,9 +100,9 @@ class Daemon:
         self.store = SnapshotStore(state_dir, snapshot_key(state_dir, environ))
         #: the live state, exactly what a snapshot writes
         self.state = restore(self.store, config.engine)
-        self._show_deployed_accuracy()  # a restart resumes the estimate the snapshot kept
         self.numeric = self.engine.model.is_regressor
-        # A numeric target is scored by its error; the deployed-accuracy estimate is for classes.
+        self._show_deployed()  # a restart resumes the estimate the snapshot kept
+        # A numeric target is scored by its error, and its deployed estimate is of the error.
         self.accuracy = RollingError() if self.numeric else RollingAccuracy()
         self.labeled_score = (
             self.metrics.labeled_error if self.numeric else self.metrics.labeled_accuracy
@@ -441,7 +441,9 @@ class Daemon:
         decisions = self.engine.process(good, redone)
         self.metrics.decision_latency.observe(time.perf_counter() - started)
         proba = decisions.proba
-        if not self.numeric:
+        if self.numeric:
+            self.state.deployed_error.see(len(good))
+        else:
             self.state.deployed.see(proba.max(axis=1) if proba.shape[1] else np.zeros(len(proba)))
         if decisions.unscored:
             sources = {id(event): record for event, record in decoded}
@@ -568,21 +570,27 @@ class Daemon:
             if delay >= 0:
                 self.metrics.label_delay.observe(delay)
             self.accuracy.update(example.y_pred, example.y)
-            if not self.numeric:
+            if self.numeric:
+                self.state.deployed_error.label(example.absolute_error, example.probability)
+            else:
                 self.state.deployed.label(
                     example.confidence, example.y_pred == example.y, example.probability
                 )
         self._count("labels_applied", len(examples))
         if examples:
             self.labeled_score.set(self.accuracy.value)
-            self._show_deployed_accuracy()
+            self._show_deployed()
 
-    def _show_deployed_accuracy(self) -> None:
-        estimate = self.state.deployed.estimate()
+    def _show_deployed(self) -> None:
+        """Set the gauge of the deployed estimate, of the error for a numeric target."""
+        if self.numeric:
+            estimate, gauge = self.state.deployed_error.estimate(), self.metrics.deployed_error
+        else:
+            estimate, gauge = self.state.deployed.estimate(), self.metrics.deployed_accuracy
         if estimate is not None:
             for bound in ("estimate", "low", "high"):
                 value = estimate.value if bound == "estimate" else getattr(estimate, bound)
-                self.metrics.deployed_accuracy.labels(bound=bound).set(value)
+                gauge.labels(bound=bound).set(value)
 
     def _learn(self, polled: dict) -> None:
         """Fold the training log's new records into the model.

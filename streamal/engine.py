@@ -110,6 +110,15 @@ class TrainingExample:
     #: the chance the decider had of asking it (its answers stand for ``1 / probability`` events)
     probability: float = 1.0
 
+    @property
+    def absolute_error(self) -> float | None:
+        """A numeric target's ``|y - y_pred|``; ``None`` when nothing was predicted at query time.
+
+        >>> TrainingExample("e1", {}, 2.5, 0.0, 1.0, y_pred=4.0).absolute_error
+        1.5
+        """
+        return None if self.y_pred is None else abs(self.y - self.y_pred)
+
 
 class LabelOutcome(enum.StrEnum):
     """What became of a label; the values are the ``outcome`` metric label."""
@@ -352,7 +361,7 @@ class Engine:
         decided = [i for i, e in enumerate(events) if id(e) not in flagged]
         whole = len(decided) == len(events)  # nothing redone: the batch's rows as they are
         xs = [events[i].x for i in decided]
-        first_number = self.decider.labels_spent
+        first_number, seen_before = self.decider.labels_spent, self.decider.events_seen
         features = self.features.transform(xs) if self.features else None
         choice, scores = self.decider.decide(
             proba if whole else proba[decided],
@@ -379,7 +388,7 @@ class Engine:
         queries = []
         # Python numbers read once per batch: numpy scalars cost more one by one.
         kept, rows = choice.tolist(), proba.tolist()
-        chances = self.decider.query_probability(scores).tolist()
+        chances = self.decider.query_probability(scores, seen_before).tolist()
         scores = scores.tolist()
         for number, j in enumerate(asked, start=first_number):
             if not kept[j]:

@@ -211,6 +211,14 @@ class Metrics:
             ["bound"],
             registry=r,
         )
+        self.deployed_error = Gauge(
+            "streamal_deployed_absolute_error",
+            "A numeric target's estimated mean absolute error of the predictions on all "
+            "recent events (bound: estimate, and the low and high ends of its 95 % interval); "
+            "see streamal.deployed_error.",
+            ["bound"],
+            registry=r,
+        )
         self.snapshot_duration = Histogram(
             "streamal_snapshot_duration_seconds",
             "Time to write one snapshot durably.",
@@ -263,6 +271,7 @@ class Metrics:
         self.labeled_error.set(float("nan"))
         for bound in ("estimate", "low", "high"):
             self.deployed_accuracy.labels(bound=bound).set(float("nan"))
+            self.deployed_error.labels(bound=bound).set(float("nan"))
 
     def value(self, name: str, **labels: str) -> float | None:
         """The current value of one sample (for tests and the demo's status line)."""

@@ -31,6 +31,7 @@ from river import metrics
 
 from streamal.annotators import Annotators
 from streamal.deployed_accuracy import DeployedAccuracy
+from streamal.deployed_error import DeployedError
 from streamal.engine import Event, Label, Query
 from streamal.settings import EngineSettings, build_engine
 
@@ -134,7 +135,8 @@ class ReplayResult:
     queried: list[str] = field(default_factory=list)
     #: ``[events, labels, estimate, low, high, true]`` at the curve's points: the deployed
     #: accuracy estimated from the labels (:mod:`streamal.deployed_accuracy`) beside the
-    #: true accuracy of the predictions over the same exponential window
+    #: true accuracy of the predictions over the same exponential window; for a numeric
+    #: target, the deployed mean absolute error (:mod:`streamal.deployed_error`) and its truth
     estimates: list[list[float]] = field(default_factory=list)
     #: the mean over the classes of the stream of the share of their events predicted
     #: right, prequentially as ``accuracy`` (``None`` in a result not made by :func:`replay`)
@@ -217,7 +219,13 @@ def replay(
     >>> model = "preprocessing.StandardScaler() | linear_model.LinearRegression()"
     >>> result = replay(rows, ReplaySetup(EngineSettings(model, "leverage", budget=0.1)))
     >>> result.events, result.labels, round(result.mae, 3), round(result.r2, 3)
-    (1001, 97, 8.328, -47.997)
+    (1001, 98, 7.318, -37.151)
+
+    and the deployed error is estimated from the even turns' answers (the last point:
+    the estimate, its 95 % interval, and the true mean absolute error over that window):
+
+    >>> [round(v, 2) for v in result.estimates[-1][2:]]
+    [6.3, 4.48, 8.13, 7.21]
 
     """
     settings = setup.engine_settings()
@@ -237,10 +245,10 @@ def replay(
     every = max(1, n // max(1, setup.curve_points))
     curve: list[list[float]] = []
     queried: list[str] = []
-    estimator = DeployedAccuracy()
+    estimator = DeployedError() if numeric else DeployedAccuracy()
     decay = estimator.decay
     estimates: list[list[float]] = []
-    window_right = window_seen = 0.0
+    window_score = window_seen = 0.0
     started = time.perf_counter()
     for start in range(0, n, setup.batch_size):
         batch = rows[start : start + setup.batch_size]
@@ -259,7 +267,12 @@ def replay(
         for example in [*learned, *settled]:
             trained += 1
             trained_right += example.y == oracle.truth.get(example.id, example.y)
-            estimator.label(example.confidence, example.y_pred == example.y, example.probability)
+            if numeric:
+                estimator.label(example.absolute_error, example.probability)
+            else:
+                estimator.label(
+                    example.confidence, example.y_pred == example.y, example.probability
+                )
         for query in again:
             # Someone else answers a query asked again.
             answered = {a.annotator for a in engine.waiting[query.id].answers}
@@ -269,7 +282,9 @@ def replay(
             asked += 1
         labels_before = asked
         out = engine.process(batch)
-        if not numeric:
+        if numeric:
+            estimator.see(len(batch))
+        else:
             confidence = out.proba.max(axis=1) if out.proba.shape[1] else np.zeros(len(batch))
             estimator.see(confidence)
         oracle.see(row.y for row in batch)
@@ -279,20 +294,22 @@ def replay(
             if numeric:
                 for metric in (mae, rmse, r2):
                     metric.update(row.y, y_pred)
+                # The window's truth, in the same fading as the estimate's: its mean |error|.
+                window_score = window_score * decay + abs(row.y - y_pred)
             else:
                 right = y_pred == row.y
                 correct += right
                 balanced.update(row.y, y_pred)
-                window_right = window_right * decay + right
-                window_seen = window_seen * decay + 1.0
+                window_score = window_score * decay + right
+            window_seen = window_seen * decay + 1.0
             if i == mark or start + i + 1 == n:
                 seen = start + i + 1
                 labels = labels_before + int(np.count_nonzero(out.queried[: i + 1]))
                 curve.append([seen, mae.get() if numeric else correct / seen, labels])
-                if not numeric and (estimate := estimator.estimate()) is not None:
+                if (estimate := estimator.estimate()) is not None:
                     estimates.append(
                         [seen, labels, estimate.value, estimate.low, estimate.high,
-                         window_right / window_seen]
+                         window_score / window_seen]
                     )  # fmt: skip
                 mark += every
         for i in np.flatnonzero(out.queried).tolist():

@@ -18,6 +18,7 @@ import struct
 from dataclasses import MISSING, dataclass, field, fields
 
 from streamal.deployed_accuracy import DeployedAccuracy
+from streamal.deployed_error import DeployedError
 from streamal.engine import Engine
 from streamal.training import TrainingFold
 
@@ -51,6 +52,8 @@ class Snapshot:
     delivered: dict[int, int] = field(default_factory=dict)
     #: the deployed-accuracy estimate over the events and answers this state has seen
     deployed: DeployedAccuracy = field(default_factory=DeployedAccuracy)
+    #: a numeric target's deployed-error estimate, likewise
+    deployed_error: DeployedError = field(default_factory=DeployedError)
 
     def __getstate__(self) -> list:
         return [getattr(self, f.name) for f in fields(self)]

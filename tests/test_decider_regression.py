@@ -169,7 +169,9 @@ def test_rows_of_a_regression_decider_are_value_and_sigma():
 
 def test_variable_utility_threshold_worked_example():
     # estimated budget with a huge window: the gate stays open, the threshold decides.
-    decider = regression("interval_width", 0.5, budget_manager="estimated", window=10**9)
+    decider = regression(
+        "interval_width", 0.5, budget_manager="estimated", window=10**9, even_share=0
+    )
     assert math.isnan(decider.threshold)  # θ₀: the first positive utility
     sigma = np.array([1.0, 2.0, 0.5, 1.0]) / (2 * 1.2815515655446004)  # widths 1, 2, 0.5, 1
     queried, widths = decider.decide(np.column_stack([np.zeros(4), sigma]))

@@ -147,6 +147,8 @@ METRICS = {
     "streamal_build_info": "gauge",
     "streamal_model_errors_total": "counter",
     "streamal_deployed_accuracy_ratio": "gauge",
+    "streamal_labeled_absolute_error": "gauge",
+    "streamal_deployed_absolute_error": "gauge",
     "streamal_undeliverable_records_total": "counter",
 }
 #: What the issue asks the dashboard to show.
@@ -1300,6 +1302,7 @@ def contract_exposition() -> bytes:
         "streamal_build_info": ("version",),
         "streamal_model_errors_total": ("stage",),
         "streamal_deployed_accuracy_ratio": ("bound",),
+        "streamal_deployed_absolute_error": ("bound",),
         "streamal_undeliverable_records_total": ("topic", "error"),
     }
     kinds = {

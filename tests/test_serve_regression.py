@@ -122,8 +122,10 @@ def test_a_numeric_target_through_serve_with_a_crash_and_a_refused_restart(
     assert _value(metrics, "streamal_events_total") == 300
     # Every first query was asked before the model learned: none is scored yet.
     assert math.isnan(_value(metrics, "streamal_labeled_absolute_error"))
-    # The deployed-accuracy estimate is for classes: never set for a numeric target.
+    # The deployed-accuracy estimate is for classes: never set for a numeric target, whose
+    # deployed error has no answer to rest on yet.
     assert math.isnan(_value(metrics, "streamal_deployed_accuracy_ratio", bound="estimate"))
+    assert math.isnan(_value(metrics, "streamal_deployed_absolute_error", bound="estimate"))
 
     # Half the second queries answered, and kill -9 at once: no snapshot covers them, some
     # may not even be read yet.
@@ -151,6 +153,13 @@ def test_a_numeric_target_through_serve_with_a_crash_and_a_refused_restart(
     metrics = wait_for(learned, 20, "the restarted daemon to learn the answers")
     labeled = _value(metrics, "streamal_labeled_absolute_error")
     assert 0 < labeled < 0.3 * asked_spread, (labeled, asked_spread)
+    # The error on all events, from the even share's answers: about the predictions' own.
+    deployed = [
+        _value(metrics, "streamal_deployed_absolute_error", bound=b)
+        for b in ("low", "estimate", "high")
+    ]
+    assert 0 <= deployed[0] <= deployed[1] <= deployed[2], deployed
+    assert 0 < deployed[1] < 0.3 * spread, (deployed, spread)
     assert again.stop() == 0
     snapshot, _ = SnapshotStore(state, snapshot_key(state, {})).newest()
     assert snapshot is not None and snapshot.engine.model.task == "regression"

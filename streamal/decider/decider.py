@@ -25,6 +25,7 @@ from streamal.decider.pending_window import capacity
 from streamal.decider.rng import seed_state
 from streamal.decider.strategies import ALL_STRATEGIES, bandit, leverage
 from streamal.decider.strategies.interval_width import normal_quantile
+from streamal.decider.strategies.utility_threshold import even_turns
 
 __all__ = [
     "DEFAULT_REGRESSION_STRATEGY",
@@ -467,17 +468,31 @@ class Decider:
             raise ValueError("numbers and errors must be 1-D arrays of the same length")
         bandit.credit(numbers, errors, self.params, self.state)
 
-    def query_probability(self, scores: np.ndarray) -> np.ndarray:
+    def query_probability(self, scores: np.ndarray, seen_before: int = 0) -> np.ndarray:
         """The chance each event :meth:`decide` asked about had of being asked, from its scores.
 
         The bandit asks with a known probability (its score, ``p``, at least
-        its random share of the budget); the other rules are treated as
-        asking for certain what they ask, given the stream before it. Weighing
-        each answer by ``1 / p`` makes the answers a fair sample of the events
-        (:mod:`streamal.deployed_accuracy`).
+        its random share of the budget). A regression rule's turns of the even
+        share (the events after the ``seen_before`` the decider had seen
+        before the call) are a sample of the stream by time alone, one event
+        in ``1 / (f b)``, so their chance is ``f b``. The other rules are
+        treated as asking for certain what they ask, given the stream before
+        it. Weighing each answer by ``1 / p`` makes the answers a fair sample
+        of the events (:mod:`streamal.deployed_accuracy`,
+        :mod:`streamal.deployed_error`).
+
+        >>> decider = Decider("interval_width", 0.2, task="regression", even_share=0.5)
+        >>> _ = decider.decide(np.zeros((15, 2)))  # the turns: events 1 and 11
+        >>> decider.query_probability(np.zeros(10), seen_before=5).tolist()  # events 6 … 15
+        [1.0, 1.0, 1.0, 1.0, 1.0, 0.1, 1.0, 1.0, 1.0, 1.0]
         """
         scores = np.asarray(scores, dtype=np.float64)
-        return scores.copy() if self.arms else np.ones_like(scores)
+        if self.arms:
+            return scores.copy()
+        chances = np.ones_like(scores)
+        turns = even_turns(self.params, float(seen_before), scores.shape[0])
+        chances[turns] = self.params[L.EVEN_SHARE] * self.budget
+        return chances
 
     def arm_weights(self) -> np.ndarray:
         """The chance of following each of :attr:`arms` now (empty for a single rule)."""

@@ -71,7 +71,8 @@ class EngineSettings:
     budget_manager
         ``estimated`` or ``biqf`` instead of the strategy's own (``None``: the strategy's).
     hard_cap
-        Never more than ``floor(budget * n) + 1`` labels in the first ``n`` events.
+        Never more than ``floor(budget * n) + 1`` labels in the first ``n`` events (the
+        bandit and the regression rules always hold it).
     drift_aware
         ADWIN on the labeled errors; after a drift, restart the thresholds and spend faster
         for a window, paid back under the hard cap.

@@ -130,6 +130,13 @@ def test_quality_regression(tmp_path):
     assert "non-finite cells: 0" in out
     assert re.search(r"Chosen on all streams: `.+` with `\w+`", out)
     assert "## Regression quality (quick)" in written
+    # the deployed-error estimate of the default strategy at the end of its runs
+    estimate = r"\| Friedman gra \| {}% \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| [01]/1 \|"
+    for budget in (5, 10):
+        truth, value, relative = map(float, re.search(estimate.format(budget), written).groups())
+        assert truth > 0 and value > 0 and relative == pytest.approx(
+            100 * abs(value - truth) / truth, abs=0.2
+        )
     runs = json.loads((tmp_path / "quality_regression_quick.json").read_text())
     assert {r["stream"] for r in runs} == {"Friedman gra"} and {r["seed"] for r in runs} == {0}
     assert all(math.isfinite(r["mae"]) and r["events"] == 600 for r in runs)

@@ -168,15 +168,16 @@ def test_rows_of_a_regression_decider_are_value_and_sigma():
 
 
 def test_variable_utility_threshold_worked_example():
-    # estimated budget with a huge window: the gate stays open, the threshold decides.
+    # estimated budget with a huge window: the gate stays open, the threshold decides (and
+    # at b = 0.9 the hard cap, q <= 0.9 n, lets every event reach it).
     decider = regression(
-        "interval_width", 0.5, budget_manager="estimated", window=10**9, even_share=0
+        "interval_width", 0.9, budget_manager="estimated", window=10**9, even_share=0
     )
     assert math.isnan(decider.threshold)  # θ₀: the first positive utility
     sigma = np.array([1.0, 2.0, 0.5, 1.0]) / (2 * 1.2815515655446004)  # widths 1, 2, 0.5, 1
     queried, widths = decider.decide(np.column_stack([np.zeros(4), sigma]))
     assert widths == pytest.approx([1.0, 2.0, 0.5, 1.0])
-    # 1: θ = 1, a tie with a label owed (0.5 · 1 - 0 > 0): asked, θ = 1.01
+    # 1: θ = 1, a tie with a label owed (0.9 · 1 - 0 > 0): asked, θ = 1.01
     # 2: 2 > 1.01: asked, θ = 1.0201
     # 0.5: not asked, θ = 1.0201 · 0.99 = 1.009899
     # 1: below θ, not asked, θ = 0.99980001

@@ -105,7 +105,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--hard-cap",
         action="store_true",
-        help="never spend more than floor(b·n)+1 labels in the first n events",
+        help="never spend more than floor(b·n)+1 labels in the first n events "
+        "(the bandit and the regression rules always hold it)",
     )
     p.add_argument(
         "--drift-aware",

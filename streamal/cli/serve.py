@@ -132,7 +132,8 @@ _NUMBER_FLAGS = {
     ),
 }
 _SWITCHES = {
-    "hard-cap": "never more than floor(b·n)+1 labels in the first n events",
+    "hard-cap": "never more than floor(b·n)+1 labels in the first n events "
+    "(the bandit and the regression rules always hold it)",
     "drift-aware": "ADWIN on the labeled errors; after a drift, restart the thresholds and "
     "spend faster for a window, paid back later under the hard cap",
 }

@@ -59,6 +59,8 @@ class Strategy:
     needs_labels: ClassVar[bool] = False
     #: the rule asks at the budget's rate by itself, so it may go without a budget manager
     paces_itself: ClassVar[bool] = False
+    #: the rule always asks under the hard cap, whatever the caller's ``hard_cap``
+    capped: ClassVar[bool] = False
     #: the tasks whose rows the rule reads (see :data:`TASKS`)
     tasks: ClassVar[frozenset[str]] = frozenset({"classification"})
 

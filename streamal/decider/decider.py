@@ -245,7 +245,7 @@ class Decider:
         self.hard_cap = bool(hard_cap)
         self.drift_aware = bool(drift_aware)
         # Drift-aware spending pays back its bursts under the hard cap (see budget.within_cap).
-        self.params[L.HARD_CAP] = 1.0 if hard_cap or drift_aware else 0.0
+        self.params[L.HARD_CAP] = 1.0 if hard_cap or drift_aware or kind.capped else 0.0
         if drift_aware and not hard_cap:
             self.params[L.CAP_RESERVE] = int(window)
         self.detector = drift.ADWIN(delta=drift_delta) if drift_aware else None

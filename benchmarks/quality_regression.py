@@ -61,11 +61,12 @@ SPEND_TOLERANCE = 0.005
 WIN_SHARE, MEAN_REDUCTION = 4 / 5, 0.10
 
 #: variants of the regression rules run at 5 and 10 %: the papers' rules alone, without the
-#: quarter of the budget at an even pace (``even_share=0``), and half of it at an even pace
+#: quarter of the budget at an even pace (``even_share=0``; the committee's was the default
+#: before), and half of it at an even pace
 VARIANTS = (
-    "committee_variance[even_share=0]",
     "interval_width[even_share=0]",
-    "committee_variance[even_share=0.5]",
+    "committee_variance[even_share=0]",
+    "interval_width[even_share=0.5]",
 )
 #: numbers standardised and strings one-hot encoded, in front of every model, so that a
 #: stream with text columns (Mv; a CSV's text column) reaches any regressor

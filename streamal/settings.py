@@ -27,6 +27,7 @@ from streamal.decider import (
     check_strategy,
 )
 from streamal.decider.strategies.bandit import RANDOM_SHARE
+from streamal.decider.strategies.utility_threshold import EVEN_SHARE
 from streamal.engine import Engine
 from streamal.model import (
     DEFAULT_MODELS,
@@ -50,6 +51,14 @@ __all__ = [
 
 class SettingsError(ValueError):
     """An engine setting that cannot be used; the message is one line naming it."""
+
+
+#: the settings that are a strategy's share of the budget asked without regard to the model:
+#: (name, default, the strategies that take it)
+SHARES = (
+    ("random_share", RANDOM_SHARE, "the bandit"),
+    ("even_share", EVEN_SHARE, "the regression rules"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,10 @@ class EngineSettings:
         event has a known chance of being asked: the deployed-accuracy estimate rests on
         it (:mod:`streamal.deployed_accuracy`). More makes the estimate tighter, and the
         model a little less accurate.
+    even_share
+        The share of the budget the regression rules ask at an even pace, whatever the
+        utility: those answers are the fair sample the deployed-error estimate rests on
+        (:mod:`streamal.deployed_error`); 0 leaves the papers' rules alone.
     cost_budget, expected_cost
         Spend at most ``cost_budget`` cost units per event instead of a label fraction
         (0: off); the decider paces for ``min(1, cost_budget / expected_cost)``.
@@ -116,7 +129,7 @@ class EngineSettings:
 
     >>> settings = EngineSettings("forest.ARFRegressor(seed=42)")
     >>> settings.task, settings.strategy
-    ('regression', 'committee_variance')
+    ('regression', 'interval_width')
 
     """
 
@@ -128,6 +141,7 @@ class EngineSettings:
     drift_aware: bool = False
     delay_aware: int = 0
     random_share: float = RANDOM_SHARE
+    even_share: float = EVEN_SHARE
     cost_budget: float = 0.0
     expected_cost: float = 1.0
     label_wait: float = 0.0
@@ -165,10 +179,11 @@ class EngineSettings:
             raise SettingsError(f"budget must be in (0, 1], got {self.budget:g}")
         if not 0.0 <= self.random_share <= 1.0:
             raise SettingsError(f"random_share must be in [0, 1], got {self.random_share:g}")
-        if self.random_share != RANDOM_SHARE and not self._takes_random_share():
-            raise SettingsError(
-                f"random_share is a setting of the bandit, not of {self.strategy!r}"
-            )
+        if not 0.0 <= self.even_share < 1.0:
+            raise SettingsError(f"even_share must be in [0, 1), got {self.even_share:g}")
+        for name, default, whose in SHARES:
+            if getattr(self, name) != default and not self._takes(name):
+                raise SettingsError(f"{name} is a setting of {whose}, not of {self.strategy!r}")
         try:
             self.decider()
         except ValueError as e:  # a combination the decider refuses, e.g. a budget manager
@@ -210,13 +225,13 @@ class EngineSettings:
         """The cost budget, when one is set."""
         return CostBudget(self.cost_budget, self.expected_cost) if self.cost_budget else None
 
-    def _takes_random_share(self) -> bool:
-        return "random_share" in ALL_STRATEGIES[self.strategy].parameters
+    def _takes(self, parameter: str) -> bool:
+        return parameter in ALL_STRATEGIES[self.strategy].parameters
 
     def decider(self) -> Decider:
         """A fresh decider; with a cost budget it paces for the label fraction that budget buys."""
         cost = self.cost()
-        parameters = {"random_share": self.random_share} if self._takes_random_share() else {}
+        parameters = {name: getattr(self, name) for name, *_ in SHARES if self._takes(name)}
         return Decider(
             self.strategy,
             cost.label_fraction if cost else self.budget,
@@ -234,13 +249,17 @@ def default_strategy(task: str, model: str | base.Estimator) -> str:
     """The strategy used when none is named, for ``task`` and ``model``.
 
     For classes, :data:`~streamal.decider.DEFAULT_STRATEGY`. For a numeric
-    target, :data:`~streamal.decider.DEFAULT_REGRESSION_STRATEGY` (committee
-    variance) when the model is an ensemble; else the width of its predictive
-    interval when it has one; else the leverage of the event, which needs
-    nothing of the model.
+    target, :data:`~streamal.decider.DEFAULT_REGRESSION_STRATEGY`, the width
+    of the predictive interval, when the model has a deviation (its own
+    predictive distribution, or its ensemble members' spread); else the
+    leverage of the event, which needs nothing of the model. (With an
+    ensemble the interval's width ranks the events as the committee's
+    variance does, but the quantile filter balances its spending on the
+    deviation's scale, not the variance's, and spends closer to the budget:
+    ``benchmarks/RESULTS_regression.md``.)
 
     >>> default_strategy("regression", "forest.ARFRegressor()")
-    'committee_variance'
+    'interval_width'
     >>> default_strategy("regression", "linear_model.BayesianLinearRegression()")
     'interval_width'
     >>> default_strategy("regression", "linear_model.LinearRegression()")
@@ -252,9 +271,8 @@ def default_strategy(task: str, model: str | base.Estimator) -> str:
         built = Model(model)
     except ModelSpecError:
         return DEFAULT_REGRESSION_STRATEGY  # check() says what is wrong with the model
-    if built.is_committee:
-        return DEFAULT_REGRESSION_STRATEGY
-    return "interval_width" if built.gives_distribution else "leverage"
+    has_deviation = built.is_committee or built.gives_distribution
+    return DEFAULT_REGRESSION_STRATEGY if has_deviation else "leverage"
 
 
 def _task_of(model: str | base.Estimator | None) -> str | None:

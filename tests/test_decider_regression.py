@@ -317,7 +317,7 @@ def test_strategies_and_measures_by_task():
         "interval_width",
     ]
     assert strategies_for("classification") == list(STRATEGIES)
-    assert DEFAULT_REGRESSION_STRATEGY == "committee_variance" in REGRESSION_STRATEGIES
+    assert DEFAULT_REGRESSION_STRATEGY == "interval_width" in REGRESSION_STRATEGIES
     assert measures_for("regression") == ["interval_width", "committee_variance", "leverage"]
     assert "margin" in measures_for("classification")
     with pytest.raises(ValueError, match="unknown task 'ranking'"):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from streamal.decider import Decider
+from streamal.decider import layout as L
 from streamal.engine import Engine, Event, Label, LabelOutcome
 from streamal.model import Model, ModelRefused
 from streamal.replay import ReplaySetup, Row, replay
@@ -105,11 +106,23 @@ def test_the_task_follows_the_model_and_picks_its_defaults():
         (EngineSettings(task="regression", label_wait=10.0), "not for a numeric target"),
         (EngineSettings(task="ranking"), "unknown task 'ranking'"),
         (EngineSettings(task="regression", strategy="margin"), "unknown strategy"),
+        (EngineSettings(even_share=0.5), "even_share is a setting of the regression rules"),
+        (EngineSettings(task="regression", even_share=-0.1), "even_share must be in"),
     ],
 )
 def test_settings_that_do_not_fit_a_numeric_target_are_refused(settings, message):
     with pytest.raises(SettingsError, match=message):
         settings.check()
+
+
+def test_the_even_share_reaches_the_decider_of_every_regression_rule():
+    for strategy in ("leverage", "interval_width", "committee_variance"):
+        default = EngineSettings(task="regression", strategy=strategy, budget=0.2).decider()
+        assert default.params[L.EVEN_SHARE] == 0.25 and default.params[L.HARD_CAP] == 1.0
+        alone = EngineSettings(task="regression", strategy=strategy, budget=0.2, even_share=0)
+        assert alone.decider().params[L.EVEN_SHARE] == 0.0
+    with pytest.raises(SettingsError, match="even_share is a setting of the regression rules"):
+        EngineSettings(task="regression", strategy="random", even_share=0.1).check()
 
 
 def test_replay_scores_a_numeric_target_prequentially():

@@ -235,6 +235,21 @@ def test_jsonl_and_river_inputs(tmp_path):
             ["--task", "regression", "--classes", "1,2"],
             "a numeric target has none",
         ),
+        (
+            lambda p: p.write_text("a,y\n1,0\n"),
+            ["--even-share", "0.5"],
+            "--even-share is a setting of the regression rules",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,2.5\n"),
+            ["--task", "regression", "--random-share", "0.5"],
+            "--random-share is a setting of the bandit",
+        ),
+        (
+            lambda p: p.write_text("a,y\n1,2.5\n"),
+            ["--task", "regression", "--even-share", "1"],
+            "even_share must be in [0, 1), got 1",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, make_input, args, message):

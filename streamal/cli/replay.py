@@ -27,6 +27,7 @@ from streamal.decider import (
     strategies_for,
 )
 from streamal.decider.strategies.bandit import RANDOM_SHARE
+from streamal.decider.strategies.utility_threshold import EVEN_SHARE
 from streamal.model import (
     DEFAULT_MODEL,
     DEFAULT_MODELS,
@@ -45,7 +46,7 @@ from streamal.replay import (
     replay,
 )
 from streamal.report import render_annotators, render_table, save_plot
-from streamal.settings import EngineSettings, SettingsError, default_strategy
+from streamal.settings import SHARES, EngineSettings, SettingsError, default_strategy
 
 __all__ = ["register"]
 
@@ -92,8 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strategy",
         help=f"NAME[,NAME…] or 'all' (default: {DEFAULT_STRATEGY}; for regression "
-        f"{DEFAULT_REGRESSION_STRATEGY} with an ensemble model, else interval_width with a "
-        "model that predicts a distribution, else leverage); one of "
+        f"{DEFAULT_REGRESSION_STRATEGY} with an ensemble or a model that predicts a "
+        "distribution, else leverage); one of "
         f"{', '.join(ALL_STRATEGIES)} that is for the task",
     )
     p.add_argument("--budget", default="0.1", help="B[,B…], each in (0, 1] (default: 0.1)")
@@ -131,6 +132,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="F",
         help=f"bandit: share of the budget asked uniformly at random (default: {RANDOM_SHARE:g}); "
         "the deployed-accuracy estimate's error shrinks as 1/√F",
+    )
+    p.add_argument(
+        "--even-share",
+        type=float,
+        metavar="F",
+        help=f"regression rules: share of the budget asked at an even pace whatever the "
+        f"utility (default: {EVEN_SHARE:g}; 0: the papers' rules alone); the deployed-error "
+        "estimate rests on those answers",
     )
     p.add_argument(
         "--label-delay",
@@ -382,10 +391,16 @@ def run(args: argparse.Namespace) -> int:
         classes = parse_classes(args.classes) if args.classes else ()
     except ValueError as e:
         raise UsageError(f"--classes: {e}") from None
-    share = RANDOM_SHARE if args.random_share is None else args.random_share
-    takes_share = {s for s in strategies if "random_share" in ALL_STRATEGIES[s].parameters}
-    if args.random_share is not None and not takes_share:
-        raise UsageError("--random-share is a setting of the bandit strategy")
+    # A share given applies to the strategies that take it, and a strategy that does not
+    # keeps its default; given for none of the strategies, it is a mistake.
+    shares: dict[str, dict[str, float]] = {s: {} for s in strategies}
+    for name, _, whose in SHARES:
+        given = getattr(args, name)
+        takers = [s for s in strategies if name in ALL_STRATEGIES[s].parameters]
+        if given is not None and not takers:
+            raise UsageError(f"--{name.replace('_', '-')} is a setting of {whose}")
+        for s in takers if given is not None else ():
+            shares[s][name] = given
     settings = [
         EngineSettings(
             model=args.model,
@@ -395,7 +410,7 @@ def run(args: argparse.Namespace) -> int:
             hard_cap=args.hard_cap,
             drift_aware=args.drift_aware,
             delay_aware=delay_aware,
-            random_share=share if s in takes_share else RANDOM_SHARE,
+            **shares[s],
             cost_budget=args.cost_budget or 0.0,
             labels_per_query=args.labels_per_query,
             seed=args.seed,

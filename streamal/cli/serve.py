@@ -35,8 +35,8 @@ _FLAGS = {
     "default: what --model predicts, classification without --model",
     "model": f"river model spec (default {ENGINE.model}; for regression {DEFAULT_REGRESSOR})",
     "strategy": f"query strategy (default {ENGINE.strategy}; for regression "
-    f"{DEFAULT_REGRESSION_STRATEGY} with an ensemble model, else interval_width with a model "
-    "that predicts a distribution, else leverage)",
+    f"{DEFAULT_REGRESSION_STRATEGY} with an ensemble or a model that predicts a distribution, "
+    "else leverage)",
     "budget-manager": "estimated, biqf or none (random and periodic only): override the "
     "strategy's budget manager",
     "classes": "the stream's classes, e.g. spam,ham (true,false: booleans; 0,1,2: integers): "
@@ -70,6 +70,12 @@ _NUMBER_FLAGS = {
         "bandit: share of the budget asked uniformly at random, so every event has a known "
         "chance of being asked; the deployed-accuracy estimate's error shrinks as 1/√F "
         f"(default {ENGINE.random_share:g})",
+    ),
+    "even-share": (
+        float,
+        "regression rules: share of the budget asked at an even pace whatever the utility "
+        "(0: the papers' rules alone); the deployed-error estimate rests on those answers "
+        f"(default {ENGINE.even_share:g})",
     ),
     "snapshot-interval": (
         float,

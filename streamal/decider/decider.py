@@ -44,7 +44,7 @@ DEFAULT_STRATEGY = "bandit"
 #: The strategy of a regression model when none is named: the largest mean MAE reduction over
 #: random sampling at 5-10 % in benchmarks/quality_regression.py (README); it needs an
 #: ensemble model, as the default regressor is.
-DEFAULT_REGRESSION_STRATEGY = "committee_variance"
+DEFAULT_REGRESSION_STRATEGY = "interval_width"
 #: the interval width's coverage when the strategy does not set it (regression random, periodic)
 _DEFAULT_COVERAGE = 0.8
 

@@ -102,8 +102,8 @@ def _status(
         )
     decider = daemon.engine.decider
     if numeric:
-        labeled = daemon.metrics.value("streamal_labeled_absolute_error")
-        score = f"labeled abs err {_shown(labeled, True)}"
+        estimate = daemon.metrics.value("streamal_deployed_absolute_error", bound="estimate")
+        score = f"abs err est. {_shown(estimate, True)}"
     else:
         estimate = daemon.metrics.value("streamal_deployed_accuracy_ratio", bound="estimate")
         score = f"accuracy est. {_shown(estimate, False)}"

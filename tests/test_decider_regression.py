@@ -350,22 +350,3 @@ def test_classification_is_unchanged_by_default():
     decider = Decider("random", 0.1)
     assert decider.task == "classification" and decider.name == "random/none/least_confidence"
     assert decider.decide(np.full((3, 4), 0.25))[0].shape == (3,)  # any number of classes
-
-
-def test_a_run_of_high_utilities_never_takes_the_label_of_an_even_turn():
-    # A regime the model has not seen: utilities 100 times the window's for 600 events, which
-    # the quantile filter asks one after another until the hard cap holds it. The cap keeps
-    # one label back for the even share, so every turn is still asked: they stay a sample of
-    # the stream by time alone.
-    n, budget = 3000, 0.1
-    sigma = np.ones(n)
-    sigma[1000:1600] = 100.0
-    sigma *= np.random.default_rng(8).uniform(0.9, 1.1, size=n)
-    decider = regression("interval_width", budget, seed=0)
-    queried = np.concatenate(
-        [decider.decide(np.column_stack([np.zeros(100), s]))[0] for s in np.split(sigma, 30)]
-    )
-    turns = np.array(even_turns(0.25 * budget, n)) - 1
-    assert queried[turns].all()
-    assert queried[1000:1600].sum() >= 0.09 * 600  # the burst took the rest of the budget
-    assert queried.sum() <= budget * n + 1

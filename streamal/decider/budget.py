@@ -104,18 +104,16 @@ def budget_fraction(budget: float) -> tuple[int, int]:
 
 
 @numba.njit(cache=True, nogil=True)
-def within_cap(params: np.ndarray, state: np.ndarray, spare: float = 0.0) -> bool:
+def within_cap(params: np.ndarray, state: np.ndarray) -> bool:
     """One more label keeps the prefix within the cap (``n`` counts this event).
 
     Hard cap: at most ``floor(b n) + 1`` labels, i.e. ``q <= b n`` since ``q``
-    is a whole number. In a drift burst: ``q + 1 <= b (n + w)``. ``spare``
-    labels are kept back for another use (one for the even share's turns).
+    is a whole number. In a drift burst: ``q + 1 <= b (n + w)``.
     """
-    queried = state[L.QUERIED] + spare
     if state[L.SEEN] <= state[L.BURST_UNTIL]:
-        return at_most_budget(queried + 1.0, params, state[L.SEEN] + params[L.CAP_RESERVE])
+        return at_most_budget(state[L.QUERIED] + 1.0, params, state[L.SEEN] + params[L.CAP_RESERVE])
     # q + 1 <= floor(b n) + 1  <=>  q <= b n, since q is a whole number.
-    return at_most_budget(queried, params, state[L.SEEN])
+    return at_most_budget(state[L.QUERIED], params, state[L.SEEN])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -77,13 +77,7 @@ def _decide_one(
     else:
         ask = budget.allows_estimated(params, state)
     if ask and capped:
-        # A known utility leaves the cap one label, so that the even share's next turn always
-        # finds room: skipped only in a run of high utilities, the turns would be no fair
-        # sample of the stream (the deployed-error estimate rests on them). An unknown one
-        # asks by the count alone, which no turn needs to be kept from.
-        keeps_turns = regression and budget.even_share(params) > 0.0 and not math.isnan(u)
-        spare = 1.0 if keeps_turns else 0.0
-        ask = budget.within_cap(params, state, spare)
+        ask = budget.within_cap(params, state)
     if ask and not blocked:
         if rule == variable_uncertainty.RULE:
             ask = variable_uncertainty.rule(row, u, params, state, rng)

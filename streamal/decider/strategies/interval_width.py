@@ -60,7 +60,7 @@ class IntervalWidth(UtilityThreshold):
     >>> queried, _ = decider.decide(np.column_stack([np.zeros(20_000), sigma]))
     >>> top_quarter = sigma > np.quantile(sigma, 0.75)
     >>> round(float(queried.mean()), 3), round(float(top_quarter[queried].mean()), 2)
-    (0.25, 0.75)
+    (0.25, 0.78)
 
     A quarter of the labels go to the even turns, whatever the width; without them
     (``even_share=0``, the paper's rule) five in six are of the widest quarter:

@@ -34,7 +34,7 @@ class CommitteeVariance(UtilityThreshold):
     >>> import numpy as np
     >>> from streamal.decider import Decider
     >>> decider = Decider("committee_variance", budget=0.5, task="regression",
-    ...                   budget_manager="estimated", window=1_000_000)
+    ...                   budget_manager="estimated", window=1_000_000, even_share=0)
     >>> committee = np.array([[[1.0], [1.0], [1.0]], [[0.0], [1.0], [2.0]], [[0.0], [3.0], [6.0]]])
     >>> rows = np.column_stack([committee.mean(axis=1)[:, 0], np.full(3, np.nan)])
     >>> queried, variance = decider.decide(rows, committee=committee)
@@ -42,7 +42,9 @@ class CommitteeVariance(UtilityThreshold):
     ([0.0, 0.6667, 6.0], [True, False, True])
 
     The first event is asked as an untrained committee is (a tie, labels owed), the
-    second sets ``θ₀`` and is asked on the tie, the third beats ``θ = 0.6733``.
+    second sets ``θ₀ = 0.6667``, a tie with no label owed (one of ``0.5 · 2`` spent), so it
+    is not asked and ``θ`` falls to 0.66, which the third beats. (``even_share=0``: the
+    paper's rule alone, without the quarter of the budget at an even pace.)
 
     References
     ----------

@@ -81,7 +81,8 @@ _SUMS = ("events", "confidence", "answers", "weight", "right", "weight2", "right
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """An accuracy estimate with its 95 % interval, and how many labels (decayed) it rests on."""
+    """An estimate (an accuracy, or a numeric target's mean absolute error) with its 95 %
+    interval, and how many labels (decayed) it rests on."""
 
     value: float
     low: float

@@ -42,8 +42,8 @@ _NO_COMMITTEE = np.empty((0, 0, 0))
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
 DEFAULT_STRATEGY = "bandit"
 #: The strategy of a regression model when none is named: the largest mean MAE reduction over
-#: random sampling at 5-10 % in benchmarks/quality_regression.py (README); it needs an
-#: ensemble model, as the default regressor is.
+#: random sampling at 5-10 % in benchmarks/quality_regression.py (README); it needs a model
+#: with a predictive deviation, an ensemble (as the default regressor is) or a distribution.
 DEFAULT_REGRESSION_STRATEGY = "interval_width"
 #: the interval width's coverage when the strategy does not set it (regression random, periodic)
 _DEFAULT_COVERAGE = 0.8

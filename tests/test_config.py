@@ -1,6 +1,7 @@
 import pytest
 
 from streamal.config import ConfigError, ServeConfig, load_config
+from streamal.decider import layout as L
 
 
 def test_defaults_follow_the_design():
@@ -104,3 +105,15 @@ def test_kafka_options_are_checked_against_the_client():
     assert config.kafka_options == {"queued.min.messages": 1000, "fetch_max_wait_ms": 20}
     with pytest.raises(ConfigError, match="kafka_client must be one of kafka-python, confluent"):
         load_config({"kafka_client": "librdkafka"}, {})
+
+
+def test_the_shares_of_the_budget_reach_the_engine_from_file_and_environment():
+    from_file = load_config({"task": "regression", "even_share": 0.5}, {}, [])
+    assert from_file.engine.even_share == 0.5
+    assert from_file.engine.decider().params[L.EVEN_SHARE] == 0.5
+    from_env = load_config({"task": "regression"}, {"STREAMAL_EVEN_SHARE": "0.1"}, [])
+    assert from_env.engine.even_share == 0.1
+    bandit = load_config({}, {"STREAMAL_RANDOM_SHARE": "0.3"}, [])
+    assert bandit.engine.decider().params[L.BANDIT_RANDOM_SHARE] == 0.3
+    with pytest.raises(ConfigError, match="even_share is a setting of the regression rules"):
+        load_config({"even_share": 0.1}, {}, [])

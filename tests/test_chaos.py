@@ -17,8 +17,11 @@ def test_replicas_under_kills_pauses_and_rebalances_keep_every_promise(
     report_path = tmp_path / "report.json"
     plan = ["--events", "4000", "--rate", "100", "--kills", "3", "--pauses", "1",
             "--pause-seconds", "5", "--seed", "3", "--kafka-client", kafka_client]  # fmt: skip
+    # The replicas' logs stay under pytest's tmp_path, which keeps the last runs' directories.
+    workdir = tmp_path / "replicas"
+    outputs = ["--results", "", "--json", str(report_path), "--workdir", str(workdir)]
     done = subprocess.run(
-        [sys.executable, str(CHAOS), *plan, "--results", "", "--json", str(report_path)],
+        [sys.executable, str(CHAOS), *plan, *outputs],
         capture_output=True,
         text=True,
         timeout=600,
@@ -41,6 +44,14 @@ def test_replicas_under_kills_pauses_and_rebalances_keep_every_promise(
     for kill in report["kills"]:
         assert kill["redone"] <= kill["since_snapshot"], kill
     causes = report["redone_by_cause"]
-    assert causes.get("add", 0) == causes.get("remove", 0) == 0, causes
+    # Seen once in a loaded full run (21 events redone on a remove): what the replicas warned
+    # of tells whether a hand-over commit was refused.
+    warned = [
+        f"{log.name}: {line}"
+        for log in sorted(workdir.glob("*.log"))
+        for line in log.read_text().splitlines()
+        if " WARNING " in line
+    ]
+    assert causes.get("add", 0) == causes.get("remove", 0) == 0, (causes, warned)
     assert report["exit_codes"] == [0] * len(report["exit_codes"]) and report["exit_codes"]
     assert done.returncode == 0, done.stdout

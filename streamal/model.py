@@ -22,7 +22,6 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from river import base
 
 from streamal.decider.base import TASKS
@@ -432,6 +431,10 @@ class Model:
         return proba
 
     def _predict_proba_many(self, xs: Sequence[dict], names: list[str]) -> np.ndarray:
+        # Imported here, not at the top: a daemon's start waits on every import, and only a
+        # mini-batch model's large batches need pandas (issue 13's start budget).
+        import pandas as pd
+
         # Column-wise construction is several times faster than a frame from records.
         frame = pd.DataFrame({k: [x.get(k, math.nan) for x in xs] for k in names})
         result = self.estimator.predict_proba_many(frame)

@@ -67,6 +67,8 @@ log = logging.getLogger("streamal.daemon")
 
 _MAX_BACKOFF = 10.0
 _MAX_KEY_BYTES = 1024
+#: the longest one call of the group's poll waits, so that a turn sees a hand-over soon
+_POLL_SLICE_MS = 50
 
 
 class Stopped(Exception):
@@ -301,7 +303,7 @@ class Daemon:
         # The group hands partitions over only inside a poll, with every batch delivered.
         self._settled = True
         try:
-            polled = self.group.poll(timeout_ms=POLL_MS if self.group.assignment() else 2 * POLL_MS)
+            polled = self._poll_group()
         finally:
             self._settled = False
         outgoing: list[Outgoing] = []
@@ -342,6 +344,21 @@ class Daemon:
             self.offsets,
             time.monotonic() - self.last_snapshot,
         )
+
+    def _poll_group(self) -> dict:
+        """The group's next records, or none once partitions are handed to us.
+
+        A poll that is given partitions pauses them and then waits out its
+        timeout with nothing to read; polling in slices lets the turn place
+        them at once (the first decision came half a second later without).
+        """
+        assert self.group is not None and self.handover is not None
+        deadline = time.monotonic() + (POLL_MS if self.group.assignment() else 2 * POLL_MS) / 1000
+        while True:
+            left = deadline - time.monotonic()
+            polled = self.group.poll(timeout_ms=max(0, min(int(left * 1000), _POLL_SLICE_MS)))
+            if polled or self.handover.taken or left * 1000 <= _POLL_SLICE_MS:
+                return polled
 
     def _read_queries(self, answers: list[tuple[Label, object]]) -> None:
         """Fold the queries written since the last turn, all of them if a label needs it."""

@@ -31,7 +31,7 @@ from kafka import ConsumerRebalanceListener, TopicPartition
 from kafka import errors as kafka_errors
 from kafka.structs import OffsetAndMetadata
 
-from streamal.config import ConfigError
+from streamal.config import LIBRDKAFKA_UNDOTTED, ConfigError
 
 __all__ = [
     "ConfluentConsumer",
@@ -100,7 +100,8 @@ def librdkafka_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """``settings`` in kafka-python's names, as librdkafka's configuration.
 
     A dotted name (``fetch.wait.max.ms``) is librdkafka's own and passes as
-    is; librdkafka checks it when the client is made.
+    is, as do its few undotted ones (``debug``); librdkafka checks them when
+    the client is made.
 
     >>> librdkafka_settings({"bootstrap_servers": ["a:9092", "b:9092"], "fetch_max_wait_ms": 10,
     ...                      "bootstrap_timeout_ms": 5000, "queued.min.messages": 1000})
@@ -115,7 +116,7 @@ def librdkafka_settings(settings: dict[str, Any]) -> dict[str, Any]:
     for key, value in settings.items():
         if key in _OWN or key in _DROPPED:
             continue
-        if "." in key:
+        if "." in key or key in LIBRDKAFKA_UNDOTTED:
             out[key] = value
             continue
         name = _NAMES.get(key)

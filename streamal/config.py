@@ -112,6 +112,8 @@ _SETTINGS = set(_FIELDS) - {"kafka_options", "engine"}
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_CLIENTS = ("kafka-python", "confluent")
+#: librdkafka's settings without a dot in their name (the others all have one)
+LIBRDKAFKA_UNDOTTED = frozenset({"debug", "log_level", "partitioner"})
 _SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "GSSAPI", "OAUTHBEARER")
 
 
@@ -137,14 +139,15 @@ def kafka_option(text: str) -> tuple[str, Any]:
     """Parse one ``KEY=VALUE`` Kafka option; numbers and booleans are typed.
 
     A kafka-python setting may be written as Kafka's Java clients name it
-    (``session.timeout.ms``); any other dotted name is taken for librdkafka's
-    own, for ``--kafka-client confluent`` (checked against the client in
-    :func:`load_config`).
+    (``session.timeout.ms``); any other dotted name, and librdkafka's few
+    undotted ones (:data:`LIBRDKAFKA_UNDOTTED`, e.g. ``debug``), is taken for
+    librdkafka's own, for ``--kafka-client confluent`` (checked against the
+    client in :func:`load_config`).
 
     >>> kafka_option("session.timeout.ms=6000"), kafka_option("acks=all")
     (('session_timeout_ms', 6000), ('acks', 'all'))
-    >>> kafka_option("queued.min.messages=1000")
-    ('queued.min.messages', 1000)
+    >>> kafka_option("queued.min.messages=1000"), kafka_option("debug=fetch,cgrp")
+    (('queued.min.messages', 1000), ('debug', 'fetch,cgrp'))
     >>> kafka_option("sesion_timeout_ms=6000")
     Traceback (most recent call last):
     ...
@@ -157,7 +160,7 @@ def kafka_option(text: str) -> tuple[str, Any]:
         raise ConfigError(f"Kafka option {text!r} is not KEY=VALUE")
     if key.replace(".", "_") in _kafka_client_keys():
         key = key.replace(".", "_")
-    elif "." not in key:
+    elif "." not in key and key not in LIBRDKAFKA_UNDOTTED:
         raise ConfigError(
             f"unknown Kafka option {key!r} (kafka-python has no such consumer or producer setting)"
         )
@@ -267,7 +270,7 @@ def _check_kafka_client(config: ServeConfig) -> None:
         )
     if config.kafka_client == "kafka-python":
         for key in config.kafka_options:
-            if "." in key:
+            if "." in key or key in LIBRDKAFKA_UNDOTTED:
                 raise ConfigError(
                     f"unknown Kafka option {key!r} (kafka-python has no such consumer or "
                     "producer setting; librdkafka's names need --kafka-client confluent)"

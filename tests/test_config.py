@@ -103,6 +103,13 @@ def test_kafka_options_are_checked_against_the_client():
         {"kafka_client": "confluent"}, {}, ["queued.min.messages=1000", "fetch_max_wait_ms=20"]
     )
     assert config.kafka_options == {"queued.min.messages": 1000, "fetch_max_wait_ms": 20}
+    # librdkafka's few undotted names: its debug log is how a fetch's timing is diagnosed.
+    config = load_config({"kafka_client": "confluent"}, {}, ["debug=fetch,cgrp"])
+    assert config.kafka_options == {"debug": "fetch,cgrp"}
+    with pytest.raises(ConfigError, match="librdkafka's names need --kafka-client confluent"):
+        load_config({}, {}, ["debug=fetch"])
+    with pytest.raises(ConfigError, match="unknown Kafka option 'debugg'"):
+        load_config({"kafka_client": "confluent"}, {}, ["debugg=fetch"])
     with pytest.raises(ConfigError, match="kafka_client must be one of kafka-python, confluent"):
         load_config({"kafka_client": "librdkafka"}, {})
 

@@ -48,6 +48,8 @@ _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 #: how long a metadata, offsets or admin request waits for the broker (seconds)
 _REQUEST_SECONDS = 10.0
+#: how long the request that wakes a resumed partition's fetcher waits (seconds)
+_WAKE_SECONDS = 1.0
 
 #: kafka-python's setting → librdkafka's; a dotted name is librdkafka's own and passes as is
 _NAMES = {
@@ -282,11 +284,14 @@ class ConfluentConsumer:
         # A broker's thread in librdkafka with nothing to fetch sleeps up to a second, and a
         # resume does not wake it: the first records of a resumed partition came 0.6 s late
         # (benchmarks/RESULTS_daemon.md, "Start"). A request to the partition's leader does.
+        # It is only a nudge: at the first that fails (the broker unreachable), the rest are
+        # left to wake by themselves, rather than each waiting for its own timeout.
         for tp in partitions:
             try:
-                self._consumer.get_watermark_offsets(_theirs(tp), timeout=_REQUEST_SECONDS)
+                self._consumer.get_watermark_offsets(_theirs(tp), timeout=_WAKE_SECONDS)
             except confluent_kafka.KafkaException as e:
                 log.debug("could not wake the fetcher of %s[%d]: %s", tp.topic, tp.partition, e)
+                break
 
     # -- positions ----------------------------------------------------------------------
 

@@ -27,9 +27,11 @@ from river import base
 from streamal.decider.base import TASKS
 
 __all__ = [
+    "CLASS_WEIGHTS",
     "DEFAULT_MODEL",
     "DEFAULT_MODELS",
     "DEFAULT_REGRESSOR",
+    "MAX_CLASS_WEIGHT",
     "TASKS",
     "Model",
     "ModelRefused",
@@ -57,6 +59,14 @@ DEFAULT_REGRESSOR = (
 
 #: task → the model used when none is named.
 DEFAULT_MODELS = dict(zip(TASKS, (DEFAULT_MODEL, DEFAULT_REGRESSOR), strict=True))
+
+#: How a classifier weighs the labels it learns: each alike, or each class's labels by the
+#: inverse of the class's share of them, so that a rare class weighs as much as a common one.
+CLASS_WEIGHTS = ("none", "balanced")
+
+#: The largest weight ``balanced`` gives a label. A class's first label after thousands of
+#: another's would otherwise weigh hundreds: as many gradient steps at once for a linear model.
+MAX_CLASS_WEIGHT = 50.0
 
 #: Below this many events a pandas frame costs more than it saves (benchmarks/RESULTS.md,
 #: scaler + logistic regression: 141k events/s one by one at batch 64, 112k through a
@@ -316,15 +326,23 @@ def task_of_spec(spec: str) -> str | None:
         return None
 
 
-def _gives_distribution(model: base.Estimator) -> bool:
-    """Whether ``model`` (a pipeline's last step) predicts a distribution when asked."""
+def _last_step_takes(model: base.Estimator, method: str, parameter: str) -> bool:
+    """Whether ``model``'s (a pipeline's last step's) ``method`` names ``parameter``.
+
+    >>> _last_step_takes(parse_model_spec("linear_model.BayesianLinearRegression()"),
+    ...                  "predict_one", "with_dist")
+    True
+    >>> spec = "preprocessing.StandardScaler() | naive_bayes.GaussianNB()"
+    >>> _last_step_takes(parse_model_spec(spec), "learn_one", "w")
+    False
+    """
     from river import compose
 
     if isinstance(model, compose.Pipeline):
         model = list(model.steps.values())[-1]
     try:
-        return "with_dist" in inspect.signature(model.predict_one).parameters
-    except (TypeError, ValueError):
+        return parameter in inspect.signature(getattr(model, method)).parameters
+    except (AttributeError, TypeError, ValueError):
         return False
 
 
@@ -396,10 +414,16 @@ class Model:
         self.version = 0
         #: ``(feature, type)`` pairs a fresh copy of the model has learned and scored
         self._tried: set[tuple[Hashable, type]] = set()
+        #: one of :data:`CLASS_WEIGHTS`
+        self.class_weight = "none"
+        #: how many labels of each class the model has learned
+        self.label_counts: dict[Hashable, int] = {}
 
     def __setstate__(self, state: dict) -> None:
-        # Snapshots written before the learning trial or numeric targets lack their records.
-        self.__dict__.update(_tried=set(), task="classification")
+        # Snapshots written before the learning trial, numeric targets or class weights lack
+        # their records (a model restored so starts counting its labels anew).
+        self.__dict__.update(_tried=set(), task="classification", class_weight="none")
+        self.__dict__.update(label_counts={})
         self.__dict__.update(state)
 
     @property
@@ -463,7 +487,16 @@ class Model:
     @property
     def gives_distribution(self) -> bool:
         """Whether the regressor predicts a distribution, hence its own deviation."""
-        return self.is_regressor and _gives_distribution(self.estimator)
+        return self.is_regressor and _last_step_takes(self.estimator, "predict_one", "with_dist")
+
+    @property
+    def takes_weights(self) -> bool:
+        """Whether the model learns an example with a weight (its ``learn_one`` takes ``w``).
+
+        An ensemble's ``learn_one(x, y, **kwargs)`` may take one and drop it
+        (river's ARF draws its own), so only a ``w`` it names counts.
+        """
+        return _last_step_takes(self.estimator, "learn_one", "w")
 
     @property
     def is_committee(self) -> bool:
@@ -577,10 +610,32 @@ class Model:
             for x, y in zip(xs, ys, strict=True):
                 learn_one(x, y)
         else:
+            counts = self.label_counts
+            balanced = self.class_weight == "balanced"
             for x, y in zip(xs, ys, strict=True):
                 self._add_class(y)
-                learn_one(x, y)
+                counts[y] = counts.get(y, 0) + 1
+                if balanced:
+                    learn_one(x, y, w=self._balanced_weight(y))
+                else:
+                    learn_one(x, y)
         self.version += len(ys)
+
+    def _balanced_weight(self, y: Hashable) -> float:
+        """``y``'s weight under ``balanced``: labels so far / (classes × labels of ``y``).
+
+        With every class as frequent as the others each label weighs 1; a class
+        with a twentieth of two classes' labels weighs 10 (at most
+        :data:`MAX_CLASS_WEIGHT`). The counts are of the labels learned, in the
+        training log's order, so every replica weighs every label alike.
+
+        >>> model = Model("linear_model.LogisticRegression()")
+        >>> model.label_counts = {True: 19, False: 1}
+        >>> model._balanced_weight(False), round(model._balanced_weight(True), 3)
+        (10.0, 0.526)
+        """
+        counts = self.label_counts
+        return min(MAX_CLASS_WEIGHT, sum(counts.values()) / (len(counts) * counts[y]))
 
     def check_learnable(self, x: dict, y: Hashable) -> None:
         """Raise :class:`ModelRefused` if learning ``(x, y)`` would fail or break the model.

@@ -30,6 +30,7 @@ from streamal.decider.strategies.bandit import RANDOM_SHARE
 from streamal.decider.strategies.utility_threshold import EVEN_SHARE
 from streamal.engine import Engine
 from streamal.model import (
+    CLASS_WEIGHTS,
     DEFAULT_MODELS,
     TASKS,
     Model,
@@ -113,6 +114,12 @@ class EngineSettings:
         The stream's classes, fixed: an answer naming another is refused (``unknown_class``).
         Empty (the default): their type comes from the first label and new ones are learned
         as they come (:mod:`streamal.classes`).
+    class_weight
+        ``balanced``: the model learns each label weighted by the inverse of its class's
+        share of the labels so far (at most :data:`~streamal.model.MAX_CLASS_WEIGHT`), so a
+        rare class is learned as a common one is: far higher balanced accuracy, a little
+        lower accuracy (``benchmarks/RESULTS.md``). ``none`` (the default): every label
+        weighs 1. Needs a model whose ``learn_one`` takes a weight ``w``.
 
     Examples
     --------
@@ -151,6 +158,7 @@ class EngineSettings:
     max_pending: int = 100_000
     pending_ttl: float = math.inf
     classes: tuple[Hashable, ...] = ()
+    class_weight: str = "none"
     task: str | None = None
 
     def __post_init__(self) -> None:
@@ -197,9 +205,22 @@ class EngineSettings:
         if predicts != self.task:
             kind = "regressor" if predicts == "regression" else "classifier"
             raise SettingsError(f"model {self.model!r} is a {kind}, not a model for {self.task}")
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise SettingsError(
+                f"unknown class_weight {self.class_weight!r} "
+                f"(choose from: {', '.join(CLASS_WEIGHTS)})"
+            )
         if self.task == "regression":
+            if self.class_weight != "none":
+                raise SettingsError("class_weight is for classes: a numeric target has none")
             if self.classes:
                 raise SettingsError("classes are for classification: a numeric target has none")
+        elif self.class_weight != "none" and not Model(self.model).takes_weights:
+            raise SettingsError(
+                f"class_weight {self.class_weight} needs a model that learns with a weight "
+                f"(its learn_one takes w, as river's trees and linear models do): "
+                f"{self.model!r} does not"
+            )
             if self.label_wait:
                 raise SettingsError(
                     "label_wait (annotator-aware mode) weighs votes for classes: "
@@ -310,6 +331,7 @@ def configure_engine(engine: Engine, settings: EngineSettings) -> Engine:
     annotator-aware mode and the cost budget follow the settings, keeping the
     annotators' reliability estimates and the cost already spent.
     """
+    engine.model.class_weight = settings.class_weight
     if settings.classes:
         if not (engine.schema.fixed and engine.schema.classes == list(settings.classes)):
             engine.schema = ClassSchema(list(settings.classes), fixed=True)

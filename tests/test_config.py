@@ -2,6 +2,7 @@ import pytest
 
 from streamal.config import ConfigError, ServeConfig, load_config
 from streamal.decider import layout as L
+from streamal.settings import build_engine
 
 
 def test_defaults_follow_the_design():
@@ -124,3 +125,19 @@ def test_the_shares_of_the_budget_reach_the_engine_from_file_and_environment():
     assert bandit.engine.decider().params[L.BANDIT_RANDOM_SHARE] == 0.3
     with pytest.raises(ConfigError, match="even_share is a setting of the regression rules"):
         load_config({"even_share": 0.1}, {}, [])
+
+
+def test_the_class_weight_reaches_the_model_and_is_refused_where_it_means_nothing(tmp_path):
+    path = tmp_path / "streamal.toml"
+    path.write_text('class_weight = "balanced"\n')
+    from_file = load_config({"config": str(path)}, {})
+    assert build_engine(from_file.engine).model.class_weight == "balanced"
+    from_env = load_config({}, {"STREAMAL_CLASS_WEIGHT": "balanced"}, [])
+    assert from_env.engine.class_weight == "balanced"
+    assert build_engine(load_config({}, {}, []).engine).model.class_weight == "none"
+    with pytest.raises(ConfigError, match="unknown class_weight 'heavy'"):
+        load_config({"class_weight": "heavy"}, {}, [])
+    with pytest.raises(ConfigError, match="class_weight is for classes"):
+        load_config({"task": "regression", "class_weight": "balanced"}, {}, [])
+    with pytest.raises(ConfigError, match=r"'naive_bayes\.GaussianNB\(\)' does not"):
+        load_config({"model": "naive_bayes.GaussianNB()", "class_weight": "balanced"}, {}, [])

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import numpy as np
 import pytest
-from river import compose, linear_model, naive_bayes, tree
+from river import base, compose, linear_model, naive_bayes, tree
 
-from streamal.model import DEFAULT_MODEL, Model, ModelSpecError, parse_model_spec
+from streamal.model import (
+    DEFAULT_MODEL,
+    MAX_CLASS_WEIGHT,
+    Model,
+    ModelSpecError,
+    parse_model_spec,
+)
 
 
 def test_pipeline_with_literal_arguments():
@@ -126,3 +133,64 @@ def test_mini_batch_model_with_non_string_feature_names_predicts_one_by_one():
     proba = model.predict_proba(xs[:4])
     assert proba.shape == (4, 2)
     assert proba.sum(axis=1) == pytest.approx([1.0] * 4)
+
+
+class _WeightRecorder(base.Classifier):
+    """A classifier that predicts nothing and notes the weight of each example it learns."""
+
+    def __init__(self) -> None:
+        self.weights: list[float] = []
+
+    def learn_one(self, x: dict, y, w: float = 1.0) -> None:
+        self.weights.append(w)
+
+    def predict_proba_one(self, x: dict) -> dict:
+        return {}
+
+
+def test_balanced_class_weight_is_labels_over_classes_times_the_class_labels():
+    # Worked by hand, with the labels counted up to and with each one: a, a, a alone weigh
+    # 1; then b, the first of two classes among 4 labels: 4 / (2 · 1) = 2; then a, the
+    # fourth of 5: 5 / (2 · 4) = 0.625.
+    model = Model(_WeightRecorder())
+    model.class_weight = "balanced"
+    model.learn([{}] * 5, ["a", "a", "a", "b", "a"])
+    assert model.estimator.weights == [1.0, 1.0, 1.0, 2.0, 0.625]
+    assert model.label_counts == {"a": 4, "b": 1}
+    # A class's first label after 200 of another would weigh 201 / 2: held at the cap.
+    model = Model(_WeightRecorder())
+    model.class_weight = "balanced"
+    model.learn([{}] * 201, ["a"] * 200 + ["b"])
+    assert model.estimator.weights[-1] == MAX_CLASS_WEIGHT == 50.0
+    # Without class weights every example weighs the model's own default, but is counted.
+    model = Model(_WeightRecorder())
+    model.learn([{}] * 3, ["a", "b", "b"])
+    assert model.estimator.weights == [1.0, 1.0, 1.0]
+    assert model.label_counts == {"a": 1, "b": 2}
+
+
+def test_label_counts_survive_a_snapshot_and_old_snapshots_start_them_anew():
+    model = Model("tree.HoeffdingTreeClassifier()")
+    model.class_weight = "balanced"
+    model.learn([{"x": 1.0}, {"x": 2.0}], [True, False])
+    restored = pickle.loads(pickle.dumps(model))
+    assert (restored.class_weight, restored.label_counts) == ("balanced", {True: 1, False: 1})
+    state = dict(model.__dict__)
+    del state["class_weight"], state["label_counts"]
+    old = Model.__new__(Model)
+    old.__setstate__(state)
+    assert (old.class_weight, old.label_counts) == ("none", {})
+
+
+@pytest.mark.parametrize(
+    ("spec", "takes"),
+    [
+        ("tree.HoeffdingAdaptiveTreeClassifier(seed=42)", True),
+        ("preprocessing.StandardScaler() | linear_model.LogisticRegression()", True),
+        ("naive_bayes.GaussianNB()", False),
+        # ARF names no w: it draws its own Poisson weight and drops any other.
+        ("forest.ARFClassifier(seed=1)", False),
+    ],
+)
+def test_models_that_learn_with_a_weight(spec, takes):
+    assert Model(spec).takes_weights is takes

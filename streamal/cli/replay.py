@@ -29,6 +29,7 @@ from streamal.decider import (
 from streamal.decider.strategies.bandit import RANDOM_SHARE
 from streamal.decider.strategies.utility_threshold import EVEN_SHARE
 from streamal.model import (
+    CLASS_WEIGHTS,
     DEFAULT_MODEL,
     DEFAULT_MODELS,
     DEFAULT_REGRESSOR,
@@ -140,6 +141,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"regression rules: share of the budget asked at an even pace whatever the "
         f"utility (default: {EVEN_SHARE:g}; 0: the papers' rules alone); the deployed-error "
         "estimate rests on those answers",
+    )
+    p.add_argument(
+        "--class-weight",
+        choices=list(CLASS_WEIGHTS),
+        default="none",
+        help="balanced: the model learns each label weighted by the inverse of its class's "
+        "share of the labels so far, so a rare class counts as much as a common one (higher "
+        "balanced accuracy, lower accuracy); none (default): every label weighs 1",
     )
     p.add_argument(
         "--label-delay",
@@ -415,6 +424,7 @@ def run(args: argparse.Namespace) -> int:
             labels_per_query=args.labels_per_query,
             seed=args.seed,
             classes=classes,
+            class_weight=args.class_weight,
             task=task,
         )
         for s, b in itertools.product(strategies, budgets)

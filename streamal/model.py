@@ -422,8 +422,9 @@ class Model:
     def __setstate__(self, state: dict) -> None:
         # Snapshots written before the learning trial, numeric targets or class weights lack
         # their records (a model restored so starts counting its labels anew).
-        self.__dict__.update(_tried=set(), task="classification", class_weight="none")
-        self.__dict__.update(label_counts={})
+        self.__dict__.update(
+            _tried=set(), task="classification", class_weight="none", label_counts={}
+        )
         self.__dict__.update(state)
 
     @property

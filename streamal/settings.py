@@ -215,17 +215,17 @@ class EngineSettings:
                 raise SettingsError("class_weight is for classes: a numeric target has none")
             if self.classes:
                 raise SettingsError("classes are for classification: a numeric target has none")
+            if self.label_wait:
+                raise SettingsError(
+                    "label_wait (annotator-aware mode) weighs votes for classes: "
+                    "not for a numeric target"
+                )
         elif self.class_weight != "none" and not Model(self.model).takes_weights:
             raise SettingsError(
                 f"class_weight {self.class_weight} needs a model that learns with a weight "
                 f"(its learn_one takes w, as river's trees and linear models do): "
                 f"{self.model!r} does not"
             )
-            if self.label_wait:
-                raise SettingsError(
-                    "label_wait (annotator-aware mode) weighs votes for classes: "
-                    "not for a numeric target"
-                )
         require_positive(
             pending_ttl=self.pending_ttl,
             max_pending=self.max_pending,

@@ -32,7 +32,10 @@ def test_kill_9_at_random_points_keeps_the_invariants(topics, serve, tmp_path: P
         *FAST_GROUP,
         "--state-dir", str(state),
         "--budget", "0.2",
-        "--snapshot-interval", "1",
+        # Every batch's predictions wait for a snapshot to be committed, and a kill is what
+        # redoes them: at one snapshot a second, a loaded run once had each of its three kills
+        # land just after one, and redid nothing. Three seconds keep work to redo at each.
+        "--snapshot-interval", "3",
     ]  # fmt: skip
     daemon = serve(args)
     annotator = Annotator(topics)

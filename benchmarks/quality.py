@@ -1111,7 +1111,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--streams",
         metavar="NAMES",
         help="comma-separated streams to run, of: " + ", ".join(STREAMS) + " (default: all; "
-        "with --quick, Phishing and SEA abrupt); the raw runs of the others are kept",
+        "with --quick, Phishing and SEA abrupt); every reused run is kept in the raw runs",
     )
     parser.add_argument(
         "--events", type=int, default=FULL_EVENTS, help="events per synthetic stream"
@@ -1189,8 +1189,6 @@ def main(argv: list[str] | None = None) -> dict:
     ]
     replay(_ROWS[streams[0], seeds[0]][:50], ReplaySetup(EngineSettings()))
     reused = load_runs(Path(args.reuse)) if args.reuse else {}
-    # A run on some streams rewrites the raw runs of the others as it found them.
-    others = {t: r for t, r in reused.items() if t[0] not in streams}
     todo = [t for t in tasks if t not in reused]
     raw_path = Path(args.plots) / ("quality_quick.json" if args.quick else "quality_raw.json")
     fresh = run_all(
@@ -1201,7 +1199,9 @@ def main(argv: list[str] | None = None) -> dict:
     runs_note = f"{len(todo)} runs in {elapsed:.0f} s on {args.jobs} workers" + (
         f" ({len(tasks) - len(todo)} more reused from `{Path(args.reuse).name}`)" if reused else ""
     )
-    save_runs(others | raw, raw_path)
+    # Every reused run is written back, also those of these streams this invocation did not
+    # ask for (rivals, variants, other models): a partial grid loses no run.
+    save_runs(reused | raw, raw_path)
     extra = (at_once(DEFAULT_STRATEGY), *rivals) if rivals else ()
     summary = summarise(raw, streams, budgets, seeds, extra)
     # The default model's own runs, for the model comparison.
@@ -1237,7 +1237,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"; {len(todo)} runs at the matched budgets in "
             f"{time.perf_counter() - matched_start:.0f} s"
         )
-        save_runs(others | raw, raw_path)
+        save_runs(reused | raw, raw_path)
         comparisons += (at_matched_spend(raw, comparisons[0], at_once(DEFAULT_STRATEGY), seeds),)
         for c, ours in zip(
             comparisons,

@@ -291,8 +291,10 @@ def test_streams_option_runs_those_streams_and_keeps_the_others_runs(
     monkeypatch.setattr(quality, "_ROWS", {})
     model = quality.DEFAULT_MODEL
     elsewhere = {("LED abrupt", 0, "random", 0.1, model): (0.5, 0.1, 0.45)}
+    # A run of Phishing this invocation does not ask for (--skip-variants) is kept as well.
+    not_asked = {("Phishing", 0, "bandit[random_share=0]", 0.1, model): (0.8, 0.1, 0.7)}
     reuse = tmp_path / "reuse.json"
-    quality.save_runs(elsewhere, reuse)
+    quality.save_runs(elsewhere | not_asked, reuse)
     args = ["--quick", "--streams", "Phishing", "--skactiveml", "", "--skip-variants"]
     args += ["--skip-models", "--jobs", "1", "--reuse", str(reuse)]
     out = quality.main([*args, "--results", str(tmp_path / "R.md"), "--plots", str(tmp_path)])
@@ -300,6 +302,7 @@ def test_streams_option_runs_those_streams_and_keeps_the_others_runs(
     saved = quality.load_runs(tmp_path / "quality_quick.json")
     assert {t[0] for t in saved} == {"Phishing", "LED abrupt"}
     assert {t: r for t, r in saved.items() if t[0] == "LED abrupt"} == elsewhere
+    assert {t: saved[t] for t in not_asked} == not_asked
     written = (tmp_path / "R.md").read_text()
     assert "| Phishing | bundled, binary | 600 |" in written and "SEA abrupt" not in written
     with pytest.raises(SystemExit):

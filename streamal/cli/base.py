@@ -7,7 +7,14 @@ import os
 
 from streamal.config import ConfigError, ServeConfig, load_config
 
-__all__ = ["Parser", "UsageError", "add_labeling_flags", "config_from_args"]
+__all__ = ["CLASS_WEIGHT_HELP", "Parser", "UsageError", "add_labeling_flags", "config_from_args"]
+
+#: ``--class-weight`` of replay and serve, one setting with one meaning
+CLASS_WEIGHT_HELP = (
+    "balanced: the model learns each label weighted by the inverse of its class's share of "
+    "the labels so far, so a rare class counts as much as a common one (higher balanced "
+    "accuracy, lower accuracy); none (default): every label weighs 1"
+)
 
 
 class UsageError(Exception):

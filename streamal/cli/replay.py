@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 
 from streamal.classes import coerce, parse_classes
-from streamal.cli.base import UsageError
+from streamal.cli.base import CLASS_WEIGHT_HELP, UsageError
 from streamal.decider import (
     ALL_STRATEGIES,
     BUDGET_MANAGERS,
@@ -146,9 +146,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--class-weight",
         choices=list(CLASS_WEIGHTS),
         default="none",
-        help="balanced: the model learns each label weighted by the inverse of its class's "
-        "share of the labels so far, so a rare class counts as much as a common one (higher "
-        "balanced accuracy, lower accuracy); none (default): every label weighs 1",
+        help=CLASS_WEIGHT_HELP,
     )
     p.add_argument(
         "--label-delay",

@@ -10,7 +10,7 @@ import threading
 
 import orjson
 
-from streamal.cli.base import UsageError, config_from_args
+from streamal.cli.base import CLASS_WEIGHT_HELP, UsageError, config_from_args
 from streamal.config import ServeConfig
 from streamal.decider import DEFAULT_REGRESSION_STRATEGY
 from streamal.model import DEFAULT_REGRESSOR
@@ -42,9 +42,7 @@ _FLAGS = {
     "classes": "the stream's classes, e.g. spam,ham (true,false: booleans; 0,1,2: integers): "
     "answers are read as these and any other is dead-lettered as unknown_class (default: "
     "the type of the first label, and new classes learned as they come)",
-    "class-weight": "balanced: the model learns each label weighted by the inverse of its "
-    "class's share of the labels so far, so a rare class counts as much as a common one "
-    "(higher balanced accuracy, lower accuracy); none (default): every label weighs 1",
+    "class-weight": CLASS_WEIGHT_HELP,
     "state-dir": f"where snapshots are kept (default {DEFAULTS.state_dir})",
     "metrics-host": f"address of the /metrics endpoint (default {DEFAULTS.metrics_host})",
     "log-format": "text or json (default text)",

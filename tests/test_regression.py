@@ -116,7 +116,7 @@ def test_settings_that_do_not_fit_a_numeric_target_are_refused(settings, message
 
 
 def test_the_even_share_reaches_the_decider_of_every_regression_rule():
-    for strategy in ("leverage", "interval_width", "committee_variance"):
+    for strategy in ("leverage", "interval_width", "committee_variance", "density_ratio"):
         default = EngineSettings(task="regression", strategy=strategy, budget=0.2).decider()
         assert default.params[L.EVEN_SHARE] == 0.25 and default.params[L.HARD_CAP] == 1.0
         alone = EngineSettings(task="regression", strategy=strategy, budget=0.2, even_share=0)

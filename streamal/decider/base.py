@@ -61,6 +61,8 @@ class Strategy:
     paces_itself: ClassVar[bool] = False
     #: the rule always asks under the hard cap, whatever the caller's ``hard_cap``
     capped: ClassVar[bool] = False
+    #: ``w_tol`` of the balanced quantile filter unless the caller gives one (Kottke's 50)
+    tolerance: ClassVar[float] = 50.0
     #: the tasks whose rows the rule reads (see :data:`TASKS`)
     tasks: ClassVar[frozenset[str]] = frozenset({"classification"})
 

@@ -16,6 +16,7 @@ from streamal.decider.measures import (
     COMMITTEE_MEASURES,
     COMMITTEE_VARIANCE,
     DEFAULT_MEASURES,
+    DENSITY_RATIO,
     LEVERAGE,
     MEASURES,
     REGRESSION_MEASURES,
@@ -23,7 +24,7 @@ from streamal.decider.measures import (
 )
 from streamal.decider.pending_window import capacity
 from streamal.decider.rng import seed_state
-from streamal.decider.strategies import ALL_STRATEGIES, bandit, leverage
+from streamal.decider.strategies import ALL_STRATEGIES, bandit, density_ratio, leverage
 from streamal.decider.strategies.interval_width import normal_quantile
 from streamal.decider.strategies.utility_threshold import even_turns
 
@@ -53,7 +54,7 @@ def strategies_for(task: str) -> list[str]:
     """The strategies made for ``task`` (``"classification"`` or ``"regression"``).
 
     >>> strategies_for("regression")
-    ['random', 'periodic', 'leverage', 'committee_variance', 'interval_width']
+    ['random', 'periodic', 'leverage', 'committee_variance', 'interval_width', 'density_ratio']
     """
     _check_choice("task", task, TASKS)
     return [name for name, kind in ALL_STRATEGIES.items() if task in kind.tasks]
@@ -131,7 +132,8 @@ class Decider:
     window
         ``w`` of the estimated budget (Žliobaitė: 100).
     biqf_window, tolerance
-        ``w`` and ``w_tol`` of the balanced quantile filter (Kottke: 100, 50).
+        ``w`` and ``w_tol`` of the balanced quantile filter (Kottke: 100, 50;
+        the tolerance is the strategy's own unless given: 10 for the density ratio).
     seed
         Seed of the decider's own generator.
     n_features
@@ -184,7 +186,7 @@ class Decider:
         drift_delta: float = 0.002,
         window: int = 100,
         biqf_window: int = 100,
-        tolerance: float = 50.0,
+        tolerance: float | None = None,
         seed: int = 0,
         n_features: int = 48,
         pending_events: int = 0,
@@ -195,9 +197,10 @@ class Decider:
         check_strategy(strategy, task)
         if not (isinstance(budget, int | float) and 0.0 < budget <= 1.0):
             raise ValueError(f"budget must be in (0, 1], got {budget!r}")
-        if int(window) < 1 or int(biqf_window) < 1 or not tolerance > 0 or int(n_features) < 1:
-            raise ValueError("window, biqf_window, tolerance and n_features must be positive")
         kind = ALL_STRATEGIES[strategy]
+        own_tolerance = kind.tolerance if tolerance is None else tolerance
+        if int(window) < 1 or int(biqf_window) < 1 or not own_tolerance > 0 or int(n_features) < 1:
+            raise ValueError("window, biqf_window, tolerance and n_features must be positive")
         if budget_manager is not None:
             _check_choice("budget manager", budget_manager, BUDGET_MANAGERS)
             if budget_manager not in budget_managers_of(strategy):
@@ -224,9 +227,12 @@ class Decider:
             self.codes[L.MEASURE] = kind.measure
         else:  # random and periodic serve both tasks: the task's measure scores their events
             self.codes[L.MEASURE] = DEFAULT_MEASURES[task]
-        # Leverage's utility is read off its own matrix, which only the leverage strategy keeps.
-        if (self.codes[L.MEASURE] == LEVERAGE) != (kind.rule == leverage.RULE):
-            raise ValueError("the leverage measure is the leverage strategy's, and only its")
+        # Leverage's utility is read off its own matrix, the density ratio's off its own rings,
+        # which only the strategy of that name keeps.
+        for own, rule in ((LEVERAGE, leverage.RULE), (DENSITY_RATIO, density_ratio.RULE)):
+            if (self.codes[L.MEASURE] == own) != (kind.rule == rule):
+                name = _name_of(own, MEASURES)
+                raise ValueError(f"the {name} measure is the {name} strategy's, and only its")
         self.codes[L.RULE] = kind.rule
         self.codes[L.BUDGET_MANAGER] = (
             kind.budget_manager if budget_manager is None else BUDGET_MANAGERS[budget_manager]
@@ -241,7 +247,7 @@ class Decider:
         self.params[L.BUDGET_DENOMINATOR] = denominator
         self.params[L.WINDOW] = int(window)
         self.params[L.BIQF_WINDOW] = int(biqf_window)
-        self.params[L.BIQF_TOLERANCE] = float(tolerance)
+        self.params[L.BIQF_TOLERANCE] = float(own_tolerance)
         self.hard_cap = bool(hard_cap)
         self.drift_aware = bool(drift_aware)
         # Drift-aware spending pays back its bursts under the hard cap (see budget.within_cap).
@@ -431,14 +437,14 @@ class Decider:
         """Tell the decider about labeled events: their feature rows and class indices.
 
         Class indices are columns of the probability rows :meth:`decide` is
-        given; PAL needs them, leverage only the feature rows (``classes``
-        may be omitted). Strategies that do not :attr:`needs_labels` ignore
+        given; PAL needs them, the regression rules only the feature rows
+        (``classes`` may be omitted). Strategies that do not :attr:`needs_labels` ignore
         the call.
         """
         if not self.needs_labels:
             return
         if classes is None:
-            if ALL_STRATEGIES[self.strategy].rule != leverage.RULE:
+            if self.task != "regression":
                 raise ValueError(f"strategy {self.strategy!r} learns the labeled class indices")
             features = np.asarray(features, dtype=np.float64)
             if features.ndim != 2:

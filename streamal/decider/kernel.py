@@ -22,6 +22,7 @@ from streamal.decider.measures import (
 from streamal.decider.strategies import (
     cogdqs,
     dbal,
+    density_ratio,
     entropy,
     fixed_uncertainty,
     leverage,
@@ -62,7 +63,9 @@ def _decide_one(
     written out in the loop: a call that is not inlined costs more than a
     whole threshold decision, and constant codes let LLVM unswitch the loop.
     """
-    regression = rule == utility_threshold.RULE or rule == leverage.RULE
+    regression = (
+        rule == utility_threshold.RULE or rule == leverage.RULE or rule == density_ratio.RULE
+    )
     if regression and utility_threshold.even_turn(params, state):
         # The even share's turn: asked whatever the utility, which the window still sees.
         if manager == budget.BIQF and not math.isnan(u):
@@ -103,7 +106,7 @@ def _decide_one(
             ask = qbc.rule(row, u, params, state, rng)
         elif rule == periodic.RULE:
             ask = periodic.rule(row, u, params, state, rng)
-        elif rule == utility_threshold.RULE or rule == leverage.RULE:
+        elif regression:
             filtered = manager == budget.BIQF
             ask = utility_threshold.rule(row, u, filtered, params, state, rng)
         else:
@@ -202,11 +205,14 @@ def decide_batch_rich(
     manager = codes[L.BUDGET_MANAGER]
     capped = params[L.HARD_CAP] > 0.0
     n = proba.shape[0]
-    # Scores and density factors do not depend on the decisions (PAL's labeled window and
-    # leverage's matrix only change between batches, density windows take every event), so
-    # they come first.
+    # Scores and density factors do not depend on the decisions (PAL's labeled window,
+    # leverage's matrix and the density ratio's labeled rows only change between batches,
+    # density windows take every event), so they come first.
     if rule == leverage.RULE:
         leverage.utilities(features, params, state, scores)
+    elif rule == density_ratio.RULE:
+        for i in range(n):
+            scores[i] = density_ratio.observe(features[i], params, state)
     else:
         for i in range(n):
             if rule == pal.RULE:
@@ -247,10 +253,13 @@ def learn_batch(
 ) -> None:
     """Tell a rule that learns from labels about labeled events (feature rows, class indices).
 
-    Leverage reads only the feature rows (``classes`` may be empty).
+    Leverage and the density ratio read only the feature rows (``classes`` may be empty).
     """
     if codes[L.RULE] == pal.RULE:
         for i in range(features.shape[0]):
             pal.remember(features[i], classes[i], params, state)
     elif codes[L.RULE] == leverage.RULE:
         leverage.remember(features, params, state)
+    elif codes[L.RULE] == density_ratio.RULE:
+        for i in range(features.shape[0]):
+            density_ratio.remember(features[i], params, state)

@@ -8,7 +8,7 @@ arrays and restoring them gives the exact same future decisions:
 * ``state`` (float64): counters, thresholds and the quantile-filter window,
   whose ring buffer and sorted copy sit after the scalar slots, then the
   strategy's own region (from ``params[REGION]``: a density window of
-  feature rows, a window of labeled feature rows, or the inverse design
+  feature rows, a window of labeled feature rows, the inverse design
   matrix of leverage sampling), if it has one, and the
   ring of pending queries of delay-aware querying (from ``params[PENDING_REGION]``);
 
@@ -62,7 +62,9 @@ INTERCEPT = 36  # leverage: 1.0 puts a constant column before the feature rows
 COVERAGE = 37  # interval width: coverage of the central prediction interval
 INTERVAL_Z = 38  # interval width: the normal quantile z of that coverage, (1 + c) / 2
 EVEN_SHARE = 39  # regression rules: share f of the budget asked at an even pace
-N_PARAMS = 40
+LABELED_WINDOW = 40  # density ratio: asked feature rows remembered (M)
+NEIGHBOURS = 41  # density ratio: k of the k-th nearest recent event
+N_PARAMS = 42
 
 # state
 SEEN = 0  # events decided

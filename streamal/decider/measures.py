@@ -53,6 +53,7 @@ __all__ = [
     "COMMITTEE_MEASURES",
     "COMMITTEE_VARIANCE",
     "DEFAULT_MEASURES",
+    "DENSITY_RATIO",
     "ENTROPY",
     "INTERVAL_WIDTH",
     "KL_CONSENSUS",
@@ -77,6 +78,7 @@ KL_CONSENSUS = 4  # committee: mean KL divergence of the members from their cons
 INTERVAL_WIDTH = 5  # regression: width of the central prediction interval, 2 z σ
 COMMITTEE_VARIANCE = 6  # regression committee: variance of the members' predicted values
 LEVERAGE = 7  # regression: x' A⁻¹ x, computed by the leverage strategy from its design matrix
+DENSITY_RATIO = 8  # regression: distance to the labels over the k-th neighbour's (the strategy's)
 
 #: CLI name → measure code.
 MEASURES = {
@@ -88,11 +90,12 @@ MEASURES = {
     "interval_width": INTERVAL_WIDTH,
     "committee_variance": COMMITTEE_VARIANCE,
     "leverage": LEVERAGE,
+    "density_ratio": DENSITY_RATIO,
 }
 #: measures that need the committee members' rows (probabilities, or predicted values)
 COMMITTEE_MEASURES = frozenset({VOTE_ENTROPY, KL_CONSENSUS, COMMITTEE_VARIANCE})
 #: measures of a regression model's rows; the others measure class probabilities
-REGRESSION_MEASURES = frozenset({INTERVAL_WIDTH, COMMITTEE_VARIANCE, LEVERAGE})
+REGRESSION_MEASURES = frozenset({INTERVAL_WIDTH, COMMITTEE_VARIANCE, LEVERAGE, DENSITY_RATIO})
 #: task → the measure used when neither the caller nor the strategy picks one for that task
 DEFAULT_MEASURES = {"classification": LEAST_CONFIDENCE, "regression": INTERVAL_WIDTH}
 
@@ -101,7 +104,7 @@ def measures_for(task: str) -> list[str]:
     """The measures of ``task`` (``"classification"`` or ``"regression"``), by CLI name.
 
     >>> measures_for("regression")
-    ['interval_width', 'committee_variance', 'leverage']
+    ['interval_width', 'committee_variance', 'leverage', 'density_ratio']
     """
     if task not in DEFAULT_MEASURES:
         raise ValueError(f"unknown task {task!r} (choose from: {', '.join(DEFAULT_MEASURES)})")

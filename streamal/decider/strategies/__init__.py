@@ -15,6 +15,7 @@ from streamal.decider.strategies.bandit import Bandit
 from streamal.decider.strategies.cogdqs import CogDQS
 from streamal.decider.strategies.committee_variance import CommitteeVariance
 from streamal.decider.strategies.dbal import DBALStream
+from streamal.decider.strategies.density_ratio import DensityRatio
 from streamal.decider.strategies.entropy import EntropySampling
 from streamal.decider.strategies.fixed_uncertainty import FixedUncertainty
 from streamal.decider.strategies.interval_width import IntervalWidth
@@ -40,6 +41,7 @@ __all__ = [
     "CogDQS",
     "CommitteeVariance",
     "DBALStream",
+    "DensityRatio",
     "EntropySampling",
     "FixedUncertainty",
     "IntervalWidth",
@@ -76,7 +78,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
 }
 #: CLI name → strategy made only for regression.
 REGRESSION_STRATEGIES: dict[str, type[Strategy]] = {
-    s.name: s for s in (Leverage, CommitteeVariance, IntervalWidth)
+    s.name: s for s in (Leverage, CommitteeVariance, IntervalWidth, DensityRatio)
 }
 #: CLI name → strategy, of every task.
 ALL_STRATEGIES: dict[str, type[Strategy]] = STRATEGIES | REGRESSION_STRATEGIES

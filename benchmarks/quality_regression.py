@@ -62,11 +62,13 @@ WIN_SHARE, MEAN_REDUCTION = 4 / 5, 0.10
 
 #: variants of the regression rules run at 5 and 10 %: the papers' rules alone, without the
 #: quarter of the budget at an even pace (``even_share=0``; the committee's was the default
-#: before), and half of it at an even pace
+#: before), half of it at an even pace, and the density ratio with Kottke's slower balance
 VARIANTS = (
     "interval_width[even_share=0]",
     "committee_variance[even_share=0]",
     "interval_width[even_share=0.5]",
+    "density_ratio[even_share=0]",
+    "density_ratio[tolerance=50]",
 )
 #: numbers standardised and strings one-hot encoded, in front of every model, so that a
 #: stream with text columns (Mv; a CSV's text column) reaches any regressor
@@ -162,7 +164,7 @@ def strategies_of(model: str) -> list[str]:
     """The regression strategies ``model`` can serve: committee variance needs an ensemble.
 
     >>> strategies_of(MODELS[0])
-    ['random', 'periodic', 'leverage', 'interval_width']
+    ['random', 'periodic', 'leverage', 'interval_width', 'density_ratio']
     """
     ensemble = Model(model).is_committee
     return [s for s in strategies_for("regression") if ensemble or s != "committee_variance"]

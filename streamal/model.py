@@ -47,7 +47,7 @@ __all__ = [
 DEFAULT_MODEL = "tree.HoeffdingAdaptiveTreeClassifier(seed=42)"
 
 #: The model of a numeric target when none is named: an adaptive random forest (an
-#: ensemble, whose members' spread is the deviation interval_width asks by), behind one-hot
+#: ensemble, whose members' spread is the deviation its predictions carry), behind one-hot
 #: encoded text columns and standardised numbers, so that any column reaches it and its
 #: trees' linear leaves see unit-scale inputs. The lowest MAE under 5-10 % labels of the
 #: six candidates in benchmarks/quality_regression.py (README, "Choosing the defaults").

@@ -426,7 +426,7 @@ def test_strategies_and_measures_by_task():
         "density_ratio",
     ]
     assert strategies_for("classification") == list(STRATEGIES)
-    assert DEFAULT_REGRESSION_STRATEGY == "interval_width" in REGRESSION_STRATEGIES
+    assert DEFAULT_REGRESSION_STRATEGY == "density_ratio" in REGRESSION_STRATEGIES
     assert measures_for("regression") == [
         "interval_width",
         "committee_variance",

@@ -410,7 +410,7 @@ def test_a_numeric_target_end_to_end(tmp_path):
     data = json.loads(report.read_text())
     runs = {r["strategy"]: r for r in data["runs"]}
     # committee_variance needs an ensemble, which this model is not.
-    assert set(runs) == {"random", "periodic", "leverage", "interval_width"}
+    assert set(runs) == {"random", "periodic", "leverage", "interval_width", "density_ratio"}
     assert data["task"] == "regression"
     for r in runs.values():
         assert {"mae", "rmse", "r2"} <= r.keys() and "accuracy" not in r

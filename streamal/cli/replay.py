@@ -94,8 +94,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--strategy",
         help=f"NAME[,NAME…] or 'all' (default: {DEFAULT_STRATEGY}; for regression "
-        f"{DEFAULT_REGRESSION_STRATEGY} with an ensemble or a model that predicts a "
-        "distribution, else leverage); one of "
+        f"{DEFAULT_REGRESSION_STRATEGY}); one of "
         f"{', '.join(ALL_STRATEGIES)} that is for the task",
     )
     p.add_argument("--budget", default="0.1", help="B[,B…], each in (0, 1] (default: 0.1)")
@@ -339,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
     global _ROWS, _PROGRESS
     task = args.task or (task_of_spec(args.model) if args.model else None) or TASKS[0]
     args.model = args.model or DEFAULT_MODELS[task]
-    args.strategy = args.strategy or default_strategy(task, args.model)
+    args.strategy = args.strategy or default_strategy(task)
     strategies = _strategies(args.strategy, task)
     budgets = _budgets(args.budget)
     annotators = parse_annotators(args.annotators) if args.annotators else ()

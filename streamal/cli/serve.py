@@ -35,8 +35,7 @@ _FLAGS = {
     "default: what --model predicts, classification without --model",
     "model": f"river model spec (default {ENGINE.model}; for regression {DEFAULT_REGRESSOR})",
     "strategy": f"query strategy (default {ENGINE.strategy}; for regression "
-    f"{DEFAULT_REGRESSION_STRATEGY} with an ensemble or a model that predicts a distribution, "
-    "else leverage)",
+    f"{DEFAULT_REGRESSION_STRATEGY})",
     "budget-manager": "estimated, biqf or none (random and periodic only): override the "
     "strategy's budget manager",
     "classes": "the stream's classes, e.g. spam,ham (true,false: booleans; 0,1,2: integers): "

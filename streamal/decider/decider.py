@@ -43,9 +43,9 @@ _NO_COMMITTEE = np.empty((0, 0, 0))
 #: The strategy used when none is named; chosen from benchmarks/quality.py (see README).
 DEFAULT_STRATEGY = "bandit"
 #: The strategy of a regression model when none is named: the largest mean MAE reduction over
-#: random sampling at 5-10 % in benchmarks/quality_regression.py (README); it needs a model
-#: with a predictive deviation, an ensemble (as the default regressor is) or a distribution.
-DEFAULT_REGRESSION_STRATEGY = "interval_width"
+#: random sampling at 5-10 % in benchmarks/quality_regression.py (README), with every candidate
+#: model; it reads no model output, so it serves any regressor.
+DEFAULT_REGRESSION_STRATEGY = "density_ratio"
 #: the interval width's coverage when the strategy does not set it (regression random, periodic)
 _DEFAULT_COVERAGE = 0.8
 
@@ -113,8 +113,8 @@ class Decider:
     measure
         ``"least_confidence"``, ``"margin"``, ``"entropy"``, or a committee
         measure, ``"vote_entropy"`` or ``"kl_consensus"``; for regression
-        ``"interval_width"`` or ``"committee_variance"`` (``"leverage"`` is
-        the leverage strategy's own); defaults to the strategy's own choice,
+        ``"interval_width"`` or ``"committee_variance"`` (``"leverage"`` and
+        ``"density_ratio"`` are their strategies' own); defaults to the strategy's own choice,
         or for random and periodic sampling to the task's
         (``least_confidence``, ``interval_width``).
     hard_cap

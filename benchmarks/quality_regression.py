@@ -3,12 +3,15 @@
 Every regression strategy (:func:`streamal.decider.strategies_for`) runs at
 budgets of 1, 5, 10 and 20 % on river's bundled regression sets
 (TrumpApproval, ChickWeights, WaterFlow) and on synthetic streams (FriedmanDrift
-in its three drift kinds, Planes2D, Mv with its categorical features), five
-seeds each, all with the same model (:data:`streamal.model.DEFAULT_REGRESSOR`
-unless ``--model`` says otherwise). Each run is a :func:`streamal.replay.replay`
-with no label delay and the replay's default batch size, scored by prequential
-MAE, RMSE and R². Two yardsticks run alongside: random and periodic sampling at
-the same budget, and full labels (``random`` at a budget of 1 with no budget
+in its three drift kinds, Planes2D, Mv with its categorical features, and five
+added after the default strategy was chosen, of other characters: stationary
+Friedman, clustered inputs, noise that grows with the input, a daily season, skewed
+inputs with a rare category), five seeds each, all with the same model
+(:data:`streamal.model.DEFAULT_REGRESSOR` unless ``--model`` says otherwise).
+Each run is a :func:`streamal.replay.replay` with no label delay and the
+replay's default batch size, scored by prequential MAE, RMSE and R². Two
+yardsticks run alongside: random and periodic sampling at the same budget, and
+full labels (``random`` at a budget of 1 with no budget
 manager, which learns every label).
 
 The seed is the decider's; the synthetic streams are also generated from it,
@@ -37,6 +40,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from quality import decider_options, parse_variant, rows_of, settings_options
 from results_md import BENCHMARKS, add_output_arguments, environment, markdown_table, write_section
 from river import datasets
@@ -128,6 +132,55 @@ def _friedman(kind: str) -> Callable[[int, int], list[Row]]:
     return _synthetic(make)
 
 
+def _mixture(n: int, seed: int):
+    """Inputs from five Gaussian clusters of unequal weight, each with its own linear target.
+
+    A labeled sample should follow the clusters' weights; the rare clusters are where
+    the model knows least.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(5, 4))
+    weights = np.array([0.40, 0.25, 0.15, 0.12, 0.08])
+    slopes = rng.normal(size=(5, 4))
+    for _ in range(n):
+        c = rng.choice(5, p=weights)
+        x = centres[c] + rng.normal(size=4)
+        y = slopes[c] @ x + 3.0 * c + rng.normal(scale=0.5)
+        yield {f"x{i}": float(v) for i, v in enumerate(x)}, float(y)
+
+
+def _heteroscedastic(n: int, seed: int):
+    """``y = x sin x`` on ``x ~ U[0, 10]``, with noise of deviation ``0.05 + 0.1 x``, beside
+    an irrelevant feature: the same error everywhere is not worth the same everywhere."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        x = rng.uniform(0.0, 10.0)
+        y = math.sin(x) * x + rng.normal(scale=0.05 + 0.1 * x)
+        yield {"x": x, "z": float(rng.normal())}, float(y)
+
+
+def _daily(n: int, seed: int):
+    """An hourly series: a slow trend, a daily season, noise in the afternoons only, and an
+    irrelevant reading; time-ordered, as a soft sensor's stream is."""
+    rng = np.random.default_rng(seed)
+    for t in range(n):
+        hour = t % 24
+        noise = 2.0 * rng.normal() if hour > 12 else 0.0
+        y = 0.01 * t + 5.0 * math.sin(2 * math.pi * hour / 24) + noise
+        yield {"t": t, "hour": hour, "load": float(rng.normal())}, float(y)
+
+
+def _skewed(n: int, seed: int):
+    """Log-normal inputs (long right tails) and a category of shares 70, 20 and 10 %."""
+    rng = np.random.default_rng(seed)
+    shift = {"a": 0.0, "b": 5.0, "c": -8.0}
+    for _ in range(n):
+        x = rng.lognormal(size=3)
+        kind = str(rng.choice(["a", "b", "c"], p=[0.7, 0.2, 0.1]))
+        y = 10.0 * math.log1p(x[0]) + 3.0 * math.sqrt(x[1]) + shift[kind] + rng.normal()
+        yield {"x0": float(x[0]), "x1": float(x[1]), "x2": float(x[2]), "kind": kind}, float(y)
+
+
 def synth_of(name: str) -> Callable:
     """A maker of river's ``synth.NAME(seed=…)`` stream (whatever the length asked)."""
     return lambda n, seed: getattr(synth, name)(seed=seed)
@@ -146,6 +199,14 @@ STREAMS: dict[str, tuple[str, Callable[[int, int], list[Row]]]] = {
     "Friedman gsg": ("global slow gradual drift at n/4, 3n/4 (n/10 wide)", _friedman("gsg")),
     "Planes2D": ("10 numeric in {-1, 0, 1}, piecewise linear", _synthetic(synth_of("Planes2D"))),
     "Mv": ("7 numeric, 3 categorical, dependent features", _synthetic(synth_of("Mv"))),
+    "Friedman": ("10 uniform numeric (5 irrelevant), stationary", _synthetic(synth_of("Friedman"))),
+    "Mixture": ("4 numeric from 5 clusters of 40 to 8 %, linear per cluster", _synthetic(_mixture)),
+    "Heteroscedastic": (
+        "x sin x, noise growing with x, 1 irrelevant",
+        _synthetic(_heteroscedastic),
+    ),
+    "Daily": ("hourly: trend, daily season, afternoon noise, 1 irrelevant", _synthetic(_daily)),
+    "Skewed": ("3 log-normal numeric, a category of 70/20/10 %", _synthetic(_skewed)),
 }
 
 # Filled in the parent before the workers fork, so the rows are shared, not pickled.

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import math
 import re
+import statistics
 import subprocess
 import sys
 from collections import Counter
@@ -307,3 +308,49 @@ def test_streams_option_runs_those_streams_and_keeps_the_others_runs(
     assert "| Phishing | bundled, binary | 600 |" in written and "SEA abrupt" not in written
     with pytest.raises(SystemExit):
         quality.main(["--quick", "--streams", "Phishing,Atlantis", "--results", ""])
+
+
+@pytest.fixture
+def regression_quality(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("quality_regression")
+
+
+ADDED_REGRESSION_STREAMS = ["Friedman", "Mixture", "Heteroscedastic", "Daily", "Skewed"]
+
+
+@pytest.mark.parametrize("name", ADDED_REGRESSION_STREAMS)
+def test_added_regression_streams_are_deterministic_for_a_seed(regression_quality, name):
+    build = regression_quality.STREAMS[name][1]
+    first = build(2000, 1)
+    assert len(first) == 2000 and all(math.isfinite(r.y) for r in first)
+    assert [(r.x, r.y) for r in first] == [(r.x, r.y) for r in build(2000, 1)]
+    assert [r.y for r in first] != [r.y for r in build(2000, 2)]
+
+
+def test_skewed_stream_has_a_category_of_70_20_and_10_percent(regression_quality):
+    rows = regression_quality.STREAMS["Skewed"][1](20_000, 0)
+    counts = Counter(r.x["kind"] for r in rows)
+    shares = [counts[k] / len(rows) for k in "abc"]
+    assert shares == pytest.approx([0.7, 0.2, 0.1], abs=0.01)
+    assert max(r.x["x0"] for r in rows) > 20 * sorted(r.x["x0"] for r in rows)[10_000]
+
+
+def test_heteroscedastic_stream_is_noisier_where_x_is_larger(regression_quality):
+    rows = regression_quality.STREAMS["Heteroscedastic"][1](20_000, 0)
+    residuals = [(r.x["x"], r.y - math.sin(r.x["x"]) * r.x["x"]) for r in rows]
+    low = [e for x, e in residuals if x < 2]
+    high = [e for x, e in residuals if x > 8]
+    # deviations 0.05 + 0.1 x: about 0.15 below 2, about 0.95 above 8
+    assert statistics.pstdev(high) > 5 * statistics.pstdev(low)
+
+
+def test_daily_stream_is_noisy_in_the_afternoon_only(regression_quality):
+    rows = regression_quality.STREAMS["Daily"][1](2400, 0)
+    assert [r.x["hour"] for r in rows[:26]] == [*range(24), 0, 1]
+
+    def residual(r) -> float:
+        return r.y - 0.01 * r.x["t"] - 5 * math.sin(2 * math.pi * r.x["hour"] / 24)
+
+    assert all(abs(residual(r)) < 1e-9 for r in rows if r.x["hour"] <= 12)
+    assert statistics.pstdev([residual(r) for r in rows if r.x["hour"] > 12]) > 1.5

@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from streamal.decider import layout as L
-from streamal.decider.strategies.dbal import squared_distance
+from streamal.decider.rows import push_row, squared_distance
 
 __all__ = ["capacity", "is_pending", "remember_query"]
 
@@ -61,9 +61,4 @@ def remember_query(x: np.ndarray, now: float, params: np.ndarray, state: np.ndar
     base = int(params[L.PENDING_REGION])
     size = int(params[L.PENDING_SIZE])
     d = x.shape[0]
-    head = int(state[base + 1])
-    for j in range(d):
-        state[base + 2 + head * d + j] = x[j]
-    state[base + 2 + size * d + head] = now
-    state[base] = min(state[base] + 1.0, size)
-    state[base + 1] = (head + 1) % size
+    state[base + 2 + size * d + push_row(x, state, base, base + 2, size)] = now

@@ -9,8 +9,8 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.base import Strategy
+from streamal.decider.rows import squared_distance
 from streamal.decider.strategies import randomized_variable_uncertainty
-from streamal.decider.strategies.dbal import squared_distance
 
 RULE = 10
 

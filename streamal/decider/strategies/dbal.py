@@ -10,19 +10,10 @@ import numpy as np
 from streamal.decider import layout as L
 from streamal.decider.base import Strategy
 from streamal.decider.measures import MARGIN
+from streamal.decider.rows import push_row, squared_distance
 from streamal.decider.strategies import randomized_variable_uncertainty
 
 RULE = 9
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def squared_distance(state: np.ndarray, start: int, x: np.ndarray) -> float:
-    """``||state[start:start + len(x)] - x||²``; squares keep every comparison of distances."""
-    total = 0.0
-    for j in range(x.shape[0]):
-        diff = state[start + j] - x[j]
-        total += diff * diff
-    return total
 
 
 @numba.njit(cache=True, nogil=True)
@@ -41,7 +32,6 @@ def observe(x: np.ndarray, params: np.ndarray, state: np.ndarray) -> int:
     d = x.shape[0]
     base = int(params[L.REGION])
     count = int(state[base])
-    head = int(state[base + 1])
     rows = base + 2
     nearest = rows + w * d
     density = 0
@@ -52,11 +42,7 @@ def observe(x: np.ndarray, params: np.ndarray, state: np.ndarray) -> int:
             state[nearest + k] = dist
             density += 1
         closest = min(closest, dist)
-    for j in range(d):
-        state[rows + head * d + j] = x[j]
-    state[nearest + head] = closest
-    state[base] = min(count + 1, w)
-    state[base + 1] = (head + 1) % w
+    state[nearest + push_row(x, state, base, rows, w)] = closest
     return density
 
 

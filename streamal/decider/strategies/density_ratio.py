@@ -9,7 +9,7 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.measures import DENSITY_RATIO
-from streamal.decider.strategies.dbal import squared_distance
+from streamal.decider.rows import push_row, squared_distance
 from streamal.decider.strategies.utility_threshold import UtilityThreshold
 
 RULE = 16
@@ -20,17 +20,6 @@ EPSILON = 1e-6
 
 # The strategy's region of the state: [recent count, recent head, labeled count, labeled
 # head, W recent feature rows, M labeled feature rows], each ring oldest-overwritten.
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _push(x: np.ndarray, state: np.ndarray, counter: int, rows: int, size: int) -> None:
-    """Write ``x`` at the ring's head (``state[counter]`` count, ``state[counter + 1]`` head)."""
-    d = x.shape[0]
-    head = int(state[counter + 1])
-    for j in range(d):
-        state[rows + head * d + j] = x[j]
-    state[counter] = min(state[counter] + 1.0, size)
-    state[counter + 1] = (head + 1) % size
 
 
 @numba.njit(cache=True, nogil=True)
@@ -66,7 +55,7 @@ def observe(x: np.ndarray, params: np.ndarray, state: np.ndarray) -> float:
                     j -= 1
                 best[j] = dist
         utility = (math.sqrt(nearest_labeled) + EPSILON) / (math.sqrt(best[k - 1]) + EPSILON)
-    _push(x, state, base, recent, recent_size)
+    push_row(x, state, base, recent, recent_size)
     return utility
 
 
@@ -75,7 +64,7 @@ def remember(x: np.ndarray, params: np.ndarray, state: np.ndarray) -> None:
     """Add a labeled event's row to the labeled ring."""
     base = int(params[L.REGION])
     labeled = base + 4 + int(params[L.OWN_WINDOW]) * x.shape[0]
-    _push(x, state, base + 2, labeled, int(params[L.LABELED_WINDOW]))
+    push_row(x, state, base + 2, labeled, int(params[L.LABELED_WINDOW]))
 
 
 class DensityRatio(UtilityThreshold):

@@ -10,7 +10,7 @@ import numpy as np
 from streamal.decider import layout as L
 from streamal.decider.base import Strategy
 from streamal.decider.budget import BIQF
-from streamal.decider.strategies.dbal import squared_distance
+from streamal.decider.rows import push_row, squared_distance
 
 RULE = 11
 #: δ of the mean criterion (Chaudhuri et al.'s and scikit-activeml's value)
@@ -142,13 +142,8 @@ def remember(x: np.ndarray, label: int, params: np.ndarray, state: np.ndarray) -
     w = int(params[L.OWN_WINDOW])
     d = x.shape[0]
     base = int(params[L.REGION])
-    head = int(state[base + 1])
     rows = base + 3
-    for j in range(d):
-        state[rows + head * d + j] = x[j]
-    state[rows + w * d + head] = label
-    state[base] = min(state[base] + 1.0, w)
-    state[base + 1] = (head + 1) % w
+    state[rows + w * d + push_row(x, state, base, rows, w)] = label
     if math.isnan(params[L.BANDWIDTH]):
         state[base + 2] = mean_criterion_width(state, rows, int(state[base]), d)
 

@@ -25,7 +25,9 @@ from streamal.messages import (
     InvalidRecord,
     Reason,
     decode_event,
+    decode_events,
     decode_label,
+    decode_labels,
     decode_prediction,
     decode_query,
     encode_dead_letter,
@@ -143,7 +145,11 @@ def test_any_bytes_give_a_label_or_an_invalid_record(raw):
         assert isinstance(e.reason, Reason)
     else:
         assert isinstance(label.id, str) and label.id
-        assert type(label.label) in (str, int, bool)
+        # A float that is not a whole number is a numeric target's value.
+        assert type(label.label) in (str, int, bool, float)
+        assert not isinstance(label.label, float) or (
+            math.isfinite(label.label) and not label.label.is_integer()
+        )
 
 
 @SETTINGS
@@ -154,6 +160,103 @@ def test_any_bytes_give_a_query_a_prediction_or_an_invalid_record(raw):
             decode(raw)
         except InvalidRecord as e:
             assert isinstance(e.reason, Reason)
+
+
+def _read_alone(decode, raw: bytes, ts: float) -> object:
+    try:
+        return decode(raw, default_ts=ts)
+    except InvalidRecord as e:
+        return e
+
+
+def _same(batch: list, alone: list) -> None:
+    assert len(batch) == len(alone)
+    for got, want in zip(batch, alone, strict=True):
+        assert type(got) is type(want)
+        if isinstance(want, InvalidRecord):
+            assert (got.reason, got.detail) == (want.reason, want.detail)
+        else:
+            assert got == want
+            # 1 == 1.0 in Python: the features must be of the same types too.
+            if isinstance(want, Event):
+                assert [type(v) for v in got.x.values()] == [type(v) for v in want.x.values()]
+                assert type(got.ts) is type(want.ts)
+
+
+#: Numbers at the edges of what the parsers read alike: int64, uint64, doubles and beyond.
+EDGE_NUMBERS = st.sampled_from(
+    [
+        "0", "-0", "-0.0", "1", "1.0", "1e5", "1E-5", "2.5e-324", "1e-400",
+        "1.7976931348623157e308", "1e309", "9223372036854775807", "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809", "18446744073709551615", "18446744073709551616", "1" + "0" * 30,
+        "0.1000000000000000055511151231257827021181583404541015625", "123456789012345678901e-3",
+    ]
+)  # fmt: skip
+FEATURE_TEXT = (
+    EDGE_NUMBERS
+    | st.floats(allow_nan=False, allow_infinity=False).map(repr)
+    | st.integers(min_value=-(2**65), max_value=2**65).map(str)
+    | st.text(alphabet=st.sampled_from('ab:"\\\n\u00e9'), max_size=5).map(json.dumps)
+    | st.sampled_from(["true", "null", "[1]", '{"a":1}', "NaN", '"\\ud800"'])
+)
+
+
+@st.composite
+def event_texts(draw) -> bytes:
+    """Records of the events topic, most of the common shape, some a field or a byte off it."""
+    names = st.sampled_from(["a", "b", "c", "a:b", "é"]) | st.text(max_size=3)
+    features = draw(st.lists(st.tuples(names, FEATURE_TEXT), max_size=6))
+    fields = [
+        ("v", draw(st.sampled_from(["1", "1", "1", "1.0", "2", "true"]))),
+        ("id", json.dumps(draw(st.sampled_from(["e1", "e2", "", "a:b"]) | st.text(max_size=4)))),
+        ("x", "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in features) + "}"),
+    ]
+    ts = draw(st.sampled_from([None, "null", "3", "2.5", '"3"', "true", "1e400"]) | EDGE_NUMBERS)
+    if ts is not None:
+        fields.append(("ts", ts))
+    again = st.sampled_from(["v", "id", "x", "ts", "y"])
+    fields += draw(st.lists(st.tuples(again, FEATURE_TEXT), max_size=1))
+    space = draw(st.sampled_from(["", " ", "\n", "\t"]))
+    pairs = draw(st.permutations(fields))
+    text = "{" + ",".join(f"{json.dumps(k)}:{space}{v}" for k, v in pairs) + "}"
+    return text.encode("utf-8", errors="surrogatepass")
+
+
+@settings(max_examples=500, deadline=None)
+@given(raws=st.lists(event_texts() | ANY_BYTES, max_size=8), data=st.data())
+def test_a_batch_of_events_reads_as_its_records_alone(raws, data):
+    stamps = data.draw(st.lists(st.floats(0, 1e9), min_size=len(raws), max_size=len(raws)))
+    alone = [_read_alone(decode_event, raw, ts) for raw, ts in zip(raws, stamps, strict=True)]
+    _same(decode_events(raws, stamps), alone)
+
+
+@SETTINGS
+@given(raws=st.lists(ANY_BYTES, max_size=5))
+def test_a_batch_of_labels_reads_as_its_records_alone(raws):
+    alone = [_read_alone(decode_label, raw, 1.0) for raw in raws]
+    _same(decode_labels(raws, [1.0] * len(raws)), alone)
+
+
+def test_a_batch_of_the_common_shape_is_read_in_one_call():
+    raws = [
+        orjson.dumps({"v": 1, "id": f"e{i}", "x": {"a": i, "b": i / 3, "c": "red"}})
+        for i in range(50)
+    ]
+    raws.append(b'{"v":1,"id":"e50","ts":null,"x":{}}')
+    events = decode_events(raws, [float(i) for i in range(51)])
+    assert events[7] == Event("e7", {"a": 7, "b": 7 / 3, "c": "red"}, 7.0)
+    assert events[50] == Event("e50", {}, 50.0)
+    assert all(isinstance(e, Event) for e in events)
+
+
+def test_a_record_off_the_common_shape_leaves_the_rest_of_the_batch_alone():
+    good = b'{"v":1,"id":"e1","x":{"a":1}}'
+    extra = b'{"v":1,"id":"e2","x":{"a":1},"note":"extra fields are allowed"}'
+    events = decode_events([good, extra, good + b"\n", b"\n"], [0.0] * 4)
+    one, two = Event("e1", {"a": 1}, 0.0), Event("e2", {"a": 1}, 0.0)
+    assert events[:3] == [one, two, one]
+    assert events[3].reason is Reason.MALFORMED_JSON
 
 
 def _pairs_without_repeats(pairs: list) -> dict:

@@ -440,8 +440,11 @@ class Model:
         """Class probabilities, one row per event, one column per class in :attr:`classes`."""
         if self.mini_batch and len(xs) >= _MIN_FRAME_ROWS:
             names = dict.fromkeys(k for x in xs for k in x)
-            # river's frames need string column names; other keys take the one-by-one path.
-            if all(isinstance(k, str) for k in names):
+            # river's frames need string column names, and every event to have every feature:
+            # a missing one is NaN in the frame, and a NaN row a row of zeros. The others take
+            # the one-by-one path, where a missing feature is what river makes of it.
+            n = len(names)
+            if all(isinstance(k, str) for k in names) and all(len(x) == n for x in xs):
                 return self._predict_proba_many(xs, list(names))
         dicts = [self.estimator.predict_proba_one(x) for x in xs]
         for d in dicts:

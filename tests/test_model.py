@@ -125,6 +125,18 @@ def test_mini_batch_models_predict_many_like_one():
     assert not Model("tree.HoeffdingTreeClassifier()").mini_batch
 
 
+def test_mini_batch_model_predicts_events_missing_a_feature_as_one_by_one():
+    model = Model("preprocessing.StandardScaler() | linear_model.LogisticRegression()")
+    rng = np.random.default_rng(1)
+    xs = [{"a": float(v), "b": float(w)} for v, w in rng.normal(size=(600, 2))]
+    model.learn(xs[:100], [x["a"] > 0 for x in xs[:100]])
+    for x in xs[::7]:
+        del x["b"]
+    many = model.predict_proba(xs)
+    one = np.array([[model.estimator.predict_proba_one(x)[c] for c in model.classes] for x in xs])
+    assert many == pytest.approx(one)
+
+
 def test_mini_batch_model_with_non_string_feature_names_predicts_one_by_one():
     # river's synthetic streams name features 0, 1, …; river's frames want strings.
     model = Model("preprocessing.StandardScaler() | linear_model.LogisticRegression()")

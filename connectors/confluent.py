@@ -427,21 +427,29 @@ class ConfluentConsumer:
 class DeliveryFuture:
     """What became of one sent record, with the attributes of kafka-python's future."""
 
-    __slots__ = ("exception", "is_done", "value")
+    __slots__ = ("_message", "exception", "is_done")
 
     def __init__(self) -> None:
         self.is_done = False
         self.exception: kafka_errors.KafkaError | None = None
-        self.value: _Written | None = None
+        self._message: confluent_kafka.Message | None = None
 
     def failed(self) -> bool:
         return self.exception is not None
+
+    @property
+    def value(self) -> _Written | None:
+        # Read only where it is asked for: most records' places are never looked at.
+        message = self._message
+        if message is None:
+            return None
+        return _Written(message.topic(), message.partition(), message.offset())
 
     def __call__(self, error: confluent_kafka.KafkaError | None, message) -> None:
         if error is not None:
             self.exception = kafka_error(error)
         else:
-            self.value = _Written(message.topic(), message.partition(), message.offset())
+            self._message = message
         self.is_done = True
 
 

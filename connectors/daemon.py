@@ -55,7 +55,7 @@ from streamal.messages import (
     decode_labels,
     decode_training_example,
     encode_dead_letter,
-    encode_prediction,
+    encode_predictions,
     encode_query,
     encode_training_example,
 )
@@ -315,8 +315,15 @@ class Daemon:
         outgoing: list[Outgoing] = []
         consumed: dict[str, dict[int, int]] = {}
         events, labels = [], []
+        # Per partition, the events before the batch were delivered (by the previous turns, or
+        # before where the partition resumed), and the batch decides them up to its end.
+        spans: dict[int, tuple[int, int]] = {}
         for tp, records in polled.items():
-            (events if tp.topic == self.config.events_topic else labels).extend(records)
+            if tp.topic == self.config.events_topic:
+                events.extend(records)
+                spans[tp.partition] = (records[0].offset, records[-1].offset + 1)
+            else:
+                labels.extend(records)
             consumed.setdefault(tp.topic, {})[tp.partition] = records[-1].offset + 1
         answers = self._decode(labels, decode_labels, outgoing)
         try:
@@ -329,7 +336,7 @@ class Daemon:
         # From here on only delivery talks to Kafka, and it waits out an outage.
         decided = consumed.get(self.config.events_topic, {})
         if events:
-            self._score(events, outgoing)
+            self._score(events, spans, outgoing)
         if labels:
             self._join(labels, answers, outgoing)
         if self._latest_ts > -math.inf:
@@ -396,9 +403,10 @@ class Daemon:
 
     def _deliver(self, outgoing: list[Outgoing]) -> None:
         assert self.delivery is not None
-        written = self.delivery.deliver(outgoing)
+        topic = self.config.queries_topic
+        written = self.delivery.deliver(outgoing, tracked=(topic,))
         queries = self.state.queries_written
-        for partition, end in written.get(self.config.queries_topic, {}).items():
+        for partition, end in written.get(topic, {}).items():
             queries[partition] = max(queries.get(partition, 0), end)
 
     def _dead_letter(
@@ -460,17 +468,23 @@ class Daemon:
             log.exception("could not decode %s[%d]@%d", *_where(record))
             return InvalidRecord(Reason.MALFORMED_JSON, f"{type(e).__name__}: {e}")
 
-    def _score(self, records: list, outgoing: list[Outgoing]) -> None:
-        """Predict and decide a batch of events (records of each partition in order)."""
+    def _score(
+        self, records: list, spans: dict[int, tuple[int, int]], outgoing: list[Outgoing]
+    ) -> None:
+        """Predict and decide a batch of events (records of each partition in order).
+
+        ``spans`` gives each partition's first offset in the batch and the next after it.
+        """
         config = self.config
         decoded = self._decode(records, decode_events, outgoing)
         good: list[Event] = [event for event, _ in decoded]
-        for event in good:
-            self._latest_ts = max(self._latest_ts, event.ts)
         if not good:
             return
+        self._latest_ts = max(self._latest_ts, max([event.ts for event in good]))
         before = self.state.decided
-        redone = [record.offset < before.get(record.partition, 0) for _, record in decoded]
+        redone: list[bool] = []
+        if any(before.get(partition, 0) > first for partition, (first, _) in spans.items()):
+            redone = [record.offset < before.get(record.partition, 0) for _, record in decoded]
         started = time.perf_counter()
         version = self.engine.model.version
         decisions = self.engine.process(good, redone)
@@ -494,15 +508,11 @@ class Daemon:
                 len(good),
                 decisions.unscored[0].error,
             )
-        # Per partition, the events before the batch were delivered (by the previous turns, or
-        # before where the partition resumed), and the batch decides them up to its end.
-        spans: dict[int, tuple[int, int]] = {}
-        for record in records:
-            first, _ = spans.get(record.partition, (record.offset, 0))
-            spans[record.partition] = (first, record.offset + 1)
-        partition_of = {event.id: record.partition for event, record in decoded}
+        # With one partition in the batch (one replica's usual lot), no event needs looking up.
+        only = next(iter(spans)) if len(spans) == 1 else None
+        partition_of = {} if only is not None else {e.id: r.partition for e, r in decoded}
         for query in decisions.queries:
-            partition = partition_of[query.id]
+            partition = partition_of.get(query.id, only)
             header = decided_header(config.events_topic, partition, *spans[partition])
             outgoing.append(
                 Outgoing(
@@ -514,15 +524,13 @@ class Daemon:
                 )
             )
         if config.predictions_topic:
-            for prediction in decisions.predictions:
-                outgoing.append(
-                    Outgoing(
-                        config.predictions_topic,
-                        prediction.id.encode(),
-                        encode_prediction(prediction, version),
-                        "predictions",
-                    )
+            topic = config.predictions_topic
+            outgoing += [
+                Outgoing(topic, event_id.encode(), record, "predictions")
+                for event_id, record in zip(
+                    decisions.ids, encode_predictions(decisions, version), strict=True
                 )
+            ]
         scored = len(decisions.ids)
         self.metrics.events.inc(scored)
         self.metrics.queries.inc(len(decisions.queries))

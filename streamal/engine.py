@@ -170,17 +170,26 @@ class Decisions:
     @property
     def predictions(self) -> list[Prediction]:
         # Built on demand: replay and a daemon without a predictions topic never need them.
+        return [Prediction(*fields) for fields in self.prediction_fields()]
+
+    def prediction_fields(self) -> list[tuple[str, Hashable | None, dict, bool, float | None]]:
+        """Each of :attr:`predictions` as the tuple of its fields, without making the objects.
+
+        The daemon writes them out as they are, two thousand at a turn.
+        """
+        queried = self.queried.tolist()
         if self.std is not None:
             return [
-                Prediction(event_id, y, {}, bool(ask), _known(std))
+                (event_id, y, {}, ask, _known(std))
                 for event_id, y, std, ask in zip(
-                    self.ids, self.y_pred, self.std.tolist(), self.queried, strict=True
+                    self.ids, self.y_pred, self.std.tolist(), queried, strict=True
                 )
             ]
+        classes = self.classes
         return [
-            Prediction(event_id, y, dict(zip(self.classes, row, strict=True)), bool(ask))
+            (event_id, y, dict(zip(classes, row, strict=True)), ask, None)
             for event_id, y, row, ask in zip(
-                self.ids, self.y_pred, self.proba.tolist(), self.queried, strict=True
+                self.ids, self.y_pred, self.proba.tolist(), queried, strict=True
             )
         ]
 

@@ -27,7 +27,7 @@ import msgspec
 import orjson
 
 from streamal.annotators import Answer
-from streamal.engine import Event, Label, Prediction, Query, TrainingExample
+from streamal.engine import Decisions, Event, Label, Prediction, Query, TrainingExample
 
 __all__ = [
     "DEAD_LETTER_DETAIL_CHARS",
@@ -47,6 +47,7 @@ __all__ = [
     "encode_event",
     "encode_label",
     "encode_prediction",
+    "encode_predictions",
     "encode_query",
     "encode_training_example",
     "is_numeric_query",
@@ -672,16 +673,50 @@ def encode_prediction(prediction: Prediction, model_version: int) -> bytes:
     the run needs to reproduce every decision, queried or not.
     :func:`decode_prediction` reads the record back.
     """
+    return _prediction_record(
+        prediction.id,
+        prediction.y,
+        prediction.proba,
+        prediction.queried,
+        prediction.std,
+        model_version,
+    )
+
+
+def encode_predictions(decisions: Decisions, model_version: int) -> list[bytes]:
+    """:func:`encode_prediction` of each of ``decisions.predictions``, without making them.
+
+    >>> import numpy as np
+    >>> decisions = Decisions(["e1"], np.array([[0.2, 0.8]]), ["ham", "spam"], ["spam"],
+    ...                       np.array([True]), [])
+    >>> encode_predictions(decisions, 3)
+    [b'{"v":1,"id":"e1","y":"spam","proba":{"ham":0.2,"spam":0.8},"queried":true,"model_version":3}']
+    >>> _ == [encode_prediction(p, 3) for p in decisions.predictions]
+    True
+
+    """
+    fields = decisions.prediction_fields()
+    return [_prediction_record(*prediction, model_version) for prediction in fields]
+
+
+def _prediction_record(
+    event_id: str,
+    y: Hashable | None,
+    proba: dict,
+    queried: bool,
+    std: float | None,
+    model_version: int,
+) -> bytes:
     record = {
         "v": VERSION,
-        "id": prediction.id,
-        "y": prediction.y,
-        "proba": prediction.proba,
-        "queried": prediction.queried,
+        "id": event_id,
+        "y": y,
+        "proba": proba,
+        "queried": queried,
         "model_version": model_version,
     }
-    if prediction.std is not None:
-        record["std"] = prediction.std
+    if std is not None:
+        record["std"] = std
     return _dumps(record)
 
 

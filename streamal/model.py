@@ -16,6 +16,7 @@ import functools
 import importlib
 import inspect
 import math
+import operator
 import types
 import typing
 from collections.abc import Hashable, Sequence
@@ -438,14 +439,9 @@ class Model:
 
     def predict_proba(self, xs: Sequence[dict]) -> np.ndarray:
         """Class probabilities, one row per event, one column per class in :attr:`classes`."""
-        if self.mini_batch and len(xs) >= _MIN_FRAME_ROWS:
-            names = dict.fromkeys(k for x in xs for k in x)
-            # river's frames need string column names, and every event to have every feature:
-            # a missing one is NaN in the frame, and a NaN row a row of zeros. The others take
-            # the one-by-one path, where a missing feature is what river makes of it.
-            n = len(names)
-            if all(isinstance(k, str) for k in names) and all(len(x) == n for x in xs):
-                return self._predict_proba_many(xs, list(names))
+        frame = self._frame(xs) if self.mini_batch and len(xs) >= _MIN_FRAME_ROWS else None
+        if frame is not None:
+            return self._predict_proba_many(frame)
         dicts = [self.estimator.predict_proba_one(x) for x in xs]
         for d in dicts:
             for c in d:
@@ -458,17 +454,43 @@ class Model:
                     proba[i, column[c]] = p
         return proba
 
-    def _predict_proba_many(self, xs: Sequence[dict], names: list[str]) -> np.ndarray:
+    @staticmethod
+    def _frame(xs: Sequence[dict]) -> Any:
+        """The events as one pandas frame, or None where river's ``*_many`` would misread them.
+
+        river's frames need string column names, and every event to have every
+        feature: a missing one is NaN in the frame, and a NaN row a row of zeros.
+        Those batches take the one-by-one path, where a missing feature is what
+        river makes of it.
+        """
+        names = list(xs[0])
+        n = len(names)
+        if not n or not all([type(k) is str for k in names]):
+            return None
+        if not all([len(x) == n for x in xs]):
+            return None
+        get = operator.itemgetter(*names)
+        try:
+            rows = [get(x) for x in xs]
+        except KeyError:  # as many features as the first event, not the same ones
+            return None
         # Imported here, not at the top: a daemon's start waits on every import, and only a
         # mini-batch model's large batches need pandas (issue 13's start budget).
         import pandas as pd
 
-        # Column-wise construction is several times faster than a frame from records.
-        frame = pd.DataFrame({k: [x.get(k, math.nan) for x in xs] for k in names})
+        if n == 1:
+            rows = [(value,) for value in rows]
+        values = np.array(rows)
+        if values.dtype.kind in "iuf":
+            return pd.DataFrame(values.astype(np.float64, copy=False), columns=names)
+        # Strings (or integers beyond int64) among the features: a frame of typed columns.
+        return pd.DataFrame.from_records(rows, columns=names)
+
+    def _predict_proba_many(self, frame: Any) -> np.ndarray:
         result = self.estimator.predict_proba_many(frame)
         for c in result.columns:
             self._add_class(c)
-        proba = np.zeros((len(xs), len(self.classes)))
+        proba = np.zeros((len(frame), len(self.classes)))
         values = np.nan_to_num(result.to_numpy(dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         proba[:, [self._column[c] for c in result.columns]] = np.clip(values, 0.0, None)
         return proba

@@ -132,9 +132,34 @@ def test_mini_batch_model_predicts_events_missing_a_feature_as_one_by_one():
     model.learn(xs[:100], [x["a"] > 0 for x in xs[:100]])
     for x in xs[::7]:
         del x["b"]
-    many = model.predict_proba(xs)
-    one = np.array([[model.estimator.predict_proba_one(x)[c] for c in model.classes] for x in xs])
-    assert many == pytest.approx(one)
+    assert model.predict_proba(xs) == pytest.approx(_one_by_one(model, xs))
+
+
+def _one_by_one(model: Model, xs: list[dict]) -> np.ndarray:
+    return np.array([[model.estimator.predict_proba_one(x)[c] for c in model.classes] for x in xs])
+
+
+def test_mini_batch_model_predicts_string_features_through_a_frame_like_one_by_one():
+    model = Model(
+        "(compose.Select('a') | preprocessing.StandardScaler())"
+        " + (compose.Select('c') | preprocessing.OneHotEncoder())"
+        " | linear_model.LogisticRegression()"
+    )
+    rng = np.random.default_rng(2)
+    xs = [{"a": float(v), "c": "red" if v > 0 else "blue"} for v in rng.normal(size=600)]
+    model.learn(xs[:100], [x["a"] > 0.3 for x in xs[:100]])
+    assert Model._frame(xs) is not None
+    assert model.predict_proba(xs) == pytest.approx(_one_by_one(model, xs))
+
+
+def test_mini_batch_model_predicts_events_of_other_features_as_one_by_one():
+    model = Model("preprocessing.StandardScaler() | linear_model.LogisticRegression()")
+    rng = np.random.default_rng(3)
+    xs = [{"a": float(v), "b": float(w)} for v, w in rng.normal(size=(600, 2))]
+    model.learn(xs[:100], [x["a"] > 0 for x in xs[:100]])
+    xs[300] = {"a": xs[300]["a"], "c": 1.0}  # as many features as the others, not the same
+    assert Model._frame(xs) is None
+    assert model.predict_proba(xs) == pytest.approx(_one_by_one(model, xs))
 
 
 def test_mini_batch_model_with_non_string_feature_names_predicts_one_by_one():

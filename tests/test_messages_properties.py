@@ -224,7 +224,11 @@ def event_texts(draw) -> bytes:
 
 
 @settings(max_examples=500, deadline=None)
-@given(raws=st.lists(event_texts() | ANY_BYTES, max_size=8), data=st.data())
+@given(
+    # Batches of records that all parse (read in one call, or not) and batches with any bytes.
+    raws=st.lists(event_texts(), max_size=8) | st.lists(event_texts() | ANY_BYTES, max_size=8),
+    data=st.data(),
+)
 def test_a_batch_of_events_reads_as_its_records_alone(raws, data):
     stamps = data.draw(st.lists(st.floats(0, 1e9), min_size=len(raws), max_size=len(raws)))
     alone = [_read_alone(decode_event, raw, ts) for raw, ts in zip(raws, stamps, strict=True)]

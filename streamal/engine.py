@@ -371,11 +371,14 @@ class Engine:
         """
         flagged = {id(e) for e, again in zip(events, redone, strict=False) if again}
         events, proba, committee, unscored = self._score(events)
-        decided = [i for i, e in enumerate(events) if id(e) not in flagged]
+        decided: Sequence[int] = range(len(events))
+        if flagged:
+            decided = [i for i, e in enumerate(events) if id(e) not in flagged]
         whole = len(decided) == len(events)  # nothing redone: the batch's rows as they are
-        xs = [events[i].x for i in decided]
         first_number, seen_before = self.decider.labels_spent, self.decider.events_seen
-        features = self.features.transform(xs) if self.features else None
+        features = None
+        if self.features:
+            features = self.features.transform([events[i].x for i in decided])
         choice, scores = self.decider.decide(
             proba if whole else proba[decided],
             features=features,
@@ -393,7 +396,7 @@ class Engine:
             for i in range(len(events)):
                 if id(events[i]) in flagged:
                     queried[i] = self.was_queried(events[i].id)
-        self.clock = max(self.clock, max((e.ts for e in events), default=-math.inf))
+        self.clock = max(self.clock, max([e.ts for e in events], default=-math.inf))
         y_pred = self.model.predict(proba)
         numeric = self.model.is_regressor
         classes = list(self.model.classes)

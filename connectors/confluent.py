@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import Any
 
 import confluent_kafka
@@ -32,12 +32,14 @@ from kafka import errors as kafka_errors
 from kafka.structs import OffsetAndMetadata
 
 from streamal.config import LIBRDKAFKA_UNDOTTED, ConfigError
+from streamal.connectors.delivery import Outgoing
 
 __all__ = [
     "ConfluentConsumer",
     "ConfluentProducer",
     "DeliveryFuture",
     "Record",
+    "Sending",
     "create_topics",
     "librdkafka_settings",
 ]
@@ -462,6 +464,53 @@ class _Written:
         self.topic, self.partition, self.offset = topic, partition, offset
 
 
+class Sending:
+    """Records sent together, told of by one delivery callback, and what became of them.
+
+    A future per record (kafka-python's way) cost an object to make and a call
+    to read for every record; this counts the records down instead, and keeps
+    only where the records of the ``tracked`` topics went and which failed.
+    """
+
+    __slots__ = ("_outgoing", "_roles", "_written", "failed", "left", "tracked")
+
+    def __init__(self, outgoing: Sequence[Outgoing], tracked: Container[str]) -> None:
+        self._outgoing = outgoing
+        self._roles: dict[str, str] | None = None
+        self._written: dict[str, dict[int, int]] = {}
+        self.tracked = tracked
+        self.failed: list[tuple[Outgoing, kafka_errors.KafkaError]] = []
+        #: records sent and not yet told of
+        self.left = 0
+
+    def done(self) -> bool:
+        return self.left == 0
+
+    def __call__(self, error: confluent_kafka.KafkaError | None, message) -> None:
+        self.left -= 1
+        topic = message.topic()
+        if error is not None:
+            if self._roles is None:
+                self._roles = {record.topic: record.role for record in self._outgoing}
+            headers = tuple(message.headers() or ())
+            record = Outgoing(topic, message.key(), message.value(), self._roles[topic], headers)
+            self.failed.append((record, kafka_error(error)))
+        elif topic in self.tracked:
+            partitions = self._written.setdefault(topic, {})
+            partition = message.partition()
+            partitions[partition] = max(partitions.get(partition, 0), message.offset() + 1)
+
+    def outcome(
+        self, written: dict[str, dict[int, int]]
+    ) -> list[tuple[Outgoing, kafka_errors.KafkaError]]:
+        """The records that failed; where those of tracked topics went is added to ``written``."""
+        for topic, partitions in self._written.items():
+            ends = written.setdefault(topic, {})
+            for partition, end in partitions.items():
+                ends[partition] = max(ends.get(partition, 0), end)
+        return self.failed
+
+
 class ConfluentProducer:
     """A librdkafka producer with kafka-python's ``send``/``flush``/``close``."""
 
@@ -479,13 +528,41 @@ class ConfluentProducer:
         headers: list[tuple[str, bytes]] | None = None,
     ) -> DeliveryFuture:
         future = DeliveryFuture()
+        self._produce(topic, value, key, headers, future)
+        return future
+
+    def send_all(self, outgoing: Sequence[Outgoing], tracked: Container[str]) -> Sending:
+        """Send records with one delivery callback for them all (see :class:`Sending`).
+
+        A record refused at once (larger than ``max_request_size``) is among its
+        :meth:`Sending.outcome`'s failures, as if Kafka had refused it.
+        """
+        sending = Sending(outgoing, tracked)
+        for record in outgoing:
+            headers = list(record.headers) if record.headers else None
+            try:
+                self._produce(record.topic, record.value, record.key, headers, sending)
+            except kafka_errors.KafkaError as e:
+                sending.failed.append((record, e))
+            else:
+                sending.left += 1
+        return sending
+
+    def _produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]] | None,
+        on_delivery: Callable[[confluent_kafka.KafkaError | None, Any], None],
+    ) -> None:
         waited = 0.0
         while True:
             try:
                 self._producer.produce(
-                    topic, value, key, headers=headers or None, on_delivery=future
+                    topic, value, key, headers=headers or None, on_delivery=on_delivery
                 )
-                return future
+                return
             except BufferError:
                 # The local queue is full: serve the deliveries that make room.
                 if waited >= self.max_block:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Container
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from kafka import KafkaProducer
 from kafka.errors import BrokerResponseError, KafkaError, UnknownTopicOrPartitionError
@@ -98,37 +98,17 @@ class Delivery:
         """
         written: dict[str, dict[int, int]] = {}
         attempt = 0
-        send = self.producer.send
+        # librdkafka's producer takes a batch with one callback for all its records.
+        send_all = getattr(self.producer, "send_all", None) or self._send_each
         while outgoing:
-            sent, failed = [], []
-            for record in outgoing:
-                try:
-                    future = send(
-                        record.topic,
-                        record.value,
-                        record.key,
-                        headers=list(record.headers) if record.headers else None,
-                    )
-                except KafkaError as e:
-                    # Some refusals come at once (a record over max_request_size).
-                    failed.append((record, e))
-                else:
-                    sent.append((record, future))
-            while not all([future.is_done for _, future in sent]):
+            sending = send_all(outgoing, tracked)
+            while not sending.done():
                 try:
                     self.producer.flush(timeout=_FLUSH_SECONDS)
                 except KafkaError as e:
                     self.backoff(attempt, "delivering to Kafka", e)
                     attempt += 1
-            for record, future in sent:
-                if future.exception is not None:
-                    failed.append((record, future.exception))
-                elif record.topic in tracked:
-                    meta = future.value
-                    partitions = written.setdefault(meta.topic, {})
-                    partitions[meta.partition] = max(
-                        partitions.get(meta.partition, 0), meta.offset + 1
-                    )
+            failed = sending.outcome(written)
             retry: list[Outgoing] = []
             transient: BaseException | None = None
             for record, error in failed:
@@ -142,6 +122,25 @@ class Delivery:
                 attempt += 1
             outgoing = retry
         return written
+
+    def _send_each(self, outgoing: list[Outgoing], tracked: Container[str]) -> _Futures:
+        """Send the records one by one, a future each (kafka-python's way)."""
+        sending = _Futures(tracked)
+        send = self.producer.send
+        for record in outgoing:
+            try:
+                future = send(
+                    record.topic,
+                    record.value,
+                    record.key,
+                    headers=list(record.headers) if record.headers else None,
+                )
+            except KafkaError as e:
+                # Some refusals come at once (a record over max_request_size).
+                sending.failed.append((record, e))
+            else:
+                sending.sent.append((record, future))
+        return sending
 
     def _refused(self, record: Outgoing, error: BaseException) -> list[Outgoing]:
         """Count a permanent refusal; the dead letter reporting it is what remains to send."""
@@ -166,3 +165,27 @@ class Delivery:
         )
         self.metrics.dead_letters.labels(reason=Reason.UNDELIVERABLE.value).inc()
         return [Outgoing(self.dead_letter_topic, record.key, letter, "dead_letter")]
+
+
+class _Futures:
+    """Records being sent with a future each, and what became of them."""
+
+    def __init__(self, tracked: Container[str]) -> None:
+        self.tracked = tracked
+        self.sent: list[tuple[Outgoing, Any]] = []
+        self.failed: list[tuple[Outgoing, BaseException]] = []
+
+    def done(self) -> bool:
+        return all([future.is_done for _, future in self.sent])
+
+    def outcome(self, written: dict[str, dict[int, int]]) -> list[tuple[Outgoing, BaseException]]:
+        """The records that failed; where those of tracked topics went is added to ``written``."""
+        failed = self.failed
+        for record, future in self.sent:
+            if future.exception is not None:
+                failed.append((record, future.exception))
+            elif record.topic in self.tracked:
+                meta = future.value
+                partitions = written.setdefault(meta.topic, {})
+                partitions[meta.partition] = max(partitions.get(meta.partition, 0), meta.offset + 1)
+        return failed

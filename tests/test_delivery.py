@@ -44,3 +44,55 @@ def test_a_refused_record_becomes_a_dead_letter_and_the_rest_goes_through(topics
     labels = {"topic": "queries", "error": "MessageSizeTooLargeError"}
     assert metrics.value("streamal_undeliverable_records_total", **labels) == 1.0
     assert metrics.value("streamal_dead_letters_total", reason="undeliverable") == 1.0
+
+
+class _Message:
+    """What librdkafka's delivery callback is given, as far as ``Sending`` reads it."""
+
+    def __init__(self, record: Outgoing, partition: int, offset: int) -> None:
+        self._record, self._partition, self._offset = record, partition, offset
+
+    def topic(self) -> str:
+        return self._record.topic
+
+    def key(self) -> bytes | None:
+        return self._record.key
+
+    def value(self) -> bytes:
+        return self._record.value
+
+    def headers(self) -> list | None:
+        return list(self._record.headers) or None
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+
+def test_one_callback_tells_which_records_failed_and_where_the_tracked_ones_went():
+    from confluent_kafka import KafkaError as LibrdkafkaError
+    from kafka.errors import KafkaTimeoutError
+
+    from streamal.connectors.confluent import Sending
+
+    outgoing = [
+        Outgoing("q", b"k1", b"v1", "queries"),
+        Outgoing("p", b"k2", b"v2", "predictions", (("h", b"1"),)),
+        Outgoing("q", b"k3", b"v3", "queries"),
+        Outgoing("p", b"k4", b"v4", "predictions"),
+    ]
+    sending = Sending(outgoing, tracked=("q",))
+    sending.left = 4
+    sending(None, _Message(outgoing[0], 0, 7))
+    sending(LibrdkafkaError(LibrdkafkaError._MSG_TIMED_OUT), _Message(outgoing[1], 1, -1))
+    assert not sending.done()
+    sending(None, _Message(outgoing[2], 0, 8))
+    sending(None, _Message(outgoing[3], 2, 40))
+    assert sending.done()
+    written = {"q": {0: 5, 1: 3}}
+    failed = sending.outcome(written)
+    assert written == {"q": {0: 9, 1: 3}}  # the predictions' places are not kept
+    assert [record for record, _ in failed] == [outgoing[1]]  # rebuilt whole, headers included
+    assert isinstance(failed[0][1], KafkaTimeoutError)

@@ -10,9 +10,9 @@ import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
+import msgspec
 import orjson
 
 from streamal.classes import coerce, parse_classes
@@ -502,7 +502,7 @@ def _numeric(rows: list[Row]) -> list[Row]:
         y = coerce(row.y, "float")
         if y is None:
             raise UsageError(f"event {row.id}: label {row.y!r} is not a number (--task regression)")
-        numeric.append(replace(row, y=y))
+        numeric.append(msgspec.structs.replace(row, y=y))
     return numeric
 
 

@@ -176,10 +176,13 @@ class Decisions:
         # Built on demand: replay and a daemon without a predictions topic never need them.
         return [Prediction(*fields) for fields in self.prediction_fields()]
 
-    def prediction_fields(self) -> list[tuple[str, Hashable | None, dict, bool, float | None]]:
+    def prediction_fields(
+        self, keys: Sequence[Hashable] | None = None
+    ) -> list[tuple[str, Hashable | None, dict, bool, float | None]]:
         """Each of :attr:`predictions` as the tuple of its fields, without making the objects.
 
-        The daemon writes them out as they are, two thousand at a turn.
+        The daemon writes them out as they are, two thousand at a turn. ``keys``
+        stand for the classes in the ``proba`` dicts (their names in a record).
         """
         queried = self.queried.tolist()
         if self.std is not None:
@@ -189,7 +192,7 @@ class Decisions:
                     self.ids, self.y_pred, self.std.tolist(), queried, strict=True
                 )
             ]
-        classes = self.classes
+        classes = self.classes if keys is None else keys
         return [
             (event_id, y, dict(zip(classes, row, strict=True)), ask, None)
             for event_id, y, row, ask in zip(

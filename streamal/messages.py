@@ -552,6 +552,9 @@ def _dumps(obj: dict) -> bytes:
     return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
 
+_LINES = msgspec.json.Encoder()
+
+
 def encode_query(query: Query) -> bytes:
     """The queries-topic record of ``query``; :func:`decode_query` reads it back.
 
@@ -727,8 +730,15 @@ def encode_predictions(decisions: Decisions, model_version: int) -> list[bytes]:
     True
 
     """
-    fields = decisions.prediction_fields()
-    return [_prediction_record(*prediction, model_version) for prediction in fields]
+    # One encoder call for the batch: the proba dicts are keyed by the classes' names in
+    # JSON (what orjson's non-string keys give, and msgspec has no such option).
+    keys = [c if isinstance(c, str) else orjson.dumps(c).decode() for c in decisions.classes]
+    records = [
+        _prediction_fields(*prediction, model_version)
+        for prediction in decisions.prediction_fields(keys)
+    ]
+    # JSON escapes every newline inside a string, so the lines are the records.
+    return _LINES.encode_lines(records).split(b"\n")[:-1]
 
 
 def _prediction_record(
@@ -739,6 +749,17 @@ def _prediction_record(
     std: float | None,
     model_version: int,
 ) -> bytes:
+    return _dumps(_prediction_fields(event_id, y, proba, queried, std, model_version))
+
+
+def _prediction_fields(
+    event_id: str,
+    y: Hashable | None,
+    proba: dict,
+    queried: bool,
+    std: float | None,
+    model_version: int,
+) -> dict:
     record = {
         "v": VERSION,
         "id": event_id,
@@ -749,7 +770,7 @@ def _prediction_record(
     }
     if std is not None:
         record["std"] = std
-    return _dumps(record)
+    return record
 
 
 def decode_prediction(raw: bytes) -> tuple[Prediction, int]:

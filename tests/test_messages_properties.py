@@ -14,11 +14,12 @@ import json
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamal.engine import Event, Label, Prediction, Query
+from streamal.engine import Decisions, Event, Label, Prediction, Query
 from streamal.messages import (
     DEAD_LETTER_DETAIL_CHARS,
     DEAD_LETTER_VALUE_BYTES,
@@ -34,6 +35,7 @@ from streamal.messages import (
     encode_event,
     encode_label,
     encode_prediction,
+    encode_predictions,
     encode_query,
 )
 
@@ -368,6 +370,35 @@ def test_queries_round_trip(query):
 )
 def test_predictions_round_trip(prediction, version):
     assert decode_prediction(encode_prediction(prediction, version)) == (prediction, version)
+
+
+@st.composite
+def batches(draw) -> Decisions:
+    """What the engine decided of a batch: classes of one type, or a numeric target's spread."""
+    ids = draw(st.lists(IDS, max_size=6))
+    n = len(ids)
+    asked = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    unit = st.floats(min_value=0, max_value=1)
+    if draw(st.booleans()):
+        y = draw(st.lists(st.none() | st.floats(allow_infinity=False), min_size=n, max_size=n))
+        std = draw(st.lists(st.floats(min_value=0, allow_infinity=False), min_size=n, max_size=n))
+        return Decisions(ids, np.zeros((n, 0)), [], y, asked, [], std=np.array(std, dtype=float))
+    kind = draw(st.sampled_from([st.text(max_size=6), st.integers(-(2**63), 2**63 - 1),
+                                 st.booleans(), st.floats(allow_nan=False)]))  # fmt: skip
+    classes = draw(st.lists(kind, unique=True, max_size=4))
+    rows = [draw(st.lists(unit, min_size=len(classes), max_size=len(classes))) for _ in ids]
+    y = draw(st.lists(st.none() | st.sampled_from(classes or [None]), min_size=n, max_size=n))
+    return Decisions(ids, np.array(rows, dtype=float).reshape(n, len(classes)), classes, y,
+                     asked, [])  # fmt: skip
+
+
+@SETTINGS
+@given(decisions=batches(), version=st.integers(min_value=0, max_value=2**63 - 1))
+def test_a_batch_of_predictions_is_written_as_each_alone(decisions, version):
+    """One encoder call for a batch gives each prediction's record, as JSON, one per event."""
+    batch = encode_predictions(decisions, version)
+    alone = [encode_prediction(p, version) for p in decisions.predictions]
+    assert [orjson.loads(r) for r in batch] == [orjson.loads(r) for r in alone]
 
 
 #: The most a letter can take: its value's text when every byte is escaped as \\u00XX, the

@@ -236,14 +236,37 @@ class Annotators:
         alpha, beta = self.counts.get(annotator, self.prior) if annotator else self.prior
         return alpha / (alpha + beta)
 
+    def witness(self, annotator: str | None, n_classes: int) -> float:
+        """The accuracy an answer of this annotator is read with: never below chance, ``1/C``.
+
+        An estimate below chance would read the answer as evidence against its
+        own class. It is not a finding: it is where online EM's label-switched
+        solution starts, when a newcomer's first answers disagree with others
+        by bad luck. Read so, the answer then agreeing with the others pushes
+        them down too, the model's measured accuracy (corrected by ``r − e``)
+        swells, and the flipped estimates hold each other up: on SEA with an
+        abrupt drift, one seed in twenty ended with every annotator near 0.1
+        and the learned labels 55 % right. At chance an answer says nothing;
+        its own estimate still moves with the evidence.
+
+        >>> annotators = Annotators()
+        >>> annotators.counts["eve"] = [1.0, 3.0]  # r = 0.25
+        >>> annotators.accuracy("eve"), annotators.witness("eve", 2), annotators.weight("eve", 2)
+        (0.25, 0.5, 0.0)
+
+        """
+        return max(self.accuracy(annotator), 1.0 / max(n_classes, 2))
+
     def weight(self, annotator: str | None, n_classes: int) -> float:
         """``log(r (C − 1) / (1 − r))``: the log-odds an answer of this annotator adds.
+
+        ``r`` is its :meth:`witness` accuracy, so no answer counts against its class.
 
         >>> round(Annotators().weight("new", n_classes=2), 4)  # log(2/3 / (1/3)) = log 2
         0.6931
 
         """
-        r = self.accuracy(annotator)
+        r = self.witness(annotator, n_classes)
         return math.log(r * (max(n_classes, 2) - 1) / (1.0 - r))
 
     def model_accuracy(self) -> float | None:
@@ -290,7 +313,7 @@ class Annotators:
         n = max(len(prior), 2)
         logp = {k: math.log(max(p, 1e-12)) for k, p in prior.items()}
         for answer in answers:
-            r = self.accuracy(answer.annotator)
+            r = self.witness(answer.annotator, n)
             right, wrong = math.log(r), math.log((1.0 - r) / (n - 1))
             for k in logp:
                 logp[k] += right if k == answer.label else wrong
@@ -376,7 +399,7 @@ class Annotators:
             stats = self.model_stats
             stats[:] = [s * self.memory for s in stats]
             for answer in answers:
-                r = self.accuracy(answer.annotator)
+                r = self.witness(answer.annotator, n_classes)
                 chance = (1.0 - r) / (n_classes - 1)
                 stats[0] += 1.0
                 stats[1] += (answer.label == y_pred) - chance

@@ -89,8 +89,9 @@ NOTE = """\
 setting, means over the seeds. SPEC is `alice=0.95:1,bob=0.85:0.5,carol=0.6:0.2` (a bad,
 cheap annotator) unless the row says 0.95/0.85/0.7 (`0.95,0.85,0.7`, cost 1 each). Phishing
 runs streamal's default model, SEA drift (5 000 events, concept 0 then 3 at 1 500) a
-Hoeffding tree. "cost 0.1": `--cost-budget 0.1`, otherwise `--budget 0.1` (a label fraction:
-with 2 answers per query the aggregated run pays about twice). Δ: aggregated − first answer,
+Hoeffding tree. "cost 0.1": `--cost-budget 0.1`, otherwise `--budget 0.1` (a label fraction
+counted in answers: with 2 answers per query the aggregated run asks about half as many events,
+and the re-asks come out of the same budget). Δ: aggregated − first answer,
 in accuracy points, ± its standard error over the seeds. "labels right": the share of learned
 labels that are the true class. "order right": seeds whose estimates rank the annotators as
 their true accuracies do. The last row is an ablation: second labels asked, as first built,

@@ -1,10 +1,10 @@
-"""`CostBudget`: a budget in cost units per event, as an alternative to a label fraction."""
+"""Budgets the engine holds the answers asked for to: in cost units, or in answers, per event."""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["CostBudget"]
+__all__ = ["AnswerBudget", "CostBudget"]
 
 
 class CostBudget:
@@ -84,3 +84,27 @@ class CostBudget:
         self.awaited -= gone
         if left > gone:
             self.waiting[query_id] = left - gone
+
+
+class AnswerBudget(CostBudget):
+    """Ask for at most ``per_event`` answers per event seen: a label fraction counted in answers.
+
+    In annotator-aware mode one query may be answered by several people
+    (``labels_per_query``) and asked again when their answers disagree. Each
+    answer is a person's paid work, so each spends from the label budget,
+    whatever the annotator's own cost: a query answered twice spends two
+    labels. Without this, the decider counted queries, and the answers ran
+    past the budget by the re-asks and the extra answers.
+
+    >>> budget = AnswerBudget(per_event=0.1)
+    >>> budget.see(20)  # 2 answers may be asked
+    >>> budget.ask("e1", answers=2), budget.ask("e2")
+    (True, False)
+    >>> budget.pay("e1", 5.0)  # a costly answer is still one answer
+    >>> budget.spent, budget.expected_cost, budget.label_fraction
+    (2.0, 1.0, 0.1)
+
+    """
+
+    def pay(self, query_id: str, cost: float | None) -> None:
+        super().pay(query_id, 1.0)

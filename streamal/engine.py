@@ -256,9 +256,11 @@ class Engine:
         the aggregated label and every answer. ``None`` (the default): the
         first answer is learned and later ones are duplicates.
     cost_budget
-        Refuse the decider's queries whose expected cost would overspend
-        this budget (in cost units per event); give the decider a label
-        fraction of ``cost_budget.label_fraction`` so that it paces for it.
+        Refuse the decider's queries, and the queries asked again, whose
+        expected cost would overspend this budget (in cost units per event,
+        or in answers per event for an
+        :class:`~streamal.cost_budget.AnswerBudget`); the decider is built to
+        pace for it (:meth:`streamal.settings.EngineSettings.decider`).
     schema
         The stream's classes: every answer is read against it before it is
         learned (:mod:`streamal.classes`). By default their type comes from

@@ -17,7 +17,7 @@ from river import base
 
 from streamal.annotators import Annotators
 from streamal.classes import ClassSchema
-from streamal.cost_budget import CostBudget
+from streamal.cost_budget import AnswerBudget, CostBudget
 from streamal.decider import (
     ALL_STRATEGIES,
     BUDGET_MANAGERS,
@@ -100,12 +100,15 @@ class EngineSettings:
         (:mod:`streamal.deployed_error`); 0 leaves the papers' rules alone.
     cost_budget, expected_cost
         Spend at most ``cost_budget`` cost units per event instead of a label fraction
-        (0: off); the decider paces for ``min(1, cost_budget / expected_cost)``.
+        (0: off); the decider paces for ``min(1, cost_budget / expected_cost)``, divided
+        by ``labels_per_query``.
     label_wait, labels_per_query, second_label_confidence
         Annotator-aware mode (``label_wait`` 0: off): answers for one id wait up to
         ``label_wait`` (events' time unit) for ``labels_per_query`` answers and are
         aggregated by reliability; a vote less sure than ``second_label_confidence``
-        asks again.
+        asks again. The label budget then counts answers, not queries: the decider
+        asks ``budget / labels_per_query`` of the events, and no answer, first or asked
+        again, is asked for once ``budget`` answers per event are spent.
     seed
         Seed of the decider's generator.
     max_pending, pending_ttl
@@ -243,19 +246,39 @@ class EngineSettings:
         return self
 
     def cost(self) -> CostBudget | None:
-        """The cost budget, when one is set."""
-        return CostBudget(self.cost_budget, self.expected_cost) if self.cost_budget else None
+        """What holds the answers asked for to the budget, beyond the decider's own pace.
+
+        The cost budget, when one is set. Else, in annotator-aware mode, the label
+        budget counted in answers (:class:`~streamal.cost_budget.AnswerBudget`): a
+        query answered twice, or asked again, spends two labels.
+
+        >>> EngineSettings(budget=0.05, label_wait=10.0, labels_per_query=2).cost().per_event
+        0.05
+        >>> EngineSettings(budget=0.05).cost() is None
+        True
+        """
+        if self.cost_budget:
+            return CostBudget(self.cost_budget, self.expected_cost)
+        return AnswerBudget(self.budget) if self.label_wait else None
 
     def _takes(self, parameter: str) -> bool:
         return parameter in ALL_STRATEGIES[self.strategy].parameters
 
     def decider(self) -> Decider:
-        """A fresh decider; with a cost budget it paces for the label fraction that budget buys."""
+        """A fresh decider, paced for the queries the budget buys.
+
+        With a cost budget, the label fraction it buys; with several answers to
+        each query, that many times fewer queries.
+
+        >>> EngineSettings(budget=0.1, label_wait=10.0, labels_per_query=2).decider().budget
+        0.05
+        """
         cost = self.cost()
+        answers = self.labels_per_query if self.label_wait else 1
         parameters = {name: getattr(self, name) for name, *_ in SHARES if self._takes(name)}
         return Decider(
             self.strategy,
-            cost.label_fraction if cost else self.budget,
+            (cost.label_fraction if cost else self.budget) / answers,
             task=self.task,
             budget_manager=self.budget_manager,
             hard_cap=self.hard_cap,
@@ -313,7 +336,7 @@ def configure_engine(engine: Engine, settings: EngineSettings) -> Engine:
     The model stays (it is the fold of the training log); the decider's state
     starts over only when its rule, budget or seed changed (other parameters keep
     it); the pending bounds, the
-    annotator-aware mode and the cost budget follow the settings, keeping the
+    annotator-aware mode and the cost or answer budget follow the settings, keeping the
     annotators' reliability estimates and the cost already spent.
     """
     engine.model.class_weight = settings.class_weight
@@ -338,10 +361,9 @@ def configure_engine(engine: Engine, settings: EngineSettings) -> Engine:
         engine.annotators.confident = settings.second_label_confidence
         engine.annotators.labels_per_query = settings.labels_per_query
         engine.annotators.wait = settings.label_wait
-    if not settings.cost_budget:
-        engine.cost_budget = None
-    elif engine.cost_budget is None:
-        engine.cost_budget = settings.cost()
+    budget = settings.cost()
+    if budget is None or type(engine.cost_budget) is not type(budget):
+        engine.cost_budget = budget
     else:
-        engine.cost_budget.per_event = settings.cost_budget
+        engine.cost_budget.per_event = budget.per_event
     return engine

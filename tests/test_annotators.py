@@ -7,10 +7,11 @@ import math
 import pytest
 
 from streamal.annotators import Annotators, Answer
-from streamal.cost_budget import CostBudget
+from streamal.cost_budget import AnswerBudget, CostBudget
 from streamal.decider import Decider
 from streamal.engine import Engine, Event, Label, LabelOutcome
 from streamal.metrics import BoundedNames
+from streamal.settings import EngineSettings, build_engine
 
 
 def trusted(annotators: Annotators, m: float, reported: float, n: float = 20.0) -> None:
@@ -202,3 +203,60 @@ def test_the_cost_budget_refuses_queries_it_cannot_pay_for():
         assert budget.spent <= 0.05 * budget.events + 1e-9
     assert budget.events == 400 and budget.paid == 0.5 * asked
     assert 0.05 * 400 / 0.5 - 2 <= asked <= 0.05 * 400 / 0.5 + 1  # about 40 answers of 0.5
+
+
+def test_an_answer_is_never_read_against_its_own_class():
+    """An annotator estimated below chance says nothing: it is not an inverted witness."""
+    annotators = Annotators()
+    annotators.counts["eve"] = [1.0, 3.0]  # r = 0.25, below chance for two classes
+    flat = {"a": 0.5, "b": 0.5}
+    # Bob (a newcomer, 2/3) and eve both say "a": only bob's answer counts, π(a) = 2/3
+    # (read at 0.25, eve's "a" would have made it 0.25·2/3 / (0.25·2/3 + 0.75·1/3) = 0.4).
+    answers = [Answer("a", "eve"), Answer("a", "bob")]
+    assert annotators.posterior(answers, flat)["a"] == pytest.approx(2 / 3)
+    assert annotators.weight("eve", 2) == 0.0
+    # With three classes chance is 1/3: an estimate of 0.4 still counts, a little.
+    annotators.counts["eve"] = [2.0, 3.0]
+    assert annotators.witness("eve", 3) == 0.4 and annotators.weight("eve", 3) > 0
+
+
+def test_an_unlucky_start_does_not_flip_the_estimates():
+    """Alice, right, contradicted three times by carol and a trusted model that is wrong.
+
+    She falls below chance. Read as an inverted witness, her later answers, each agreeing
+    with bob's, counted against bob, the two dragged each other down to 0.11 and 0.12, and
+    two agreeing answers "a" made "b" 99 % likely: the label-switched solution of EM.
+    """
+    annotators = Annotators()
+    annotators.model_stats = [20.0, 20 * 0.3, 20 / 3, 20 * 0.9]  # λ = 1, as in the docstring
+    for _ in range(3):
+        annotators.observe([Answer("a", "alice"), Answer("b", "carol")], "b", 0.9, "a", "ab")
+    assert annotators.accuracy("alice") < 0.5
+    for _ in range(20):
+        annotators.observe([Answer("a", "alice"), Answer("a", "bob")], "b", 0.9, "a", "ab")
+    assert annotators.accuracy("alice") > 0.25 and annotators.accuracy("bob") > 0.45
+    both = [Answer("a", "alice"), Answer("a", "bob")]
+    assert annotators.posterior(both, {"a": 0.5, "b": 0.5})["a"] >= 0.5
+
+
+def test_the_label_budget_counts_answers_in_annotator_aware_mode():
+    """Two answers a query and the re-asks come out of one budget of answers per event."""
+    settings = EngineSettings(
+        "naive_bayes.GaussianNB()", "random", 0.1, label_wait=100.0, labels_per_query=2, seed=3
+    )
+    engine = build_engine(settings)
+    assert isinstance(engine.cost_budget, AnswerBudget) and engine.decider.budget == 0.05
+    events = [Event(f"e{i}", {"x": float(i % 7)}, ts=float(i)) for i in range(2000)]
+    answers = 0
+    for start in range(0, 2000, 20):
+        out = engine.process(events[start : start + 20])
+        # Two answers, expensive ones: an answer is one label whatever it costs.
+        labels = [
+            Label(q.id, q.x["x"] > 3, ts=q.ts, annotator=name, cost=5.0)
+            for q in out.queries
+            for name in ("ann", "bob")
+        ]
+        answers += len(labels)
+        answers += 2 * len(engine.answer(labels).queries)  # asked again: both answer again
+        assert answers <= 0.1 * engine.cost_budget.events + 1e-9
+    assert 0.09 * 2000 <= answers <= 0.1 * 2000

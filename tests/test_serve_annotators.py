@@ -23,18 +23,21 @@ def test_three_answers_for_one_id_train_the_model_once_with_their_vote(topics, s
         ]
     )  # fmt: skip
     daemon.wait_logged("partitions assigned")
-    events = [{"v": 1, "id": f"e{i}", "ts": float(i), "x": {"a": float(i)}} for i in range(3)]
+    events = [{"v": 1, "id": f"e{i}", "ts": float(i), "x": {"a": float(i)}} for i in range(30)]
     topics.send_many(topics.events, events)
-    assert len(topics.read_json(topics.queries, at_least=3)) == 3
+    # Three answers a query within one answer an event: a third of the events, at most.
+    asked = [q["id"] for q in topics.read_json(topics.queries, at_least=1)]
+    assert 1 <= len(asked) <= 10, asked
+    first = asked[0]
     answers = [("alice", "pos", 1.0), ("bob", "neg", 0.5), ("carol", "neg", None)]
     for annotator, label, cost in answers:
-        record = {"v": 1, "id": "e0", "label": label, "annotator": annotator, "ts": 1.0}
-        topics.send(topics.labels, record | ({"cost": cost} if cost is not None else {}), "e0")
-    late = topics.send(topics.labels, {"v": 1, "id": "e0", "label": "pos", "annotator": "dave"})
+        record = {"v": 1, "id": first, "label": label, "annotator": annotator, "ts": 1.0}
+        topics.send(topics.labels, record | ({"cost": cost} if cost is not None else {}), first)
+    late = topics.send(topics.labels, {"v": 1, "id": first, "label": "pos", "annotator": "dave"})
 
     [example] = topics.read_json(topics.training, at_least=1)
     # Three newcomers weigh the same: two "neg" beat one "pos".
-    assert (example["id"], example["y"], example["annotator"]) == ("e0", "neg", "bob")
+    assert (example["id"], example["y"], example["annotator"]) == (first, "neg", "bob")
     assert [(a["annotator"], a["label"]) for a in example["answers"]] == [
         ("alice", "pos"),
         ("bob", "neg"),

@@ -167,7 +167,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         metavar="N",
         help="with --annotators: answers per query, from different annotators (so at most "
-        "their number), in the aggregated run (the first-answer run asks one); default 1",
+        "their number), in the aggregated run (the first-answer run asks one); each is one "
+        "label of the budget, so N answers ask 1/N as many events; default 1",
     )
     p.add_argument(
         "--cost-budget",

@@ -113,7 +113,8 @@ _NUMBER_FLAGS = {
     ),
     "labels-per-query": (
         int,
-        f"answers each query gets from the labelers (default {ENGINE.labels_per_query})",
+        "answers each query gets from the labelers, with --label-wait; each is one label of "
+        f"--budget, so N answers ask 1/N as many events (default {ENGINE.labels_per_query})",
     ),
     "second-label-confidence": (
         float,

@@ -708,13 +708,15 @@ def encode_prediction(prediction: Prediction, model_version: int) -> bytes:
     the run needs to reproduce every decision, queried or not.
     :func:`decode_prediction` reads the record back.
     """
-    return _prediction_record(
-        prediction.id,
-        prediction.y,
-        prediction.proba,
-        prediction.queried,
-        prediction.std,
-        model_version,
+    return _dumps(
+        _prediction_fields(
+            prediction.id,
+            prediction.y,
+            prediction.proba,
+            prediction.queried,
+            prediction.std,
+            model_version,
+        )
     )
 
 
@@ -739,17 +741,6 @@ def encode_predictions(decisions: Decisions, model_version: int) -> list[bytes]:
     ]
     # JSON escapes every newline inside a string, so the lines are the records.
     return _LINES.encode_lines(records).split(b"\n")[:-1]
-
-
-def _prediction_record(
-    event_id: str,
-    y: Hashable | None,
-    proba: dict,
-    queried: bool,
-    std: float | None,
-    model_version: int,
-) -> bytes:
-    return _dumps(_prediction_fields(event_id, y, proba, queried, std, model_version))
 
 
 def _prediction_fields(

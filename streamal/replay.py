@@ -303,7 +303,8 @@ def replay(
             window_seen = window_seen * decay + 1.0
             if i == mark or start + i + 1 == n:
                 seen = start + i + 1
-                labels = labels_before + int(np.count_nonzero(out.queried[: i + 1]))
+                asked_here = int(np.count_nonzero(out.queried[: i + 1]))
+                labels = labels_before + asked_here * settings.labels_per_query
                 curve.append([seen, mae.get() if numeric else correct / seen, labels])
                 if (estimate := estimator.estimate()) is not None:
                     estimates.append(

@@ -148,9 +148,33 @@ def test_entropy_rule_draws_against_river_probability():
 
 
 def test_random_rule():
-    queried, _ = Decider("random", budget=0.5, seed=9, **NO_BUDGET_LIMIT).decide(rows(*[0.5] * 8))
+    """At b = 1/4 the j-th query is event 4(j - 1) + 1 + floor(4u), one uniform u per query."""
+    queried, _ = Decider("random", budget=0.25, seed=9).decide(rows(*[0.5] * 16))
     rng = seed_state(9)
-    assert queried.tolist() == [next_uniform(rng) <= 0.5 for _ in range(8)]
+    expected = [4 * j + 1 + math.floor(4 * next_uniform(rng)) for j in range(4)]
+    assert (np.flatnonzero(queried) + 1).tolist() == expected
+
+
+@pytest.mark.parametrize("budget", [0.01, 0.05, 0.1, 0.2, 0.3, 0.37, 2 / 3])
+def test_random_spends_within_a_label_of_the_budget_after_every_event(budget):
+    queried, _ = Decider("random", budget=budget, seed=1).decide(rows(*[0.5] * 5_000))
+    spent = np.cumsum(queried)
+    t = np.arange(1, 5_001)
+    assert np.all(np.abs(spent - budget * t) <= 1.0 + 1e-9)
+
+
+@pytest.mark.parametrize("n", [2, 4, 5, 10])
+def test_random_asks_each_event_of_a_stretch_of_n_with_chance_1_over_n(n):
+    """Over many seeds, each position in the first stretch is asked about 1/n of the time."""
+    seeds = 2_000
+    counts = np.zeros(n)
+    for seed in range(seeds):
+        queried, _ = Decider("random", budget=1 / n, seed=seed).decide(rows(*[0.5] * n))
+        assert queried.sum() == 1
+        counts += queried
+    # Binomial(2000, 1/n): within 4.5 standard deviations of 2000/n at every position.
+    sd = math.sqrt(seeds * (1 / n) * (1 - 1 / n))
+    assert np.all(np.abs(counts - seeds / n) <= 4.5 * sd), counts
 
 
 def test_periodic_rule():

@@ -137,3 +137,17 @@ def test_a_bandit_pickled_before_the_random_share_continues_with_it():
     assert len(restored.decider.params) == L.N_PARAMS
     assert restored.decider.params[L.BANDIT_RANDOM_SHARE] == 0.2
     assert restored.decider.labels_spent == spent > 0
+
+
+def test_a_decider_pickled_with_less_state_for_its_rule_starts_over():
+    """``random`` kept no state of its own before its stratified draw: its kernel now keeps the
+    next query's event past the shared state, which an old decider's array does not have."""
+    settings = EngineSettings("naive_bayes.GaussianNB()", "random", 0.1)
+    engine = build_engine(settings)
+    engine.process([Event(f"e{i}", {"x": float(i)}, ts=float(i)) for i in range(50)])
+    assert engine.decider.labels_spent == 5
+    engine.decider.state = engine.decider.state[: int(engine.decider.params[L.REGION])].copy()
+    restored = pickle.loads(pickle.dumps(engine))
+    configure_engine(restored, settings)
+    assert restored.decider.state.shape == build_engine(settings).decider.state.shape
+    assert restored.decider.labels_spent == 0  # a fresh decider, not the old one read past its end

@@ -600,9 +600,15 @@ class Decider:
         return all(arm._fits(arm_saved) for arm, arm_saved in arm_states)
 
     def configured_like(self, other: Decider) -> bool:
-        """Whether ``other`` decides by the same rule, budget and parameters as this one."""
+        """Whether ``other`` decides by the same rule, budget and parameters as this one.
+
+        Its state must have the same layout too: a decider pickled by a streamal
+        whose rule kept less state (``random`` before its stratified draw) would
+        be read past its end by this one's kernel.
+        """
         return (
             repr(self) == repr(other)
+            and self.state.shape == other.state.shape
             and np.array_equal(self.codes, other.codes)
             and np.array_equal(self.params, other.params, equal_nan=True)
             and len(self.arms) == len(other.arms)

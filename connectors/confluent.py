@@ -233,6 +233,8 @@ class ConfluentConsumer:
         #: whether librdkafka reads the partitions assigned by hand from their positions
         self._placed = True
         self._listener: ConsumerRebalanceListener | None = None
+        #: partitions given up so far (revoked or lost), counted to tell a poll it saw some go
+        self._given_up = 0
 
     # -- subscription and assignment --------------------------------------------------
 
@@ -262,12 +264,14 @@ class ConfluentConsumer:
         if self._listener is not None:
             self._listener.on_partitions_revoked(revoked)
         self._assigned -= revoked
+        self._given_up += len(revoked)
 
     def _on_lost(self, consumer: confluent_kafka.Consumer, partitions: list) -> None:
         lost = {_ours(tp) for tp in partitions}
         if self._listener is not None:
             self._listener.on_partitions_lost(lost)
         self._assigned -= lost
+        self._given_up += len(lost)
 
     def assign(self, partitions: Iterable[TopicPartition]) -> None:
         """Read ``partitions`` (not the group's), from where :meth:`seek` puts them."""
@@ -369,6 +373,7 @@ class ConfluentConsumer:
             )
             self._placed = True
         most = max_records or self.max_poll_records
+        given_up = self._given_up
         with _kafka_errors():
             # librdkafka's consume waits until it has `most` records or the timeout is up; a
             # poll returns what is ready as soon as anything is (kafka-python's, and what
@@ -394,6 +399,12 @@ class ConfluentConsumer:
             else:
                 records.append(record)
         polled = {TopicPartition(*key): records for key, records in by_partition.items()}
+        if self._given_up != given_up:
+            # A rebalance ran inside this poll's second consume, after the first had taken
+            # records of partitions it then gave up: their hand-over committed the offsets
+            # before those records, so they are the next owner's (scored here too, they were
+            # predicted twice). kafka-python's poll drops them the same way.
+            polled = {tp: records for tp, records in polled.items() if tp in self._assigned}
         for tp, records in polled.items():
             self._positions[tp] = records[-1].offset + 1
         return polled

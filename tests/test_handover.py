@@ -75,3 +75,74 @@ def test_a_poll_ends_as_soon_as_partitions_are_handed_over():
     assert max(group.waits) <= 50
     # (what a slice's sleep overshoots on a loaded machine comes off the slices' sum)
     assert POLL_MS <= sum(group.waits) <= 2 * POLL_MS
+
+
+class _Message:
+    """A record as librdkafka's consume hands it over."""
+
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        self._where = (topic, partition, offset)
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return self._where[0]
+
+    def partition(self) -> int:
+        return self._where[1]
+
+    def offset(self) -> int:
+        return self._where[2]
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 0)
+
+    def key(self) -> None:
+        return None
+
+    def value(self) -> bytes:
+        return b"{}"
+
+    def headers(self) -> None:
+        return None
+
+
+class _Revoking:
+    """librdkafka's consumer as a poll meets a rebalance: nothing ready, then the consume with
+    a timeout hands over a record of partition 0, and the next serves the revocation of
+    partition 0 (when ``revoke``) before a record of partition 1."""
+
+    def __init__(self, owner, revoke: bool) -> None:
+        self.owner, self.revoke, self.calls = owner, revoke, 0
+
+    def consume(self, most: int, timeout: float) -> list[_Message]:
+        self.calls += 1
+        if self.calls == 2:
+            return [_Message("ev", 0, 5)]
+        if self.calls == 3:
+            if self.revoke:
+                import confluent_kafka
+
+                self.owner._on_revoke(self, [confluent_kafka.TopicPartition("ev", 0)])
+            return [_Message("ev", 1, 9)]
+        return []
+
+
+def test_records_of_a_partition_revoked_inside_the_poll_are_left_to_its_next_owner():
+    """Given up during the poll that had taken its record, partition 0's record is not scored:
+    the hand-over committed the offset before it, and the next owner reads it."""
+    from streamal.connectors.confluent import ConfluentConsumer
+
+    for revoke, expected in ((False, {0: [5], 1: [9]}), (True, {1: [9]})):
+        consumer = ConfluentConsumer(bootstrap_servers="127.0.0.1:9", group_id="g")
+        given_up = []
+        consumer._listener = SimpleNamespace(on_partitions_revoked=given_up.append)
+        consumer._assigned = {TopicPartition("ev", 0), TopicPartition("ev", 1)}
+        real, consumer._consumer = consumer._consumer, _Revoking(consumer, revoke)
+        try:
+            polled = consumer.poll(timeout_ms=100)
+        finally:
+            real.close()
+        assert {tp.partition: [r.offset for r in rs] for tp, rs in polled.items()} == expected
+        assert given_up == ([{TopicPartition("ev", 0)}] if revoke else [])

@@ -98,6 +98,8 @@ class Daemon:
         self.config = config
         self.metrics = metrics or Metrics()
         self.stopping = threading.Event()
+        #: set once partitions are placed and read: from then on an event is scored as it comes
+        self.reading = threading.Event()
         state_dir = Path(config.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         self.store = SnapshotStore(state_dir, snapshot_key(state_dir, environ))
@@ -400,6 +402,7 @@ class Daemon:
             self._covered.get(tp.topic, {}).pop(tp.partition, None)
         self.group.resume(*taken)
         self.handover.taken -= taken
+        self.reading.set()
 
     def _deliver(self, outgoing: list[Outgoing]) -> None:
         assert self.delivery is not None

@@ -194,8 +194,15 @@ def run(args: argparse.Namespace) -> int:
                 f"broker on {bootstrap_servers}; {args.events} events at {args.rate:g}/s; "
                 f"{target}, model {config.engine.model}, strategy {config.engine.strategy}"
             )
-            for actor in (annotator, scorekeeper, producer):
+            for actor in (annotator, scorekeeper):
                 actor.start()
+            if daemon is not None:
+                # Events sent while the daemon joins its group (seconds on the embedded broker)
+                # would be scored in one backlog by a model that has learned nothing yet.
+                while not daemon.reading.wait(0.1):
+                    if stopping.is_set() or not serving.is_alive():
+                        break
+            producer.start()
             started = time.monotonic()
             shown = 0.0
             last_seen, last_growth = 0, started

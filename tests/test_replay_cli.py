@@ -209,7 +209,7 @@ def test_jsonl_and_river_inputs(tmp_path):
         (
             lambda p: p.write_text("a,y\n1,tall\n2,short\n"),
             ["--task", "regression"],
-            "event 0: label 'tall' is not a number (--task regression)",
+            "event 0: label 'tall' is not a number (a finite number, e.g. 2.5)",
         ),
         (
             lambda p: p.write_text("a,y\n1,2.5\n"),
@@ -451,3 +451,34 @@ def test_balanced_class_weight_learns_a_rare_class(tmp_path):
         "error: class_weight balanced needs a model that learns with a weight (its learn_one "
         "takes w, as river's trees and linear models do): 'naive_bayes.GaussianNB()' does not"
     ]
+
+
+def test_text_labels_are_scored_as_the_classes_the_model_learns(tmp_path):
+    # Every CSV cell is text: the engine reads the answer "True" as True, so the model
+    # predicts True, and the file's "True" must be scored as that (it scored 0 % before).
+    from river.datasets import Phishing
+
+    from streamal.replay import ReplaySetup, Row, replay
+    from streamal.settings import EngineSettings
+
+    stream = list(Phishing())
+    path, report = tmp_path / "phishing.csv", tmp_path / "r.json"
+    names = list(stream[0][0])
+    lines = [",".join([*names, "label"])]
+    lines += [",".join([*(repr(x[k]) for k in names), str(y)]) for x, y in stream]
+    path.write_text("\n".join(lines) + "\n")
+    result = run(str(path), "--target", "label", "--report", str(report), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    scored = json.loads(report.read_text())["runs"][0]
+    rows = [Row(id=str(i), x=x, ts=float(i), y=y) for i, (x, y) in enumerate(stream)]
+    typed = replay(rows, ReplaySetup(EngineSettings()))
+    assert scored["labels"] == typed.labels
+    assert scored["accuracy"] == pytest.approx(typed.accuracy) and typed.accuracy > 0.8
+
+
+def test_a_label_outside_the_given_classes_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("a,y\n1,spam\n2,ham\n3,eggs\n")
+    result = run(str(path), "--classes", "spam,ham", "--no-progress")
+    assert result.returncode == 2
+    assert result.stderr == "error: event 2: label 'eggs' is none of the classes: 'spam', 'ham'\n"

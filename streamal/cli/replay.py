@@ -12,10 +12,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import msgspec
 import orjson
 
-from streamal.classes import coerce, parse_classes
+from streamal.classes import parse_classes
 from streamal.cli.base import CLASS_WEIGHT_HELP, UsageError
 from streamal.decider import (
     ALL_STRATEGIES,
@@ -44,10 +43,17 @@ from streamal.replay import (
     ReplaySetup,
     Row,
     SimulatedAnnotator,
+    read_labels,
     replay,
 )
 from streamal.report import render_annotators, render_table, save_plot
-from streamal.settings import SHARES, EngineSettings, SettingsError, default_strategy
+from streamal.settings import (
+    SHARES,
+    EngineSettings,
+    SettingsError,
+    build_engine,
+    default_strategy,
+)
 
 __all__ = ["register"]
 
@@ -433,9 +439,11 @@ def run(args: argparse.Namespace) -> int:
         except SettingsError as e:
             raise UsageError(str(e)) from None
 
-    rows = _read(args)
-    if task == "regression":
-        rows = _numeric(rows)
+    try:
+        # Read once here, as each run reads them, to refuse a label in one line before any run.
+        rows = read_labels(_read(args), build_engine(settings[0]).schema)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     setups = [
         ReplaySetup(
             one,
@@ -494,17 +502,6 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise UsageError(f"--plot: cannot write {args.plot}: {e.strerror}") from None
     return 0
-
-
-def _numeric(rows: list[Row]) -> list[Row]:
-    """The rows with their labels as numbers; one that is not a number is a usage error."""
-    numeric = []
-    for row in rows:
-        y = coerce(row.y, "float")
-        if y is None:
-            raise UsageError(f"event {row.id}: label {row.y!r} is not a number (--task regression)")
-        numeric.append(msgspec.structs.replace(row, y=y))
-    return numeric
 
 
 def _drive(results_iter, total: int, show_progress: bool) -> list[ReplayResult]:

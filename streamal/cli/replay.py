@@ -71,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "is numeric when every non-empty cell is a number and text when none is; a column "
         "with both, a row with more or fewer cells than the header, or an empty label, id or "
         "time cell is an error naming the line; an empty feature cell is a missing value "
-        "(JSON Lines values keep their own types).",
+        "(JSON Lines values keep their own types). Labels are read as the daemon reads "
+        "answers: 'True' is the class True on a boolean stream.",
     )
     p.add_argument(
         "input",

@@ -354,6 +354,17 @@ def _spread(committee: np.ndarray) -> np.ndarray:
     return committee[:, :, 0].std(axis=1)
 
 
+def _is_binary(model: base.Estimator) -> bool:
+    """Whether ``model`` classifies between two classes only (river's ``_multiclass`` False).
+
+    >>> _is_binary(parse_model_spec("preprocessing.StandardScaler() | linear_model.Perceptron()"))
+    True
+    >>> _is_binary(parse_model_spec("tree.HoeffdingTreeClassifier()"))
+    False
+    """
+    return task_of(model) == "classification" and not getattr(model, "_multiclass", True)
+
+
 def _is_mini_batch(model: base.Estimator) -> bool:
     """Whether every step of ``model`` implements river's ``*_many`` methods."""
     from river import compose
@@ -410,6 +421,10 @@ class Model:
         #: ``"classification"`` or ``"regression"``
         self.task = task
         self.mini_batch = _is_mini_batch(self.estimator)
+        #: whether the classifier tells two classes apart only, as river's linear ones do
+        self.binary = _is_binary(self.estimator)
+        #: a binary classifier's two classes: the one it learns as False, then as True
+        self.pair: list[Hashable] = []
         self.classes: list[Hashable] = []
         self._column: dict[Hashable, int] = {}
         self.version = 0
@@ -424,9 +439,11 @@ class Model:
         # Snapshots written before the learning trial, numeric targets or class weights lack
         # their records (a model restored so starts counting its labels anew).
         self.__dict__.update(
-            _tried=set(), task="classification", class_weight="none", label_counts={}
+            _tried=set(), task="classification", class_weight="none", label_counts={}, pair=[]
         )
         self.__dict__.update(state)
+        if "binary" not in state:
+            self.binary = _is_binary(self.estimator)
 
     @property
     def is_regressor(self) -> bool:
@@ -442,7 +459,7 @@ class Model:
         frame = self._frame(xs) if self.mini_batch and len(xs) >= _MIN_FRAME_ROWS else None
         if frame is not None:
             return self._predict_proba_many(frame)
-        dicts = [self.estimator.predict_proba_one(x) for x in xs]
+        dicts = self._named([self.estimator.predict_proba_one(x) for x in xs])
         for d in dicts:
             for c in d:
                 self._add_class(c)
@@ -488,12 +505,63 @@ class Model:
 
     def _predict_proba_many(self, frame: Any) -> np.ndarray:
         result = self.estimator.predict_proba_many(frame)
-        for c in result.columns:
+        columns = list(result.columns)
+        values = np.nan_to_num(result.to_numpy(dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        names = self._names()
+        if names is not None:
+            # By position: a frame indexed with a list of booleans takes them for a mask.
+            kept = [j for j, c in enumerate(columns) if c in names]
+            columns, values = [names[columns[j]] for j in kept], values[:, kept]
+        for c in columns:
             self._add_class(c)
         proba = np.zeros((len(frame), len(self.classes)))
-        values = np.nan_to_num(result.to_numpy(dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        proba[:, [self._column[c] for c in result.columns]] = np.clip(values, 0.0, None)
+        proba[:, [self._column[c] for c in columns]] = np.clip(values, 0.0, None)
         return proba
+
+    def _names(self) -> dict[Hashable, Hashable] | None:
+        """The classes a binary classifier's False and True stand for (``None``: as they are)."""
+        if not self.binary or self.pair == [False, True]:
+            return None
+        return dict(zip((False, True), self.pair, strict=False))
+
+    def _named(self, dicts: list[dict]) -> list[dict]:
+        """river's probabilities keyed by the classes; a binary one's say nothing before a label."""
+        names = self._names()
+        if names is None:
+            return dicts
+        return [{names[c]: p for c, p in d.items() if c in names} for d in dicts]
+
+    def _taught(self, y: Hashable) -> Hashable:
+        """What the model learns for class ``y``: ``y``, or a binary classifier's False or True.
+
+        Booleans, and the integers 0 and 1, are taught as river reads them; any
+        other two classes in the order they come. A third is refused.
+
+        >>> model = Model("linear_model.LogisticRegression()")
+        >>> [model._taught(y) for y in ("spam", "ham", "spam")], model.pair
+        ([False, True, False], ['spam', 'ham'])
+        >>> model._taught("eggs")
+        Traceback (most recent call last):
+        ...
+        streamal.model.ModelRefused: linear_model.LogisticRegression() tells two classes apart...
+        """
+        if not self.binary:
+            return y
+        pair = self.pair
+        if y not in pair:
+            if len(pair) == 2:
+                raise ModelRefused(
+                    f"{self.spec} tells two classes apart, {pair[0]!r} and {pair[1]!r}, and "
+                    f"cannot learn a third, {y!r}; multiclass.OneVsRestClassifier(...) around "
+                    "it learns any number"
+                )
+            if not pair and isinstance(y, bool):
+                pair.extend((False, True))
+            elif not pair and isinstance(y, int) and y in (0, 1):
+                pair.extend((0, 1))
+            else:
+                pair.append(y)
+        return pair.index(y) == 1
 
     def _committee(self) -> tuple[list[Any], base.Ensemble] | None:
         """The transformers in front of an ensemble classifier, and the ensemble."""
@@ -545,6 +613,7 @@ class Model:
             for transformer in transformers:
                 x = transformer.transform_one(x)
             dicts.append([member.predict_proba_one(x) for member in ensemble])
+        dicts = [self._named(row) for row in dicts]
         for row in dicts:
             for d in row:
                 for c in d:
@@ -642,9 +711,9 @@ class Model:
                 self._add_class(y)
                 counts[y] = counts.get(y, 0) + 1
                 if balanced:
-                    learn_one(x, y, w=self._balanced_weight(y))
+                    learn_one(x, self._taught(y), w=self._balanced_weight(y))
                 else:
-                    learn_one(x, y)
+                    learn_one(x, self._taught(y))
         self.version += len(ys)
 
     def _balanced_weight(self, y: Hashable) -> float:
@@ -668,6 +737,10 @@ class Model:
 
         It learns nothing; a new feature type is tried on a fresh copy (see :meth:`learn`).
         """
+        # A binary classifier's third class is refused here, before anything is learned; a
+        # class it has not met takes its place in the pair now, in the order checked, which
+        # is the order learned.
+        y = self._taught(y)
         # Nearly every example has only features and types tried before: one check in C.
         if self._tried.issuperset(zip(x, map(type, x.values()), strict=True)):
             return

@@ -13,6 +13,7 @@ from streamal.model import (
     DEFAULT_MODEL,
     MAX_CLASS_WEIGHT,
     Model,
+    ModelRefused,
     ModelSpecError,
     parse_model_spec,
 )
@@ -231,3 +232,82 @@ def test_label_counts_survive_a_snapshot_and_old_snapshots_start_them_anew():
 )
 def test_models_that_learn_with_a_weight(spec, takes):
     assert Model(spec).takes_weights is takes
+
+
+LOGISTIC = "preprocessing.StandardScaler() | linear_model.LogisticRegression()"
+
+
+def _separable(n: int, classes: tuple) -> tuple[list[dict], list]:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=n)
+    return [{"a": float(v)} for v in a], [classes[int(v > 0)] for v in a]
+
+
+@pytest.mark.parametrize("classes", [("ham", "spam"), (False, True), (0, 1), (3, 7)])
+def test_a_binary_classifier_learns_any_two_classes(classes):
+    # river's linear classifiers learn True and False only: "spam" raised in them before.
+    model = Model(LOGISTIC)
+    assert model.binary
+    xs, ys = _separable(400, classes)
+    # Before its first label it names no class (river's own says False at 50 %).
+    assert model.predict(model.predict_proba(xs[:1])) == [None]
+    model.learn(xs[:300], ys[:300])
+    assert sorted(model.classes) == sorted(classes)
+    right = np.mean(
+        [
+            p == y
+            for p, y in zip(model.predict(model.predict_proba(xs[300:])), ys[300:], strict=True)
+        ]
+    )
+    assert right > 0.9
+    # The frame path (river's predict_proba_many, 512 rows and more) says the same.
+    many = model.predict_proba(xs * 2)
+    assert many.shape == (800, 2)
+    assert many[:400] == pytest.approx(model.predict_proba(xs), abs=1e-9)
+
+
+def test_booleans_and_zero_one_are_taught_as_river_reads_them():
+    for classes, pair in [
+        ((True, False), [False, True]),
+        ((1, 0), [0, 1]),
+        (("b", "a"), ["b", "a"]),
+    ]:
+        model = Model(LOGISTIC)
+        model.learn([{"a": 1.0}, {"a": -1.0}], list(classes))
+        assert model.pair == pair
+
+
+def test_a_third_class_is_refused_and_nothing_of_the_batch_is_learned():
+    model = Model(LOGISTIC)
+    model.learn([{"a": 1.0}, {"a": -1.0}], ["spam", "ham"])
+    with pytest.raises(
+        ModelRefused,
+        match="tells two classes apart, 'spam' and 'ham', and cannot learn a third, 'eggs'",
+    ):
+        model.learn([{"a": 2.0}, {"a": 0.5}], ["spam", "eggs"])
+    assert model.version == 2 and model.pair == ["spam", "ham"]
+
+
+def test_a_binary_pair_survives_a_snapshot_and_an_older_one_is_read():
+    model = Model(LOGISTIC)
+    model.learn(*_separable(50, ("ham", "spam")))
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.pair == model.pair and restored.binary
+    xs = [{"a": 0.3}, {"a": -2.0}]
+    assert restored.predict_proba(xs) == pytest.approx(model.predict_proba(xs))
+    # A model pickled before binary classifiers were told apart: it learned booleans as river
+    # reads them, and goes on so.
+    older = Model.__new__(Model)
+    state = {k: v for k, v in Model(LOGISTIC).__dict__.items() if k not in ("binary", "pair")}
+    older.__setstate__(state)
+    older.learn([{"a": 1.0}], [True])
+    assert older.binary and older.pair == [False, True]
+
+
+def test_a_committee_of_binary_classifiers_votes_by_the_classes():
+    model = Model(
+        "ensemble.BaggingClassifier(linear_model.LogisticRegression(), n_models=3, seed=1)"
+    )
+    model.learn(*_separable(100, ("ham", "spam")))
+    assert model.committee_proba([{"a": 1.0}]).shape == (1, 3, 2)
+    assert sorted(model.classes) == ["ham", "spam"]

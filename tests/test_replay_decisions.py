@@ -7,7 +7,10 @@ model, and simulated annotators with aggregation and a label delay. The aggregat
 were made again when the label budget came to count answers (299 for 3,000 events at 10 %,
 where it had asked 653: two answers to each of 10 % of the events, and the re-asks).
 The bandit runs' estimates were made again when answers' weights came to be trimmed at
-twice the events per answer (the decisions did not change).
+twice the events per answer (the decisions did not change), and the logistic regression's
+runs when a binary classifier came to name no class before its first label (river's says
+False at 50 %, which counted as right on half the events before it: the 600-row batch's
+first 600 events).
 """
 
 from __future__ import annotations
@@ -38,12 +41,12 @@ def rows() -> list[Row]:
 @pytest.mark.parametrize(
     ("spec", "strategy", "batch", "aggregate", "correct", "labels", "digest", "estimate"),
     [
-        (MINI_BATCH, "bandit", 16, False, 2661, 300, "b04b4ddc8490c870", 0.882418),
-        (MINI_BATCH, "entropy", 16, False, 2642, 321, "9846f1fbebd8ac8d", 0.834195),
-        (MINI_BATCH, "variable_uncertainty", 1, False, 2655, 319, "d103c8379cdffc24", 0.776011),
-        (MINI_BATCH, "bandit", 600, False, 2404, 295, "28fe23482b051ee0", 0.725774),
+        (MINI_BATCH, "bandit", 16, False, 2636, 300, "298c49ee8e0c0932", 0.876518),
+        (MINI_BATCH, "entropy", 16, False, 2635, 321, "9846f1fbebd8ac8d", 0.838084),
+        (MINI_BATCH, "variable_uncertainty", 1, False, 2654, 319, "d103c8379cdffc24", 0.775458),
+        (MINI_BATCH, "bandit", 600, False, 2088, 298, "6c90840491b2e2f3", 0.729413),
         (TREE, "bandit", 16, False, 2587, 298, "591ef1787a4d3024", 0.879421),
-        (MINI_BATCH, "split", 16, True, 2557, 299, "b53e4033dc37f8b2", 0.757813),
+        (MINI_BATCH, "split", 16, True, 2537, 299, "b53e4033dc37f8b2", 0.753017),
     ],
 )
 def test_replay_decides_as_before(

@@ -13,11 +13,30 @@ import math
 import random
 from collections.abc import Iterator
 
-__all__ = ["DriftingRegression", "DriftingStream"]
+__all__ = ["COLOURS", "DriftingRegression", "DriftingStream", "colour_features"]
+
+
+#: The colours of both streams' events, which come one-hot encoded (:func:`colour_features`).
+COLOURS = ("red", "green", "blue")
+
+
+def colour_features(colour: str) -> dict[str, float]:
+    """``colour`` one-hot encoded, as river's ``preprocessing.OneHotEncoder`` writes it.
+
+    Encoded, it is a feature every river model can learn from, a linear one or
+    naive Bayes included, not only the trees that split on text.
+
+    >>> colour_features("green")
+    {'colour_red': 0.0, 'colour_green': 1.0, 'colour_blue': 0.0}
+    """
+    return {f"colour_{c}": float(c == colour) for c in COLOURS}
 
 
 class DriftingStream:
-    """Events ``{"x1"…"xk", "colour"}`` labeled ``"pos"``/``"neg"`` by a rotating hyperplane.
+    """Events ``{"x1"…"xk", "colour_*"}`` labeled ``"pos"``/``"neg"`` by a rotating hyperplane.
+
+    Red events lean to ``"pos"``; the colour comes one-hot encoded
+    (:func:`colour_features`).
 
     Parameters
     ----------
@@ -34,7 +53,7 @@ class DriftingStream:
     >>> stream = iter(DriftingStream(seed=1))
     >>> x, y = next(stream)
     >>> sorted(x), y
-    (['colour', 'x1', 'x2', 'x3', 'x4'], 'pos')
+    (['colour_blue', 'colour_green', 'colour_red', 'x1', 'x2', 'x3', 'x4'], 'pos')
 
     """
 
@@ -53,17 +72,16 @@ class DriftingStream:
             angle = 2 * math.pi * i / self.period
             weights = [math.cos(angle), math.sin(angle), *fixed]
             values = [rng.gauss(0.0, 1.0) for _ in range(self.features)]
-            colour = rng.choice(("red", "green", "blue"))
+            colour = rng.choice(COLOURS)
             score = sum(w * v for w, v in zip(weights, values, strict=True))
             score += 0.5 if colour == "red" else 0.0
             x: dict = {f"x{j + 1}": round(v, 6) for j, v in enumerate(values)}
-            x["colour"] = colour
-            yield x, "pos" if score > 0 else "neg"
+            yield x | colour_features(colour), "pos" if score > 0 else "neg"
             i += 1
 
 
 #: The categorical effect of :class:`DriftingRegression`: what each colour adds to the target.
-COLOUR_EFFECT = {"red": 2.0, "green": 0.0, "blue": -2.0}
+COLOUR_EFFECT = dict(zip(COLOURS, (2.0, 0.0, -2.0), strict=True))
 
 
 class DriftingRegression:
@@ -72,9 +90,9 @@ class DriftingRegression:
     The target is ``level + 4 (w · x) + c + ε``: ``w`` turns a full circle in its
     first two axes every ``period`` events (as :class:`DriftingStream`'s
     hyperplane), ``c`` is the colour's effect (:data:`COLOUR_EFFECT`) and ``ε``
-    is normal noise of deviation ``noise``. The colour comes one-hot encoded,
-    as river's ``preprocessing.OneHotEncoder`` writes it, so that any
-    regressor, a linear one included, can learn its effect. The colours'
+    is normal noise of deviation ``noise``. The colour comes one-hot encoded
+    (:func:`colour_features`), so that any regressor, a linear one included,
+    can learn its effect. The colours'
     effects and the features average 0, so the target averages ``level``: a
     model without an intercept (river's ``BayesianLinearRegression``) can learn
     the stream only at level 0.
@@ -140,9 +158,8 @@ class DriftingRegression:
         i = 0
         while True:
             values = [round(rng.gauss(0.0, 1.0), 6) for _ in range(self.features)]
-            colour = rng.choice(tuple(COLOUR_EFFECT))
+            colour = rng.choice(COLOURS)
             y = self.target(values, colour, i) + rng.gauss(0.0, self.noise)
             x: dict = {f"x{j + 1}": v for j, v in enumerate(values)}
-            x |= {f"colour_{c}": float(c == colour) for c in COLOUR_EFFECT}
-            yield x, y
+            yield x | colour_features(colour), y
             i += 1

@@ -380,7 +380,7 @@ class Engine:
         if flagged:
             decided = [i for i, e in enumerate(events) if id(e) not in flagged]
         whole = len(decided) == len(events)  # nothing redone: the batch's rows as they are
-        first_number, seen_before = self.decider.labels_spent, self.decider.events_seen
+        first_number, seen_before = self.decider.queries_made, self.decider.events_seen
         features = None
         if self.features:
             features = self.features.transform([events[i].x for i in decided])
@@ -393,6 +393,7 @@ class Engine:
         asked = choice.nonzero()[0].tolist()
         if self.cost_budget is not None:
             choice = self._within_cost_budget([events[i] for i in decided], choice)
+            self.decider.refund(len(asked) - int(np.count_nonzero(choice)))
         if whole:
             queried = choice
         else:

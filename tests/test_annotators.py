@@ -260,3 +260,21 @@ def test_the_label_budget_counts_answers_in_annotator_aware_mode():
         answers += 2 * len(engine.answer(labels).queries)  # asked again: both answer again
         assert answers <= 0.1 * engine.cost_budget.events + 1e-9
     assert 0.09 * 2000 <= answers <= 0.1 * 2000
+
+
+def test_picks_a_cost_budget_vetoes_are_given_back_to_the_decider():
+    """Dear answers first, cheap ones after: the picks the cost budget vetoes while answers
+    are dear are refunded, so the decider counts only the queries that went out, and asks
+    again once the budget allows (it had counted the vetoed ones as spent, 200 labels for the
+    131 asked, and caught up on none)."""
+    settings = EngineSettings("naive_bayes.GaussianNB()", "periodic", 0.1, cost_budget=0.1)
+    engine = build_engine(settings)
+    events = [Event(f"e{i}", {"x": float(i % 7)}, ts=float(i)) for i in range(2000)]
+    asked = 0
+    for start in range(0, 2000, 20):
+        out = engine.process(events[start : start + 20])
+        asked += len(out.queries)
+        cost = 3.0 if start < 1000 else 0.5
+        engine.answer([Label(q.id, q.x["x"] > 3, ts=q.ts, cost=cost) for q in out.queries])
+    assert engine.decider.labels_spent == asked < engine.decider.queries_made
+    assert asked > 131

@@ -57,6 +57,7 @@ __all__ = [
     "at_most_budget",
     "budget_fraction",
     "record",
+    "spent",
     "within_cap",
 ]
 
@@ -104,6 +105,12 @@ def budget_fraction(budget: float) -> tuple[int, int]:
 
 
 @numba.njit(cache=True, nogil=True)
+def spent(state: np.ndarray) -> float:
+    """Labels spent: the queries made, less those a cost or answer budget vetoed after."""
+    return state[L.QUERIED] - state[L.REFUNDED]
+
+
+@numba.njit(cache=True, nogil=True)
 def within_cap(params: np.ndarray, state: np.ndarray) -> bool:
     """One more label keeps the prefix within the cap (``n`` counts this event).
 
@@ -111,9 +118,9 @@ def within_cap(params: np.ndarray, state: np.ndarray) -> bool:
     is a whole number. In a drift burst: ``q + 1 <= b (n + w)``.
     """
     if state[L.SEEN] <= state[L.BURST_UNTIL]:
-        return at_most_budget(state[L.QUERIED] + 1.0, params, state[L.SEEN] + params[L.CAP_RESERVE])
+        return at_most_budget(spent(state) + 1.0, params, state[L.SEEN] + params[L.CAP_RESERVE])
     # q + 1 <= floor(b n) + 1  <=>  q <= b n, since q is a whole number.
-    return at_most_budget(state[L.QUERIED], params, state[L.SEEN])
+    return at_most_budget(spent(state), params, state[L.SEEN])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -161,7 +168,7 @@ def allows_biqf(params: np.ndarray, state: np.ndarray, utility: float) -> bool:
     if math.isnan(utility):
         # An unknown utility (a regression model that gave no σ) cannot be ranked: it stays
         # out of the window, and is let through only while labels are owed.
-        return params[L.BUDGET] * state[L.SEEN] - state[L.QUERIED] > 0.0
+        return params[L.BUDGET] * state[L.SEEN] - spent(state) > 0.0
     w = int(params[L.BIQF_WINDOW])
     _window_insert(state, w, utility)
     sorted_ = L.N_SCALARS + w
@@ -176,7 +183,7 @@ def allows_biqf(params: np.ndarray, state: np.ndarray, utility: float) -> bool:
     low_value = state[sorted_ + lo]
     theta = low_value + (position - lo) * (state[sorted_ + hi] - low_value)
     spread = state[sorted_ + count - 1] - state[sorted_]
-    labels_owed = budget * state[L.SEEN] - state[L.QUERIED]
+    labels_owed = budget * state[L.SEEN] - spent(state)
     balanced = theta - spread * labels_owed / params[L.BIQF_TOLERANCE]
     # Kottke's rule is u >= θ_bal; on a tie only the count can decide, or a window of equal
     # utilities (an untrained model, a constant stream) would query every event.

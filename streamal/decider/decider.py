@@ -553,14 +553,39 @@ class Decider:
         return int(self.state[L.SEEN])
 
     @property
-    def labels_spent(self) -> int:
+    def queries_made(self) -> int:
+        """Queries made, vetoed ones included: the next query's number (the bandit's receipts)."""
         return int(self.state[L.QUERIED])
+
+    @property
+    def labels_spent(self) -> int:
+        """Queries made, less those a cost or answer budget vetoed (:meth:`refund`)."""
+        return int(self.state[L.QUERIED] - self.state[L.REFUNDED])
 
     @property
     def spent_fraction(self) -> float:
         """Labels spent over events seen (0 before the first event)."""
         seen = self.state[L.SEEN]
-        return float(self.state[L.QUERIED] / seen) if seen else 0.0
+        return float(self.labels_spent / seen) if seen else 0.0
+
+    def refund(self, vetoed: int) -> None:
+        """Give back the labels of ``vetoed`` queries a cost or answer budget did not let out.
+
+        The decider paced itself counting them; uncounted, it asks again later
+        and spends what the budget allows instead of falling short of it. They
+        keep their numbers: a number says which query an answer is to.
+
+        >>> decider = Decider("periodic", 0.5)
+        >>> decider.decide(np.zeros((4, 2)))[0].tolist()  # every other event
+        [False, True, False, True]
+        >>> decider.refund(1)  # the second query was vetoed: it catches up
+        >>> decider.decide(np.zeros((2, 2)))[0].tolist(), decider.labels_spent, decider.queries_made
+        ([True, True], 3, 4)
+        """
+        if vetoed:
+            self.state[L.REFUNDED] += vetoed
+            # The estimated gate's running count of recent queries forgets them too.
+            self.state[L.ESTIMATE] = max(0.0, self.state[L.ESTIMATE] - vetoed)
 
     @property
     def threshold(self) -> float:

@@ -75,4 +75,5 @@ WINDOW_COUNT = 4  # utilities held in the quantile-filter window
 WINDOW_HEAD = 5  # next ring position to overwrite
 DRIFTS = 6  # drifts detected on the labeled error stream (drift-aware spending)
 BURST_UNTIL = 7  # last event of the burst after a drift, when the cap lends its reserve
-N_SCALARS = 8
+REFUNDED = 8  # queries counted in QUERIED that a cost or answer budget then vetoed
+N_SCALARS = 9

@@ -7,14 +7,14 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.base import Strategy
-from streamal.decider.budget import at_most_budget
+from streamal.decider.budget import at_most_budget, spent
 
 RULE = 1
 
 
 @numba.njit(cache=True, nogil=True)
 def rule(row: np.ndarray, uncertainty: float, params: np.ndarray, state, rng) -> bool:
-    return at_most_budget(state[L.QUERIED] + 1.0, params, state[L.SEEN])
+    return at_most_budget(spent(state) + 1.0, params, state[L.SEEN])
 
 
 class Periodic(Strategy):

@@ -9,7 +9,7 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.base import Strategy
-from streamal.decider.budget import NONE
+from streamal.decider.budget import NONE, spent
 from streamal.decider.rng import next_uniform
 
 RULE = 0
@@ -46,7 +46,7 @@ def place(number: float, numerator: float, denominator: float, u: float) -> floa
 def rule(row: np.ndarray, uncertainty: float, params: np.ndarray, state, rng) -> bool:
     slot = int(params[L.REGION])
     if state[slot] == 0.0:
-        number = state[L.QUERIED] + 1.0
+        number = spent(state) + 1.0
         num, den = params[L.BUDGET_NUMERATOR], params[L.BUDGET_DENOMINATOR]
         state[slot] = place(number, num, den, next_uniform(rng))
     # A place passed while the rule was not asked (a cap, a gate) is taken at the next event.

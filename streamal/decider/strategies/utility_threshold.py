@@ -67,7 +67,7 @@ import numpy as np
 
 from streamal.decider import layout as L
 from streamal.decider.base import Strategy
-from streamal.decider.budget import BIQF, even_share
+from streamal.decider.budget import BIQF, even_share, spent
 
 RULE = 14
 #: the share of the budget asked at an even pace unless told otherwise: the turns are the
@@ -81,7 +81,7 @@ THETA_FLOOR = 1e-300
 @numba.njit(cache=True, nogil=True, inline="always")
 def labels_owed(params: np.ndarray, state: np.ndarray) -> bool:
     """Whether fewer labels were spent than ``b`` times the events seen (this one included)."""
-    return params[L.BUDGET] * state[L.SEEN] - state[L.QUERIED] > 0.0
+    return params[L.BUDGET] * state[L.SEEN] - spent(state) > 0.0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -207,6 +207,12 @@ def test_jsonl_and_river_inputs(tmp_path):
             "--labels-per-query needs --annotators",
         ),
         (
+            lambda p: p.write_text("a,y\n" + "".join(f"{i},{'xyz'[i % 3]}\n" for i in range(60))),
+            ["--model", "linear_model.LogisticRegression()", "--budget", "1"],
+            "--model: linear_model.LogisticRegression() tells two classes apart, 'x' and 'y', "
+            "and cannot learn a third, 'z'",
+        ),
+        (
             lambda p: p.write_text("a,y\n1,tall\n2,short\n"),
             ["--task", "regression"],
             "event 0: label 'tall' is not a number (a finite number, e.g. 2.5)",

@@ -34,6 +34,7 @@ from streamal.model import (
     DEFAULT_REGRESSOR,
     TASKS,
     Model,
+    ModelRefused,
     ModelSpecError,
     task_of_spec,
 )
@@ -462,12 +463,17 @@ def run(args: argparse.Namespace) -> int:
     _ROWS = rows
     _PROGRESS = multiprocessing.get_context("fork").Value("q", 0) if show_progress else None
     started = time.perf_counter()
-    if jobs == 1:
-        results_iter = map(_run_one, setups)
-        results = _drive(results_iter, len(rows) * len(setups), show_progress)
-    else:
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            results = _drive(pool.map(_run_one, setups), len(rows) * len(setups), show_progress)
+    try:
+        if jobs == 1:
+            results_iter = map(_run_one, setups)
+            results = _drive(results_iter, len(rows) * len(setups), show_progress)
+        else:
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+                results = _drive(pool.map(_run_one, setups), len(rows) * len(setups), show_progress)
+    except ModelRefused as e:
+        # The daemon dead-letters such an example; a replay of a model that cannot learn
+        # the stream's labels measures nothing.
+        raise UsageError(f"--model: {e}") from None
     elapsed = time.perf_counter() - started
 
     print(render_table(results))

@@ -229,6 +229,11 @@ class EngineSettings:
                 f"(its learn_one takes w, as river's trees and linear models do): "
                 f"{self.model!r} does not"
             )
+        elif len(self.classes) > 2 and Model(self.model).binary:
+            raise SettingsError(
+                f"model {self.model!r} tells two classes apart, not {len(self.classes)}: "
+                "multiclass.OneVsRestClassifier(...) around it learns any number"
+            )
         require_positive(
             pending_ttl=self.pending_ttl,
             max_pending=self.max_pending,

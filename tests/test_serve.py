@@ -30,6 +30,11 @@ from tests.conftest import FAST_GROUP, STREAMAL, wait_for
         (["--config", "/no/such.toml"], {}, "error: config file /no/such.toml: no such file"),
         ([], {"STREAMAL_METRICS_PORT": "lots"}, "error: STREAMAL_METRICS_PORT: metrics_port"),
         (["--budget", "half"], {}, "error: streamal serve: argument --budget: invalid float"),
+        (
+            ["--model", "linear_model.LogisticRegression()", "--classes", "a,b,c"],
+            {},
+            "error: model 'linear_model.LogisticRegression()' tells two classes apart, not 3",
+        ),
     ],
 )
 def test_config_errors_are_one_line_and_exit_2(args, env, message):

@@ -32,6 +32,8 @@ from streamal.config import load_config
 from streamal.connectors.broker import EmbeddedBroker
 from streamal.connectors.daemon import Daemon
 from streamal.connectors.kafka import create_topics
+from streamal.engine import TrainingExample
+from streamal.messages import encode_training_example
 from streamal.model import Model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_md, run from anywhere
@@ -116,6 +118,22 @@ class ModelClock:
         return timed
 
 
+def seed_training(bootstrap: str, topic: str, n: int = 20) -> None:
+    """A few labeled examples on the training log, which the daemon folds at start.
+
+    A model that has learned nothing names no class, so a daemon without them
+    would score every event without a class to predict or to be unsure of.
+    """
+    rng = random.Random(1)
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for i in range(n):
+        x = {f"f{j}": rng.gauss(0, 1) for j in range(10)}
+        example = TrainingExample(f"t{i}", x, x["f0"] > 0, 0.0, 0.0, None)
+        producer.send(topic, encode_training_example(example), example.id.encode())
+    producer.flush()
+    producer.close()
+
+
 @dataclass
 class DaemonRun:
     rate: float
@@ -147,6 +165,8 @@ def daemon_run(
         for role in ("queries", "labels", "training", "dead_letter"):
             flags[f"{role}_topic"] = f"{run}.{role}"
         config = load_config(flags, {}, ["session_timeout_ms=6000", *options])
+        create_topics(config)
+        seed_training(bootstrap, config.training_topic)
         daemon = Daemon(config, environ={})
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()

@@ -117,3 +117,39 @@ def test_the_bandit_tells_each_answer_its_chance_and_the_estimate_holds_the_trut
     )
     assert low <= truth <= high
     assert abs(estimate - truth) < 0.06, (estimate, truth)  # three standard errors
+
+
+def test_the_deployed_accuracy_metric_is_near_the_truth_after_500_labels(topics, serve, tmp_path):
+    """The default strategy asks the events its model is least sure of; weighed by the
+    chance each query had, the labels give the accuracy on all events, cold start included."""
+    events = [
+        {"v": 1, "id": f"e{i}", "ts": float(i), "x": {"a": float(a), "b": float(b)}}
+        for i, (a, b) in enumerate(np.random.default_rng(8).normal(size=(3000, 2)))
+    ]
+    daemon = serve([*topics.flags(), *FAST_GROUP, "--state-dir", str(tmp_path / "state"),
+                    "--budget", "0.2"])  # fmt: skip
+    annotator = Annotator(topics, lambda query: _truth(query["x"]))
+    annotator.start()
+    daemon.wait_logged("partitions assigned")
+    # In stretches, each answered and learned before the next: the model keeps up, as it
+    # does when people answer while the stream flows.
+    for start in range(0, 3000, 300):
+        topics.send_many(topics.events, events[start : start + 300])
+        asked = len(topics.read(topics.queries, at_least=1))
+        topics.read(topics.training, at_least=asked, timeout=60)
+    predictions = topics.read_json(topics.predictions, at_least=3000)
+    metrics = daemon.metrics()
+    annotator.stopping.set()
+    assert daemon.stop() == 0
+
+    labels = metrics[("streamal_labels_total", ("outcome", "applied"))]
+    assert labels >= 500
+    # The truth over the estimate's window: the last 10,000 events, fading exponentially.
+    hits = [
+        p["y"] == _truth(events[int(p["id"][1:])]["x"])
+        for p in sorted(predictions, key=lambda p: int(p["id"][1:]))
+    ]
+    fade = (1 - 1e-4) ** np.arange(len(hits) - 1, -1, -1)
+    truth = float(fade @ hits / fade.sum())
+    estimate = metrics[("streamal_deployed_accuracy_ratio", ("bound", "estimate"))]
+    assert abs(estimate - truth) < 0.03, (estimate, truth)

@@ -520,7 +520,8 @@ class Model:
 
     def _names(self) -> dict[Hashable, Hashable] | None:
         """The classes a binary classifier's False and True stand for (``None``: as they are)."""
-        if not self.binary or self.pair == [False, True]:
+        # Booleans are river's own names (a check of type: 0 == False, and [0, 1] are not).
+        if not self.binary or (self.pair and isinstance(self.pair[0], bool)):
             return None
         return dict(zip((False, True), self.pair, strict=False))
 

@@ -253,6 +253,7 @@ def test_a_binary_classifier_learns_any_two_classes(classes):
     assert model.predict(model.predict_proba(xs[:1])) == [None]
     model.learn(xs[:300], ys[:300])
     assert sorted(model.classes) == sorted(classes)
+    assert {type(c) for c in model.classes} == {type(classes[0])}  # 0 == False in Python
     right = np.mean(
         [
             p == y

@@ -82,8 +82,9 @@ def decide(
     delay_aware = params[L.PENDING_EVENTS] > 0.0
     for i in range(advice.shape[0]):
         share = params[L.BANDIT_RANDOM_SHARE]
-        if budget.spent(state) < params[L.BANDIT_RAMP]:
-            share *= budget.spent(state) / params[L.BANDIT_RAMP]
+        spent = budget.spent(state)
+        if spent < params[L.BANDIT_RAMP]:
+            share *= spent / params[L.BANDIT_RAMP]
         floor = share * params[L.BUDGET]
         p = 0.0
         bits = 0.0

@@ -132,3 +132,36 @@ def test_variable_uncertainty_decides_as_ours_with_labels_learned_at_once(adapte
         rows, ReplaySetup(EngineSettings(DEFAULT_MODEL, "variable_uncertainty", 0.1), batch_size=1)
     )
     assert (accuracy, spent) == (ours.accuracy, ours.label_fraction)
+
+
+def test_issue_criteria_from_hand_made_runs(benchmarks_on_path, monkeypatch):
+    quality = importlib.import_module("quality")
+    monkeypatch.setattr(quality, "STRATEGY_NAMES", ["bandit", "random"])
+    model, ours, rival = quality.DEFAULT_MODEL, quality.at_once("bandit"), "skal:X"
+    acc = {("a", 0.01, ours): 0.60, ("a", 0.01, "random"): 0.55, ("a", 0.01, rival): 0.62}
+    acc |= {("a", 0.05, ours): 0.80, ("a", 0.05, "random"): 0.75, ("a", 0.05, rival): 0.78}
+    spent = {k: k[1] for k in acc} | {("a", 0.01, "bandit"): 0.01, ("a", 0.05, "bandit"): 0.044}
+    summary = {"acc": acc, "spent": spent}
+    # at X's spend (5.5 %), ours trails it by 4 points in both seeds: beyond noise
+    matched = {
+        "rows": [{"stream": "a", "budget": 0.05, "best": rival, "gap": -0.04, "ours budget": 0.055}]
+    }
+    raw = {("a", s, ours, 0.055, model): (0.74 + 0.02 * s, 0.055) for s in (0, 1)}
+    raw |= {("a", s, rival, 0.05, model): (0.78 + 0.02 * s, 0.055) for s in (0, 1)}
+    raw |= {("a", s, "bandit", 0.05, model): (0.80, 0.044) for s in (0, 1)}
+    raw |= {("a", s, "random", 0.05, model): (0.75, 0.05) for s in (0, 1)}
+    raw |= {("a", s, ours, 0.0143, model): (0.61 + 0.02 * s, 0.0143) for s in (0, 1)}
+    cold = {"rival": rival, "acc": 0.62, "budgets": {"a": 0.0143}}
+    table = quality.issue_criteria(
+        raw, summary, matched, cold, ["a"], (0.01, 0.05), (0, 1), [rival]
+    )
+    rows = [line.split(" | ") for line in table.splitlines()[2:]]
+    met = [r[-1].rstrip(" |") for r in rows]
+    # ranks @1 % (X first), @5 % (ours first); 4 points behind X; random behind; the cold
+    # start level (62.0 against 62.0); 0.6 points under the budget at 5 %; random on budget;
+    # none of the four added streams
+    assert met == ["no", "yes", "no", "yes", "yes", "no", "yes", "no"]
+    assert "X 1.00" in rows[0][1] and "bandit 2.00" in rows[0][1]
+    assert rows[2][1] == "1/1 cells; a 5% -4.0"
+    assert rows[4][1] == "bandit 62.0 % against X 62.0 % (+0.0 points)"
+    assert rows[5][1] == "worst 0.60 points"

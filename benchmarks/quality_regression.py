@@ -478,10 +478,50 @@ def criteria_table(summary: dict, streams: list[str], budgets: tuple) -> str:
         if all(b in budgets for b in CRITERIA_BUDGETS):
             cells.append("**yes**" if meets(row, len(streams)) else "no")
         rows.append(cells)
+    rows += yardsticks(summary, streams, budgets)
     header = ["strategy", *(f"@{b:.0%}: wins, reduction, worst spend" for b in budgets)]
     if all(b in budgets for b in CRITERIA_BUDGETS):
         header.append("meets the bar @5 and 10 %")
+        for row in rows[len(rows) - 2 :]:
+            row.append("—")
     return markdown_table(header, rows)
+
+
+def yardsticks(summary: dict, streams: list[str], budgets: tuple) -> list[list[str]]:
+    """Two rows that scale the bar: in each stream the best of every rule run (random
+    included), chosen in hindsight; and random sampling given twice the budget.
+
+    >>> cells = {("s", b, n): {"mae": m} for (b, n), m in {(0.05, "random"): 4.0,
+    ...     (0.05, "a"): 3.8, (0.05, "b"): 4.4, (0.1, "random"): 3.0, (0.1, "a"): 3.3}.items()}
+    >>> for (_, b, _), c in cells.items():
+    ...     c["reduction"] = 1 - c["mae"] / cells["s", b, "random"]["mae"]
+    >>> for row in yardsticks({"cells": cells}, ["s"], (0.05, 0.1)):
+    ...     print(row)
+    ['*best rule per stream, in hindsight*', '1/1, +5.0 %', '0/1, +0.0 %']
+    ['*random with twice the budget*', '1/1, +25.0 %', '—']
+    """
+    cells = summary["cells"]
+    best, doubled = ["*best rule per stream, in hindsight*"], ["*random with twice the budget*"]
+    for b in budgets:
+        gains = [
+            max(c["reduction"] for (st, bb, _), c in cells.items() if st == s and bb == b)
+            for s in streams
+        ]
+        best.append(
+            f"{sum(g > 0 for g in gains)}/{len(streams)}, {100 * statistics.fmean(gains):+.1f} %"
+        )
+        twice = [cells.get((s, round(2 * b, 6), "random")) for s in streams]
+        if None in twice:
+            doubled.append("—")
+            continue
+        gains = [
+            1.0 - t["mae"] / cells[s, b, "random"]["mae"]
+            for s, t in zip(streams, twice, strict=True)
+        ]
+        doubled.append(
+            f"{sum(g > 0 for g in gains)}/{len(streams)}, {100 * statistics.fmean(gains):+.1f} %"
+        )
+    return [best, doubled]
 
 
 def deployed_error_table(

@@ -768,6 +768,19 @@ def cold_start_rival(acc: dict, spent: dict, streams: list[str], rivals: list[st
     }
 
 
+def _rank_text(ranks: dict[str, float], ours: str) -> str:
+    """``ours``' mean rank, and the best's if another is ahead of it.
+
+    >>> _rank_text({"a": 2.0, "skal:B": 1.5}, "a")
+    'a 2.00; best B 1.50'
+    """
+    best = min(ranks, key=lambda n: ranks[n])
+    ahead = (
+        "" if ranks[best] == ranks[ours] else f"; best {best.removeprefix(SKAL)} {ranks[best]:.2f}"
+    )
+    return f"{ours.split('[')[0]} {ranks[ours]:.2f}{ahead}"
+
+
 def issue_criteria(
     raw: dict[tuple, Record],
     summary: dict,
@@ -789,17 +802,25 @@ def issue_criteria(
     ours = at_once(DEFAULT_STRATEGY)
     names = [ours, *(n for n in STRATEGY_NAMES if n != DEFAULT_STRATEGY), *rivals]
     rows = []
-    places = []
     for b in budgets:
         ranks = mean_ranks(acc, streams, b, names)
-        best = min(names, key=lambda n: ranks[n])
-        places.append(ranks[ours] <= ranks[best])
+        # The outside check ranks among the peers that hold the budget: rivals overspend.
+        held = [
+            n
+            for n in names
+            if abs(statistics.mean(spent[st, b, n] for st in streams) - b) <= SPEND_TOLERANCE
+        ]
+        within = mean_ranks(acc, streams, b, held) if ours in held else {}
         rows.append(
             [
                 f"1. best mean rank of {len(names)} strategies @{b:.0%}",
-                f"{DEFAULT_STRATEGY} {ranks[ours]:.2f}"
-                + ("" if best == ours else f"; best {best.removeprefix(SKAL)} {ranks[best]:.2f}"),
-                "yes" if places[-1] else "no",
+                _rank_text(ranks, ours)
+                + (
+                    f"; of the {len(held)} spending within half a point: {_rank_text(within, ours)}"
+                    if within
+                    else ""
+                ),
+                "yes" if min(ranks.values()) == ranks[ours] else "no",
             ]
         )
     near = [r for r in matched["rows"] if r["budget"] in NEAR_BUDGETS]

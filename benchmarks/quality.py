@@ -1408,12 +1408,16 @@ def main(argv: list[str] | None = None) -> dict:
             )
             for ours in (at_once(DEFAULT_STRATEGY), DEFAULT_STRATEGY)
         )
-        cold = cold_start_rival(summary["acc"], summary["spent"], streams, rivals)
+        cold = (
+            cold_start_rival(summary["acc"], summary["spent"], streams, rivals)
+            if COLD_BUDGET in budgets
+            else None
+        )
         matched = [
             (stream, seed, at_once(DEFAULT_STRATEGY), b, DEFAULT_MODEL)
             for stream, b in [
                 *((stream, b) for (stream, _), b in matched_budgets(comparisons[0]).items()),
-                *(cold["budgets"].items() if COLD_BUDGET in budgets else ()),
+                *(cold["budgets"].items() if cold else ()),
             ]
             for seed in seeds
         ]
@@ -1434,7 +1438,7 @@ def main(argv: list[str] | None = None) -> dict:
         ):
             c["behind"] = behind_beyond_noise(raw, c, ours, seeds)
         skal_headline, skal_text = skactiveml_tables(summary, comparisons, streams, budgets, rivals)
-        if COLD_BUDGET in budgets:
+        if cold:
             criteria = issue_criteria(
                 raw, summary, comparisons[2], cold, streams, budgets, seeds, rivals
             )

@@ -507,9 +507,7 @@ def yardsticks(summary: dict, streams: list[str], budgets: tuple) -> list[list[s
             max(c["reduction"] for (st, bb, _), c in cells.items() if st == s and bb == b)
             for s in streams
         ]
-        best.append(
-            f"{sum(g > 0 for g in gains)}/{len(streams)}, {100 * statistics.fmean(gains):+.1f} %"
-        )
+        best.append(_wins_and_mean(gains))
         twice = [cells.get((s, round(2 * b, 6), "random")) for s in streams]
         if None in twice:
             doubled.append("—")
@@ -518,10 +516,18 @@ def yardsticks(summary: dict, streams: list[str], budgets: tuple) -> list[list[s
             1.0 - t["mae"] / cells[s, b, "random"]["mae"]
             for s, t in zip(streams, twice, strict=True)
         ]
-        doubled.append(
-            f"{sum(g > 0 for g in gains)}/{len(streams)}, {100 * statistics.fmean(gains):+.1f} %"
-        )
+        doubled.append(_wins_and_mean(gains))
     return [best, doubled]
+
+
+def _wins_and_mean(reductions: list[float]) -> str:
+    """``"wins/streams, mean reduction %"``.
+
+    >>> _wins_and_mean([0.1, -0.02])
+    '1/2, +4.0 %'
+    """
+    wins = sum(r > 0 for r in reductions)
+    return f"{wins}/{len(reductions)}, {100 * statistics.fmean(reductions):+.1f} %"
 
 
 def deployed_error_table(

@@ -253,9 +253,18 @@ class Replica:
                 held = []
         return held
 
+    def newest_snapshot(self):
+        """This replica's newest durable snapshot, or None before its first."""
+        return SnapshotStore(self.state, snapshot_key(self.state, {})).newest()[0]
+
     def snapshot_offsets(self, topic: str) -> dict[int, int]:
-        snapshot, _ = SnapshotStore(self.state, snapshot_key(self.state, {})).newest()
+        snapshot = self.newest_snapshot()
         return dict(snapshot.offsets.get(topic, {})) if snapshot else {}
+
+    def snapshot_version(self) -> int | None:
+        """The model version of the newest snapshot: the training records it has learned."""
+        snapshot = self.newest_snapshot()
+        return snapshot.engine.model.version if snapshot else None
 
     def kill(self) -> None:
         assert self.process is not None
@@ -449,8 +458,16 @@ def run(plan: Plan, workdir: Path, say=print) -> Report:
             _wait(lambda: ids <= collector.predictions.keys(), plan.settle_timeout, 2)
             _wait(lambda: set(collector.queries) <= labeler.answered, 30, 1)
             _wait(lambda: labeler.answered <= set(collector.training), plan.settle_timeout, 2)
-            time.sleep(3)  # let every replica fold the training log's last records
             running = [r for r in replicas if r.running]
+            # Each replica folds the training log's last records, then snapshots them within a
+            # snapshot interval; one stopped before it has is measured a record short (a fixed
+            # 3 s was too little for a replica restarted just before the end, on a busy machine).
+            learned = len(set(collector.training))
+            _wait(
+                lambda: all(r.snapshot_version() == learned for r in running),
+                plan.settle_timeout,
+                1,
+            )
             report.exit_codes += [r.stop() for r in running]
             time.sleep(1)
             labeler.stopping.set()
@@ -597,8 +614,7 @@ def _measure(report: Report, plan: Plan, topics: Topics, every: tuple, incidents
     report.dead_letters = dict(Counter(d["reason"] for d in collector.letters))
     models = []
     for replica in running:
-        snapshot, _ = SnapshotStore(replica.state, snapshot_key(replica.state, {})).newest()
-        models.append(snapshot.engine.model)
+        models.append(replica.newest_snapshot().engine.model)
     report.replicas_at_end = len(models)
     report.model_versions = [m.version for m in models]
     report.learned_exactly_once = bool(models) and all(

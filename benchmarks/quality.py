@@ -696,7 +696,12 @@ def matched_budgets(comparison: dict) -> dict[tuple[str, float], float]:
     >>> matched_budgets({"rows": [{"stream": "s", "budget": 0.01, "best spent": 0.014987}]})
     {('s', 0.01): 0.015}
     """
-    return {(r["stream"], r["budget"]): round(r["best spent"], 4) for r in comparison["rows"]}
+    return {(r["stream"], r["budget"]): _reusable(r["best spent"]) for r in comparison["rows"]}
+
+
+def _reusable(fraction: float) -> float:
+    """A spent fraction as a budget to run at: to a hundredth of a point, so runs are reused."""
+    return round(fraction, 4)
 
 
 def at_matched_spend(
@@ -758,13 +763,13 @@ def mean_ranks(
 
 def cold_start_rival(acc: dict, spent: dict, streams: list[str], rivals: list[str]) -> dict:
     """The scikit-activeml strategy of best mean accuracy over ``streams`` at
-    :data:`COLD_BUDGET`, with the fraction it spent on each stream (rounded as
-    :func:`matched_budgets` does), at which the default runs for criterion 3."""
+    :data:`COLD_BUDGET`, with the fraction it spent on each stream (:func:`_reusable`), at
+    which the default runs for criterion 3."""
     best = max(rivals, key=lambda r: statistics.mean(acc[st, COLD_BUDGET, r] for st in streams))
     return {
         "rival": best,
         "acc": statistics.mean(acc[st, COLD_BUDGET, best] for st in streams),
-        "budgets": {st: round(spent[st, COLD_BUDGET, best], 4) for st in streams},
+        "budgets": {st: _reusable(spent[st, COLD_BUDGET, best]) for st in streams},
     }
 
 

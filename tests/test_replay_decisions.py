@@ -11,7 +11,9 @@ twice the events per answer (the decisions did not change), and the logistic reg
 runs when a binary classifier came to name no class before its first label (river's says
 False at 50 %, which counted as right on half the events before it: the 600-row batch's
 first 600 events). The aggregated run's were made again when the picks an answer budget
-vetoes came to be refunded to the decider (it asks other events instead).
+vetoes came to be refunded to the decider (it asks other events instead), and the bandit
+runs' when the labels it owes its budget came to raise its rules' chances (298 labels of
+300 before, 300 after).
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ def rows() -> list[Row]:
 @pytest.mark.parametrize(
     ("spec", "strategy", "batch", "aggregate", "correct", "labels", "digest", "estimate"),
     [
-        (MINI_BATCH, "bandit", 16, False, 2636, 300, "298c49ee8e0c0932", 0.876518),
+        (MINI_BATCH, "bandit", 16, False, 2623, 300, "d2b1ada5e6f92ca0", 0.858277),
         (MINI_BATCH, "entropy", 16, False, 2635, 321, "9846f1fbebd8ac8d", 0.838084),
         (MINI_BATCH, "variable_uncertainty", 1, False, 2654, 319, "d103c8379cdffc24", 0.775458),
-        (MINI_BATCH, "bandit", 600, False, 2088, 298, "6c90840491b2e2f3", 0.729413),
-        (TREE, "bandit", 16, False, 2587, 298, "591ef1787a4d3024", 0.879421),
+        (MINI_BATCH, "bandit", 600, False, 2124, 300, "85c3a7874ee8ebd2", 0.709823),
+        (TREE, "bandit", 16, False, 2557, 300, "8ab2dc3a9a66c4dc", 0.856215),
         (MINI_BATCH, "split", 16, True, 2471, 299, "a5e27c1651328000", 0.692327),
     ],
 )

@@ -64,7 +64,8 @@ INTERVAL_Z = 38  # interval width: the normal quantile z of that coverage, (1 + 
 EVEN_SHARE = 39  # regression rules: share f of the budget asked at an even pace
 LABELED_WINDOW = 40  # density ratio: asked feature rows remembered (M)
 NEIGHBOURS = 41  # density ratio: k of the k-th nearest recent event
-N_PARAMS = 42
+BANDIT_CATCH_UP = 42  # bandit: labels owed at which the budget's pace is asked again on top
+N_PARAMS = 43
 
 # state
 SEEN = 0  # events decided

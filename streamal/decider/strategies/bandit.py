@@ -20,6 +20,9 @@ RANDOM_SHARE = 0.2
 #: an untrained model gains most from (at a 1 % budget a whole share from the start costs
 #: 1.3 points of accuracy, this ramp nothing; benchmarks/RESULTS.md, "Deployed accuracy")
 RAMP = 200.0
+#: labels owed to the budget at which the rules' chances of being followed are doubled
+#: (benchmarks/RESULTS.md, "Paying back owed labels")
+CATCH_UP = 10.0
 
 # The strategy's region of the state: K log-weights, the answers' mean error r̄ and their
 # count, then a ring of receipts, three slots per query: (advice bits, p, model confidence).
@@ -64,12 +67,14 @@ def decide(
     queried: np.ndarray,
     scores: np.ndarray,
 ) -> None:
-    """Query each event with probability ``p = f b + (1 - f) Σ π_e`` over the rules that advise it.
+    """Ask each event with probability ``p = f b + (1 - f) c Σ π_e`` over the rules advising it.
 
     ``advice`` (n × K booleans) holds each rule's own decision; ``f`` is the
     random share, the share of the budget ``b`` asked uniformly at random,
     which grows with the labels spent ``q`` up to the ramp ``R``:
-    ``f = f_max min(1, q / R)``.
+    ``f = f_max min(1, q / R)``. ``c = 1 + min(1, o / C)`` pays back the
+    ``o = b n - q`` labels owed after ``n`` events, if any, by the rules' own
+    picks: at the catch-up ``C`` labels owed, their chances are doubled.
     The hard cap (with its start-up or drift reserve) and delay-aware
     blocking apply on top. Every query leaves a receipt, ``(advice bits, p,
     the model's confidence)``, at its query number in a ring, for
@@ -86,6 +91,13 @@ def decide(
         if spent < params[L.BANDIT_RAMP]:
             share *= spent / params[L.BANDIT_RAMP]
         floor = share * params[L.BUDGET]
+        # The cap clips the mixture's spending from above only, so labels the rules happen
+        # not to ask for would be lost to the budget: owed labels raise the rules' chances
+        # instead, so that their own picks pay them back.
+        owed = params[L.BUDGET] * (state[L.SEEN] + 1.0) - spent
+        boost = 1.0
+        if owed > 0.0 and params[L.BANDIT_CATCH_UP] > 0.0:
+            boost += min(1.0, owed / params[L.BANDIT_CATCH_UP])
         p = 0.0
         bits = 0.0
         bit = 1.0
@@ -94,8 +106,8 @@ def decide(
                 p += pi[e]
                 bits += bit
             bit *= 2.0
-        # Rounding may take the sum of the weights a hair past 1.
-        p = min(1.0, floor + (1.0 - share) * p)
+        # The boost, or rounding, may take p past 1.
+        p = min(1.0, floor + (1.0 - share) * p * boost)
         scores[i] = p
         state[L.SEEN] += 1.0
         now = state[L.SEEN]
@@ -166,7 +178,7 @@ class Bandit(Strategy):
     No single published rule is best on every stream and budget; this one
     runs several (:attr:`arms`, each pacing itself to the budget with its own
     thresholds) side by side and, for every event, asks with probability
-    ``p = f b + (1 - f) Σ π_e`` over the rules that would ask, where ``π``
+    ``p = f b + (1 - f) c Σ π_e`` over the rules that would ask, where ``π``
     are exponential weights mixed with a share ``γ`` of even choice (EXP4,
     Auer et al. 2002). Since each rule asks for about ``b`` of the events, so
     does the mixture. The random share ``f`` of the budget gives every event
@@ -176,10 +188,14 @@ class Bandit(Strategy):
     (:mod:`streamal.deployed_accuracy`), and the model sees some of the
     events the rules would never pick. The share grows to ``f`` over the first
     ``ramp`` labels, which an untrained model gains most from when the rules
-    pick them. The hard cap (always on) keeps every prefix within
-    ``floor(b n) + 1``, except that the first ``w`` events may borrow ``w``
-    events' labels, paid back right after (for the same reason;
-    ``hard_cap=True`` turns this off).
+    pick them. The rules pace themselves, each to the budget, but not the
+    mixture's actual queries, so these drift around ``b n``; the cap clips
+    them from above, and labels owed (``o = b n - q``, if positive) raise the
+    rules' chances by ``c = 1 + min(1, o / C)``, doubled at the catch-up ``C``,
+    so that the mixture spends its budget on short streams too. The hard cap
+    (always on) keeps every prefix within ``floor(b n) + 1``, except that the
+    first ``w`` events may borrow ``w`` events' labels, paid back right after
+    (for the same reason; ``hard_cap=True`` turns this off).
 
     The reward is label-efficient, as in RAL (Wassermann, Cuvelier & Casas
     2019): an answer rewards the rules that advised the query when the model
@@ -210,6 +226,10 @@ class Bandit(Strategy):
         Labels spent before the random share is whole; it grows in proportion
         until then, so the first labels, which an untrained model gains most
         from, go to the rules.
+    catch_up
+        Labels owed to the budget at which the rules' chances of being
+        followed are doubled (in proportion below it; 0 turns paying back
+        off).
 
     Examples
     --------
@@ -257,6 +277,7 @@ class Bandit(Strategy):
         "reward": (L.BANDIT_REWARD, 0.0),
         "random_share": (L.BANDIT_RANDOM_SHARE, RANDOM_SHARE),
         "ramp": (L.BANDIT_RAMP, RAMP),
+        "catch_up": (L.BANDIT_CATCH_UP, CATCH_UP),
     }
 
     @classmethod

@@ -95,6 +95,7 @@ VARIANTS = (
     "quantile_uncertainty[hard_cap=1]",
     "random[budget_manager=estimated]",
     "bandit[random_share=0]",
+    "bandit[catch_up=0]",
     "bandit[class_weight=balanced]",
 )
 VARIANT_BUDGETS = (0.05, 0.10)

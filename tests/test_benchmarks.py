@@ -144,11 +144,43 @@ def test_quality_regression(tmp_path):
     assert full and all(r["spent"] == 1.0 for r in full)
 
 
-@pytest.mark.parametrize("module", ["results_md", "quality", "quality_regression"])
+@pytest.mark.parametrize(
+    "module", ["results_md", "quality", "quality_regression", "default_variants"]
+)
 def test_doctests(module, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_default_variants(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    variants = "bandit[catch_up=0];bandit[batch_size=1]"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "default_variants.py"), "--seeds", "2", "--events",
+         "400", "--streams", "Phishing,SEA abrupt", "--budgets", "0.05,0.2", "--variants",
+         variants, "--results", str(results), "--jobs", "1"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = results.read_text()
+    assert "## Default strategy variants over more seeds" in written
+    assert "2 streams of the quality grid (400 events at most), seeds 0–1" in written
+    rows = [r for r in table_rows(written) if r[0].startswith("`")]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("`bandit[catch_up=0]`", "5%"),
+        ("`bandit[catch_up=0]`", "20%"),
+        ("`bandit[batch_size=1]`", "5%"),
+        ("`bandit[batch_size=1]`", "20%"),
+    ]
+    assert all(30 < float(r[2]) < 100 for r in rows)
+    assert [r[3] for r in rows[:2]] == ["—", "—"]
+    for r in rows[2:]:
+        diff, se = r[3].split(" ± ")
+        assert abs(float(diff)) < 30 and float(se) >= 0
+        assert r[4] in ("0/2", "1/2", "2/2")
+    # Every variant spends within a few labels of its budget on 400 events.
+    assert all(0 <= float(r[5]) < 2 for r in rows)
 
 
 def test_pal_tuning(tmp_path):

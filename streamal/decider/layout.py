@@ -64,7 +64,7 @@ INTERVAL_Z = 38  # interval width: the normal quantile z of that coverage, (1 + 
 EVEN_SHARE = 39  # regression rules: share f of the budget asked at an even pace
 LABELED_WINDOW = 40  # density ratio: asked feature rows remembered (M)
 NEIGHBOURS = 41  # density ratio: k of the k-th nearest recent event
-BANDIT_CATCH_UP = 42  # bandit: labels owed at which the budget's pace is asked again on top
+BANDIT_CATCH_UP = 42  # bandit: labels owed to the budget at which the rules' chances double
 N_PARAMS = 43
 
 # state

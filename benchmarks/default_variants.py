@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import multiprocessing
 import statistics
 from pathlib import Path
 
@@ -101,9 +100,7 @@ def main(argv: list[str] | None = None) -> list[list[str]]:
         (st, s, v, b, DEFAULT_MODEL)
         for st, s, v, b in itertools.product(streams, seeds, variants, budgets)
     ]
-    # Forked workers share the rows instead of pickling them, as the quality grid's do.
-    with multiprocessing.get_context("fork").Pool(max(1, args.jobs)) as pool:
-        runs = dict(pool.imap_unordered(quality._run, tasks))
+    runs = quality.run_all(tasks, max(1, args.jobs))
     table = rows(runs, variants, streams, budgets, seeds)
     head = [
         "variant",

@@ -55,12 +55,13 @@ def rows(runs: dict, variants: list[str], streams: list[str], budgets: tuple, se
         if v == first:
             diff, wins = "—", "—"
         else:
-            paired = [
-                statistics.mean(acc(v, st, b, s) - acc(first, st, b, s) for st in streams)
-                for s in seeds
-            ]
-            se = statistics.stdev(paired) / len(paired) ** 0.5 if len(paired) > 1 else 0.0
-            diff = f"{100 * statistics.mean(paired):+.2f} ± {100 * se:.2f}"
+            gain, se = quality.mean_se(
+                [
+                    statistics.mean(acc(v, st, b, s) - acc(first, st, b, s) for st in streams)
+                    for s in seeds
+                ]
+            )
+            diff = f"{100 * gain:+.2f} ± {100 * se:.2f}"
             beats = sum(
                 statistics.mean(acc(v, st, b, s) for s in seeds)
                 > statistics.mean(acc(first, st, b, s) for s in seeds)

@@ -678,13 +678,25 @@ def trails_beyond_noise(
     >>> trails_beyond_noise(raw, "s", ("x", 0.1), ("a", 0.1), (0, 1))
     False
     """
-    gaps = [
-        raw[stream, s, one[0], one[1], DEFAULT_MODEL][0]
-        - raw[stream, s, other[0], other[1], DEFAULT_MODEL][0]
-        for s in seeds
-    ]
-    error = statistics.stdev(gaps) / math.sqrt(len(gaps)) if len(gaps) > 1 else 0.0
-    return statistics.mean(gaps) < -2 * error
+    gap, error = mean_se(
+        [
+            raw[stream, s, one[0], one[1], DEFAULT_MODEL][0]
+            - raw[stream, s, other[0], other[1], DEFAULT_MODEL][0]
+            for s in seeds
+        ]
+    )
+    return gap < -2 * error
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (0 for a single value).
+
+    >>> mean_se([1.0, 2.0, 3.0])
+    (2.0, 0.5773502691896258)
+    """
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return mean, se
 
 
 def matched_budgets(comparison: dict) -> dict[tuple[str, float], float]:

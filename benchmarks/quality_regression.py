@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from quality import decider_options, parse_variant, rows_of, settings_options
+from quality import decider_options, mean_se, parse_variant, rows_of, settings_options
 from results_md import BENCHMARKS, add_output_arguments, environment, markdown_table, write_section
 from river import datasets
 from river.datasets import synth
@@ -282,17 +282,6 @@ def load_runs(path: Path) -> dict[tuple, Record]:
     return runs
 
 
-def _mean_se(values: list[float]) -> tuple[float, float]:
-    """Mean and standard error of the mean (0 for a single value).
-
-    >>> _mean_se([1.0, 2.0, 3.0])
-    (2.0, 0.5773502691896258)
-    """
-    mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return mean, se
-
-
 def summarise(
     raw: dict[tuple, Record], streams: list[str], budgets: tuple, seeds: tuple, model: str
 ) -> dict:
@@ -312,7 +301,7 @@ def summarise(
             runs = [raw.get((stream, s, strategy, b, model)) for s in seeds]
             if None in runs:
                 continue
-            mae, se = _mean_se([r[0] for r in runs])
+            mae, se = mean_se([r[0] for r in runs])
             cell = {
                 "mae": mae,
                 "se": se,

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from river.datasets import synth
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_md, run from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # results_md and quality, from anywhere
+from quality import SPEND_TOLERANCE
 from results_md import add_output_arguments, environment, write_section
 
 from streamal.annotators import Annotators
@@ -65,8 +66,6 @@ SETTINGS = [
 MODEL_TRIGGERED = "model-triggered"
 #: the label budget, or with a cost budget the cost per event, of every setting
 BUDGET = 0.1
-#: spending within this of the budget is on it (issue 12)
-SPEND_TOLERANCE = 0.005
 
 
 def model_triggered_second_label(self, answers, y_pred=None, confidence=None, classes=()):

@@ -1,6 +1,6 @@
 """The default strategy's variants on the quality streams, over more seeds than its grid.
 
-The quality grid runs three seeds, too few to tell a change of a few tenths of a
+The quality grid runs five seeds, too few to tell a change of a few tenths of a
 point on the mean from seed noise; its variants table runs at 5 and 10 % only.
 This runs the named variants (``strategy[param=value,…]``, as the grid names
 them) on every stream of :mod:`quality` at every budget for as many seeds as

@@ -151,6 +151,8 @@ def test_issue_criteria_from_hand_made_runs(benchmarks_on_path, monkeypatch):
     raw |= {("a", s, "bandit", 0.05, model): (0.80, 0.044) for s in (0, 1)}
     raw |= {("a", s, "random", 0.05, model): (0.75, 0.05) for s in (0, 1)}
     raw |= {("a", s, ours, 0.0143, model): (0.61 + 0.02 * s, 0.0143) for s in (0, 1)}
+    # X's own cold start, 60 % and 64 %: ours is +1 and -1 point by seed, a standard error of 1
+    raw |= {("a", s, rival, 0.01, model): (0.60 + 0.04 * s, 0.0143) for s in (0, 1)}
     cold = {"rival": rival, "acc": 0.62, "budgets": {"a": 0.0143}}
     table = quality.issue_criteria(
         raw, summary, matched, cold, ["a"], (0.01, 0.05), (0, 1), [rival]
@@ -163,5 +165,7 @@ def test_issue_criteria_from_hand_made_runs(benchmarks_on_path, monkeypatch):
     assert met == ["no", "yes", "no", "yes", "yes", "no", "yes", "no"]
     assert "X 1.00" in rows[0][1] and "bandit 2.00" in rows[0][1]
     assert rows[2][1] == "1/1 cells; a 5% -4.0"
-    assert rows[4][1] == "bandit 62.0 % against X 62.0 % (+0.0 points)"
+    assert rows[4][1] == (
+        "bandit 62.0 % against X 62.0 % (+0.0 ± 1.0 points, standard error over the seeds)"
+    )
     assert rows[5][1] == "worst 0.60 points"
